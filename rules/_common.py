@@ -1,0 +1,51 @@
+"""Small shared helpers for rule bodies (no I/O, no clock)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from scanner import inventory as m
+from scanner.timeutil import parse
+
+from .base import Result, not_assessed_subscription
+
+
+def collected_at(inv: m.Inventory):
+    when = parse(inv.collected_at)
+    if when is None:
+        raise ValueError("inventory has no valid collected_at")
+    return when
+
+
+def subscription_gaps(inv: m.Inventory, *collectors: str) -> Iterator[tuple[str, str]]:
+    """(subscription, reason) for every subscription where one of `collectors` failed outright."""
+    for sub in inv.subscriptions:
+        for collector in collectors:
+            cov = inv.coverage_index.get((sub.lower(), collector))
+            if cov is None or cov.status == m.FAILED:
+                yield sub, inv.gap(collector, sub) or f"{collector} missing"
+                break
+
+
+def not_assessed_for_failed(inv: m.Inventory, *collectors: str) -> tuple[set[str], list[Result]]:
+    """Subscriptions to skip, and one NOT_ASSESSED result for each."""
+    skip: set[str] = set()
+    out: list[Result] = []
+    for sub, reason in subscription_gaps(inv, *collectors):
+        skip.add(sub.lower())
+        out.append(not_assessed_subscription(sub, reason))
+    return skip, out
+
+
+def backed_up_vm_ids(inv: m.Inventory) -> list[str]:
+    """Normalised ids of backed-up VMs (protected item in Protected / IRPending / ProtectionError)."""
+    return sorted({p.source_resource_id for p in inv.protected_items if p.is_backed_up and p.source_resource_id})
+
+
+def policy_is_v2(inv: m.Inventory, item: m.ProtectedItem) -> bool | None:
+    """Enhanced (V2) policy? None when neither the policy nor the item says."""
+    policy = inv.policy_by_id.get(item.policy_id)
+    if policy is not None:
+        return policy.is_v2
+    if item.policy_type:
+        return item.policy_type.upper() == "V2"
+    return None

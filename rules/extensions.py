@@ -1,0 +1,2 @@
+"""3xx Extensions (see ../shared/rule-catalog.md)."""
+from __future__ import annotations

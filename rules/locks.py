@@ -1,0 +1,69 @@
+"""4xx Locks. Locks come from one subscription-wide list (which includes locks on resource groups
+and resources); a lock on the subscription applies to every resource group in it."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping
+
+from scanner import ids
+from scanner import inventory as m
+
+from ._common import not_assessed_for_failed
+from .base import Param, Result, fail, passed, rule
+
+DOC_RP_LIMIT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+                "#usererrorrpcollectionlimitreached---the-restore-point-collection-max-limit-has-reached")
+
+# seeds/004: Azure Backup keeps instant restore points in a resource group it creates per region,
+# named AzureBackupRG_<geo>_<number>. A lock there stops it deleting old restore points.
+BACKUP_RG = re.compile(r"^azurebackuprg_(?P<geo>[a-z0-9]+)_(?P<n>\d+)$", re.IGNORECASE)
+
+
+def _lock_evidence(locks: tuple[m.Lock, ...]) -> list[dict[str, str]]:
+    return [{"name": l.name, "level": l.level, "scope": l.scope_kind, "id": l.display_id} for l in locks]
+
+
+@rule(
+    code="BCDR401", slug="backup-rg-locked", severity="high",
+    title="Lock on an Azure Backup restore point resource group",
+    predicts=("UserErrorRpCollectionLimitReached", "BackUpOperationFailed"),
+    source="seeds/004 UserErrorRpCollectionLimitReached; 'remove the lock on the restore point resource group'",
+    remediation="""Remove the lock from the AzureBackupRG_<geo>_<n> resource group (or the subscription lock
+        that it inherits). Azure Backup must delete expired instant restore points there; with a lock the
+        restore point collection fills up to its limit and every later backup fails. Once unlocked, run an
+        on-demand backup so the service cleans up the old restore points.""",
+    references=(DOC_RP_LIMIT,),
+    params=(Param("rg_name_pattern", BACKUP_RG.pattern, "regular expression for the Backup-managed resource group names"),),
+)
+def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    pattern = re.compile(params["rg_name_pattern"], re.IGNORECASE)
+    skip, out = not_assessed_for_failed(inv, m.LOCKS)
+    yield from out
+    # Backup resource groups: from the RG list, and from lock scopes (so a failed RG list still
+    # finds a lock placed directly on one).
+    groups: dict[str, m.ResourceGroup] = {}
+    for rg in inv.resource_groups:
+        if pattern.match(rg.name):
+            groups[rg.id] = rg
+    for lock in inv.locks:
+        if lock.scope_kind == "resourceGroup":
+            name = ids.name_of(lock.display_id.split("/providers/")[0])
+            if pattern.match(name) and lock.scope not in groups:
+                sub = ids.subscription_of(lock.scope)
+                groups[lock.scope] = m.ResourceGroup(
+                    id=lock.scope, display_id=ids.resource_group_id(sub, name), name=name, subscription_id=sub)
+    for rg in sorted(groups.values(), key=lambda g: g.id):
+        if rg.subscription_id.lower() in skip:
+            continue
+        locks = inv.locks_applying_to(rg.id)
+        if not locks:
+            yield passed(rg)
+            continue
+        match = pattern.match(rg.name)
+        geo = (match.groupdict().get("geo") or "").lower() if match else ""
+        vms = sorted(vm.name for vm in inv.virtual_machines
+                     if vm.subscription_id == rg.subscription_id and vm.location.lower() == geo and inv.is_backed_up(vm.id))
+        levels = sorted({l.level for l in locks})
+        yield fail(rg, f"{'/'.join(levels)} lock on {rg.name} blocks Azure Backup from deleting expired restore points"
+                       f"{f' for {len(vms)} backed-up VM(s) in {geo}' if vms else ''}",
+                   locks=_lock_evidence(locks), region=geo, backed_up_vms=vms)

@@ -1,0 +1,2 @@
+"""0xx Vault posture (see ../shared/rule-catalog.md)."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""1xx VM state (see ../shared/rule-catalog.md)."""
+from __future__ import annotations

@@ -1,0 +1,74 @@
+"""ARM resource id helpers.
+
+Ids are joined lower-cased (Azure returns the same id as `/Subscriptions/...` from one API and
+`/subscriptions/...` from another); the original casing is kept separately for display.
+"""
+from __future__ import annotations
+
+import re
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def is_subscription_id(value: str) -> bool:
+    return bool(_GUID.match(value or ""))
+
+
+def norm(resource_id: str | None) -> str:
+    """The join key: lower-cased, no trailing slash."""
+    return (resource_id or "").strip().rstrip("/").lower()
+
+
+def _segments(resource_id: str) -> list[str]:
+    return [s for s in (resource_id or "").strip().split("/") if s]
+
+
+def subscription_of(resource_id: str | None) -> str:
+    parts = _segments(resource_id or "")
+    for i, part in enumerate(parts[:-1]):
+        if part.lower() == "subscriptions":
+            return parts[i + 1].lower()
+    return ""
+
+
+def resource_group_of(resource_id: str | None) -> str:
+    """The resource group name as written in the id (display casing)."""
+    parts = _segments(resource_id or "")
+    for i, part in enumerate(parts[:-1]):
+        if part.lower() == "resourcegroups":
+            return parts[i + 1]
+    return ""
+
+
+def name_of(resource_id: str | None) -> str:
+    parts = _segments(resource_id or "")
+    return parts[-1] if parts else ""
+
+
+def resource_group_id(subscription_id: str, resource_group: str) -> str:
+    return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+
+
+def subscription_scope(subscription_id: str) -> str:
+    return f"/subscriptions/{subscription_id}"
+
+
+def vm_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Compute/virtualMachines/{name}"
+
+
+def parent_scopes(resource_id: str) -> list[str]:
+    """Scopes whose locks apply to `resource_id`, normalised: itself, its resource group, its
+    subscription. (Locks on a parent resource, e.g. a lock on a VM applied to a child extension,
+    are out of scope for the rules we have.)"""
+    rid = norm(resource_id)
+    scopes = [rid]
+    sub = subscription_of(rid)
+    rg = resource_group_of(rid)
+    if sub and rg:
+        rg_scope = norm(resource_group_id(sub, rg))
+        if rg_scope != rid:
+            scopes.append(rg_scope)
+    if sub and norm(subscription_scope(sub)) != rid:
+        scopes.append(norm(subscription_scope(sub)))
+    return scopes

@@ -1,0 +1,566 @@
+"""The Inventory: a typed, frozen, JSON-serialisable snapshot of what the collectors saw.
+
+It is the seam of the tool. Collectors know the SDKs and write only these models; rules read only
+these models. Every model carries `id` (the lower-cased join key) and `display_id` (as Azure
+returned it). Times are ISO-8601 strings in UTC (`...Z`), parsed with `scanner.timeutil`.
+
+Coverage is data: for every subscription x collector there is a `Coverage` record (ok / partial /
+failed, with the ARM error code). A partial record lists the scopes (vault ids, VM ids) that could
+not be read, so a rule can say NOT_ASSESSED for exactly the resources affected.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable
+
+from . import ids
+
+SCHEMA_VERSION = "1"
+
+# Collector names (the `collector` field of Coverage). Rules ask for these by name.
+VMS = "virtual_machines"
+VM_STATUS = "vm_status"
+INSTANCE_VIEWS = "instance_views"
+RESOURCE_GROUPS = "resource_groups"
+LOCKS = "locks"
+RESTORE_POINT_COLLECTIONS = "restore_point_collections"
+RESTORE_POINTS = "restore_points"
+DISKS = "disks"
+VAULTS = "vaults"
+PROTECTED_ITEMS = "protected_items"
+BACKUP_POLICIES = "backup_policies"
+BACKUP_JOBS = "backup_jobs"
+REPLICATION_ITEMS = "replication_items"
+REPLICATION_JOBS = "replication_jobs"
+
+ALL_COLLECTORS = (
+    VMS, VM_STATUS, INSTANCE_VIEWS, RESOURCE_GROUPS, LOCKS, RESTORE_POINT_COLLECTIONS,
+    RESTORE_POINTS, DISKS, VAULTS, PROTECTED_ITEMS, BACKUP_POLICIES, BACKUP_JOBS,
+    REPLICATION_ITEMS, REPLICATION_JOBS,
+)
+
+OK, PARTIAL, FAILED = "ok", "partial", "failed"
+
+# protectionState values that make a VM "backed up" (rule-catalog.md, "Words used below").
+BACKED_UP_STATES = frozenset({"protected", "irpending", "protectionerror"})
+
+
+# --------------------------------------------------------------------------- models
+@dataclass(frozen=True)
+class Status:
+    """One entry of an instance-view `statuses[]` list."""
+    code: str = ""
+    level: str = ""
+    display_status: str = ""
+    message: str = ""
+    time: str | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Derived facts about one VM extension. Never its `settings` or `protectedSettings`: those can
+    carry SAS URLs and commands (design.md, safety)."""
+    name: str
+    type: str  # e.g. Microsoft.Azure.RecoveryServices.VMSnapshot
+    publisher: str = ""
+    type_handler_version: str = ""
+    provisioning_state: str = ""  # from the VM model (list), when known
+    statuses: tuple[Status, ...] = ()
+    handler_status: Status | None = None  # vmAgent.extensionHandlers[].status
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    agent_present: bool  # vmAgent object present in the instance view
+    agent_version: str | None = None
+    agent_statuses: tuple[Status, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    statuses: tuple[Status, ...] = ()
+
+
+@dataclass(frozen=True)
+class VmDisk:
+    """A disk as the VM's storage profile names it."""
+    name: str
+    lun: int | None = None  # None for the OS disk
+    managed_disk_id: str = ""  # normalised
+    size_gb: int | None = None
+    is_os_disk: bool = False
+
+
+@dataclass(frozen=True)
+class VirtualMachine:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    vm_id: str = ""  # the VM's unique GUID (properties.vmId)
+    os_type: str = ""  # Windows | Linux
+    provisioning_state: str = ""  # properties.provisioningState from the full list
+    # From the status-only list: the raw status codes and the derived words.
+    status_codes: tuple[str, ...] = ()
+    power_state: str | None = None  # running | deallocated | stopped | starting | ... (None: unknown)
+    provisioning_status: str | None = None  # succeeded | failed | updating | ... (from ProvisioningState/x)
+    provisioning_error: str = ""  # the third part of ProvisioningState/failed/<code>
+    provision_vm_agent: bool | None = None  # osProfile.*Configuration.provisionVMAgent
+    disks: tuple[VmDisk, ...] = ()
+    extensions: tuple[Extension, ...] = ()  # from the VM model's `resources`, when the list carries them
+    tags: dict[str, str] = field(default_factory=dict)
+    instance_view: InstanceView | None = None  # fetched only for running backed-up/replicated VMs
+    instance_view_error: str = ""  # ARM error code when the instance view GET failed
+
+
+@dataclass(frozen=True)
+class ResourceGroup:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class Lock:
+    id: str
+    display_id: str
+    name: str
+    level: str  # CanNotDelete | ReadOnly
+    scope: str  # normalised id of the locked scope
+    scope_kind: str  # subscription | resourceGroup | resource
+    subscription_id: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class RestorePointCollection:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    source_id: str = ""  # normalised id of the source VM
+    source_display_id: str = ""
+    restore_point_count: int | None = None  # None: not fetched (not needed, or the GET failed)
+    restore_point_error: str = ""  # ARM error code when the expand GET failed
+    latest_restore_point_time: str | None = None
+
+
+@dataclass(frozen=True)
+class Disk:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    size_gb: int | None = None
+    managed_by: str = ""  # normalised VM id
+    disk_state: str = ""
+    ade_enabled: bool = False  # encryptionSettingsCollection.enabled (Azure Disk Encryption)
+    ade_has_bek: bool = False
+    ade_has_kek: bool = False
+    sse_type: str = ""  # encryption.type (server-side encryption)
+
+
+@dataclass(frozen=True)
+class Vault:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    sku: str = ""
+    soft_delete_state: str | None = None  # Enabled | Disabled | AlwaysON | None (not reported)
+    storage_redundancy: str | None = None  # GeoRedundant | LocallyRedundant | ZoneRedundant
+    cross_region_restore: str | None = None  # Enabled | Disabled
+    immutability_state: str | None = None  # Disabled | Unlocked | Locked
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HealthDetail:
+    code: str
+    title: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ProtectedItem:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    source_resource_id: str  # normalised; the join key to VirtualMachine.id
+    source_display_id: str = ""
+    friendly_name: str = ""
+    container_name: str = ""  # iaasvmcontainerv2;<rg>;<vm>, lower-cased
+    protected_item_type: str = ""
+    backup_management_type: str = ""
+    workload_type: str = ""
+    protection_state: str = ""
+    protection_status: str = ""
+    health_status: str = ""
+    health_details: tuple[HealthDetail, ...] = ()
+    last_backup_status: str = ""
+    last_backup_time: str | None = None
+    policy_id: str = ""  # normalised
+    policy_name: str = ""
+    policy_type: str = ""
+
+    @property
+    def is_backed_up(self) -> bool:
+        return self.protection_state.lower() in BACKED_UP_STATES
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    is_v2: bool  # Enhanced policy: policyType V2 or SimpleSchedulePolicyV2 (list results may omit policyType)
+    backup_management_type: str = ""
+    schedule_policy_type: str = ""
+    schedule_run_frequency: str = ""  # Daily | Hourly | Weekly
+    hourly_interval: int | None = None  # hours between backups for Hourly schedules
+    instant_rp_retention_days: int | None = None
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str = ""
+    recommendations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackupJob:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    operation: str = ""  # Backup | Restore | ConfigureBackup | ...
+    status: str = ""  # InProgress | Completed | Failed | Cancelling | Cancelled | CompletedWithWarnings
+    start_time: str | None = None
+    end_time: str | None = None
+    entity_friendly_name: str = ""
+    container_name: str = ""  # lower-cased; joins to ProtectedItem.container_name
+    backup_management_type: str = ""
+    is_user_triggered: bool | None = None
+    errors: tuple[JobError, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplicationItem:
+    """A Site Recovery replication protected item."""
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    friendly_name: str = ""
+    instance_type: str = ""  # providerSpecificDetails.instanceType: A2A, InMageRcm, HyperVReplicaAzure, ...
+    protection_state: str = ""
+    protection_state_description: str = ""
+    replication_health: str = ""  # Normal | Warning | Critical
+    health_errors: tuple[HealthDetail, ...] = ()
+    active_location: str = ""
+    allowed_operations: tuple[str, ...] = ()
+    failover_recovery_point_id: str = ""
+    last_successful_failover_time: str | None = None
+    source_vm_id: str = ""  # normalised Azure VM id of the source (A2A fabricObjectId)
+    recovery_vm_id: str = ""  # normalised Azure VM id on the recovery side, when known
+    rpo_seconds: int | None = None
+    last_recovery_point_time: str | None = None  # newest recovery point the provider reports
+    has_recovery_point: bool | None = None  # None: the provider does not say
+    agent_update_required: bool | None = None
+
+
+@dataclass(frozen=True)
+class ReplicationJob:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    scenario_name: str = ""
+    friendly_name: str = ""
+    state: str = ""
+    state_description: str = ""
+    start_time: str | None = None
+    end_time: str | None = None
+    target_object_id: str = ""
+    target_object_name: str = ""
+    target_instance_type: str = ""
+    errors: tuple[JobError, ...] = ()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    subscription_id: str
+    collector: str
+    status: str  # ok | partial | failed
+    error_code: str = ""
+    message: str = ""
+    failed_scopes: tuple[str, ...] = ()  # normalised ids that could not be read (partial)
+    items: int = 0
+
+
+# --------------------------------------------------------------------------- inventory
+@dataclass(frozen=True)
+class Inventory:
+    collected_at: str
+    subscriptions: tuple[str, ...] = ()
+    virtual_machines: tuple[VirtualMachine, ...] = ()
+    resource_groups: tuple[ResourceGroup, ...] = ()
+    locks: tuple[Lock, ...] = ()
+    restore_point_collections: tuple[RestorePointCollection, ...] = ()
+    disks: tuple[Disk, ...] = ()
+    vaults: tuple[Vault, ...] = ()
+    protected_items: tuple[ProtectedItem, ...] = ()
+    backup_policies: tuple[BackupPolicy, ...] = ()
+    backup_jobs: tuple[BackupJob, ...] = ()
+    replication_items: tuple[ReplicationItem, ...] = ()
+    replication_jobs: tuple[ReplicationJob, ...] = ()
+    coverage: tuple[Coverage, ...] = ()
+    arm_requests: int = 0
+    schema_version: str = SCHEMA_VERSION
+
+    # ---- indexes, built once on first use (not serialised)
+    @cached_property
+    def vm_by_id(self) -> dict[str, VirtualMachine]:
+        return {vm.id: vm for vm in self.virtual_machines}
+
+    @cached_property
+    def disk_by_id(self) -> dict[str, Disk]:
+        return {d.id: d for d in self.disks}
+
+    @cached_property
+    def vault_by_id(self) -> dict[str, Vault]:
+        return {v.id: v for v in self.vaults}
+
+    @cached_property
+    def policy_by_id(self) -> dict[str, BackupPolicy]:
+        return {p.id: p for p in self.backup_policies}
+
+    @cached_property
+    def protected_items_by_vm(self) -> dict[str, tuple[ProtectedItem, ...]]:
+        out: dict[str, list[ProtectedItem]] = {}
+        for item in self.protected_items:
+            if item.source_resource_id:
+                out.setdefault(item.source_resource_id, []).append(item)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def replication_items_by_vm(self) -> dict[str, tuple[ReplicationItem, ...]]:
+        out: dict[str, list[ReplicationItem]] = {}
+        for item in self.replication_items:
+            for vm in {item.source_vm_id, item.recovery_vm_id} - {""}:
+                out.setdefault(vm, []).append(item)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def disks_by_vm(self) -> dict[str, tuple[Disk, ...]]:
+        """Managed disks of each VM: those its storage profile names, plus any whose managedBy
+        points at it (covers a VM list that omitted the storage profile)."""
+        out: dict[str, dict[str, Disk]] = {}
+        for vm in self.virtual_machines:
+            for ref in vm.disks:
+                disk = self.disk_by_id.get(ref.managed_disk_id)
+                if disk is not None:
+                    out.setdefault(vm.id, {})[disk.id] = disk
+        for disk in self.disks:
+            if disk.managed_by:
+                out.setdefault(disk.managed_by, {})[disk.id] = disk
+        return {k: tuple(v.values()) for k, v in out.items()}
+
+    @cached_property
+    def restore_point_collections_by_vm(self) -> dict[str, tuple[RestorePointCollection, ...]]:
+        out: dict[str, list[RestorePointCollection]] = {}
+        for rpc in self.restore_point_collections:
+            if rpc.source_id:
+                out.setdefault(rpc.source_id, []).append(rpc)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def locks_by_scope(self) -> dict[str, tuple[Lock, ...]]:
+        out: dict[str, list[Lock]] = {}
+        for lock in self.locks:
+            out.setdefault(lock.scope, []).append(lock)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def locks_applying_to(self, resource_id: str) -> tuple[Lock, ...]:
+        """Locks on the resource itself, its resource group and its subscription (inherited)."""
+        found: list[Lock] = []
+        for scope in ids.parent_scopes(resource_id):
+            found.extend(self.locks_by_scope.get(scope, ()))
+        return tuple(found)
+
+    @cached_property
+    def protected_item_by_container(self) -> dict[tuple[str, str], ProtectedItem]:
+        return {(p.vault_id, p.container_name): p for p in self.protected_items if p.container_name}
+
+    def vm_id_for_job(self, job: BackupJob) -> str:
+        """The VM a backup job is about. Jobs carry no ARM id: join on the container name
+        (iaasvmcontainerv2;<rg>;<vm>) within the vault, else on a friendly name that is unique in
+        the vault. Empty when it cannot be resolved without guessing."""
+        item = self.protected_item_by_container.get((job.vault_id, job.container_name)) if job.container_name else None
+        if item is None and job.entity_friendly_name:
+            same = [p for p in self.protected_items
+                    if p.vault_id == job.vault_id and p.friendly_name.lower() == job.entity_friendly_name.lower()]
+            if len(same) == 1:
+                item = same[0]
+        return item.source_resource_id if item else ""
+
+    @cached_property
+    def backup_jobs_by_vm(self) -> dict[str, tuple[BackupJob, ...]]:
+        out: dict[str, list[BackupJob]] = {}
+        for job in self.backup_jobs:
+            vm = self.vm_id_for_job(job)
+            if vm:
+                out.setdefault(vm, []).append(job)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def coverage_index(self) -> dict[tuple[str, str], Coverage]:
+        return {(c.subscription_id, c.collector): c for c in self.coverage}
+
+    # ---- derived facts rules use
+    def backup_items_for(self, vm_id: str) -> tuple[ProtectedItem, ...]:
+        return tuple(p for p in self.protected_items_by_vm.get(ids.norm(vm_id), ()) if p.is_backed_up)
+
+    def is_backed_up(self, vm_id: str) -> bool:
+        return bool(self.backup_items_for(vm_id))
+
+    def is_replicated(self, vm_id: str) -> bool:
+        return bool(self.replication_items_by_vm.get(ids.norm(vm_id)))
+
+    def gap(self, collector: str, subscription_id: str, scope: str = "") -> str | None:
+        """Why data from `collector` is missing for this subscription (or for `scope` within it),
+        or None when it was read in full. Rules turn a reason into NOT_ASSESSED."""
+        cov = self.coverage_index.get((subscription_id.lower(), collector))
+        if cov is None:
+            return f"{collector} was not collected for subscription {subscription_id}"
+        if cov.status == OK:
+            return None
+        if cov.status == FAILED:
+            return f"{collector} failed: {cov.error_code or 'error'}"
+        if scope and ids.norm(scope) not in cov.failed_scopes:
+            return None
+        if not scope and not cov.failed_scopes:
+            return None
+        return f"{collector} partial: {cov.error_code or 'error'}"
+
+    # ---- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Inventory":
+        if not isinstance(data, dict):
+            raise InventoryFormatError("inventory file is not a JSON object")
+        version = str(data.get("schema_version", ""))
+        if version != SCHEMA_VERSION:
+            raise InventoryFormatError(f"inventory schema_version {version!r} is not {SCHEMA_VERSION!r}")
+        return _from_plain(cls, data, "inventory")
+
+    @classmethod
+    def from_json(cls, text: str) -> "Inventory":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InventoryFormatError(f"inventory file is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+class InventoryFormatError(ValueError):
+    pass
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _from_plain(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _from_plain(inner[0], value, where)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise InventoryFormatError(f"{where}: expected an object")
+        hints = _HINTS.get(tp)
+        if hints is None:
+            hints = _HINTS[tp] = typing.get_type_hints(tp)
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _from_plain(hints[f.name], value[f.name], f"{where}.{f.name}")
+        try:
+            return tp(**kwargs)
+        except TypeError as exc:
+            raise InventoryFormatError(f"{where}: {exc}") from None
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise InventoryFormatError(f"{where}: expected a list")
+        (item_tp, _ellipsis) = typing.get_args(tp)
+        return tuple(_from_plain(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise InventoryFormatError(f"{where}: expected an object")
+        return {str(k): str(v) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise InventoryFormatError(f"{where}: expected true/false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InventoryFormatError(f"{where}: expected an integer")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise InventoryFormatError(f"{where}: expected a string")
+        return value
+    return value
+
+
+def build_inventory(collected_at: str, subscriptions: Iterable[str], **parts: Iterable[Any]) -> Inventory:
+    """Assemble an Inventory from collector output, de-duplicating by id (paged lists can repeat an
+    item across pages when the service reshuffles; the first one wins)."""
+    clean: dict[str, tuple[Any, ...]] = {}
+    for name, items in parts.items():
+        if name in ("coverage",):
+            clean[name] = tuple(items)
+            continue
+        seen: dict[str, Any] = {}
+        for item in items:
+            seen.setdefault(item.id, item)
+        clean[name] = tuple(seen.values())
+    return Inventory(collected_at=collected_at, subscriptions=tuple(subscriptions), **clean)
