@@ -216,6 +216,9 @@ class ProtectedItem:
     policy_id: str = ""  # normalised
     policy_name: str = ""
     policy_type: str = ""
+    # properties.lastRecoveryPoint: when the newest backup copy was created, i.e. the last backup
+    # that succeeded. lastBackupTime is the last backup *operation*, which may have failed.
+    last_recovery_point_time: str | None = None
 
     @property
     def is_backed_up(self) -> bool:
@@ -235,6 +238,9 @@ class BackupPolicy:
     schedule_run_frequency: str = ""  # Daily | Hourly | Weekly
     hourly_interval: int | None = None  # hours between backups for Hourly schedules
     instant_rp_retention_days: int | None = None
+    # schedulePolicy.hourlySchedule.scheduleWindowDuration: hours in the day during which an Hourly
+    # schedule runs (e.g. 16 from 08:00); outside it there is a longer gap between backups.
+    schedule_window_hours: int | None = None
 
 
 @dataclass(frozen=True)
