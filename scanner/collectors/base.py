@@ -1,0 +1,194 @@
+"""What every collector shares: wire-format access to SDK models, defensive getters, and the
+coverage recorder.
+
+Mappers read the wire format (the JSON field names of ../shared/azure-rest-examples), not SDK
+attributes: azure-mgmt-recoveryservicesbackup 11.2.0 deserialises a protected item of type
+`Microsoft.Compute/virtualMachines` as the base `ProtectedItem`, so its VM fields exist only in the
+raw properties (design.md). Reading the wire format sidesteps that, and an unknown enum value or a
+missing optional field never crashes a mapper. A missing id does: `MalformedItem`, which the
+collector records in coverage.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, TypeVar
+
+from .. import ids
+from .. import inventory as m
+from ..arm import classify
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class MalformedItem(ValueError):
+    """An item the mapper cannot identify (no id, wrong shape)."""
+
+
+def wire(obj: Any) -> dict[str, Any]:
+    """The wire-format (REST JSON) dict behind an SDK model, whichever SDK generation made it."""
+    if obj is None:
+        return {}
+    if isinstance(obj, dict) and not hasattr(obj, "as_dict"):
+        return obj
+    if hasattr(obj, "_attribute_map") and hasattr(obj, "serialize"):  # msrest-generation models
+        return obj.serialize(keep_readonly=True)
+    if hasattr(obj, "as_dict"):  # typespec-generation models (MutableMapping over the raw JSON)
+        return obj.as_dict()
+    raise MalformedItem(f"unexpected item type {type(obj).__name__}")
+
+
+def get(d: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(key)
+    return d
+
+
+def s(value: Any) -> str:
+    """A string field, or '' when the service sent something else."""
+    return value if isinstance(value, str) else ""
+
+
+def s_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def i_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def b_or_none(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def lst(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def dct(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def tags(value: Any) -> dict[str, str]:
+    return {str(k): v for k, v in dct(value).items() if isinstance(v, str)}
+
+
+def require_id(raw: dict[str, Any]) -> tuple[str, str]:
+    """(normalised id, display id); MalformedItem when there is none."""
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(rid, str) or not rid.strip().startswith("/"):
+        raise MalformedItem("item without a valid ARM id")
+    return ids.norm(rid), rid.strip()
+
+
+def statuses(value: Any) -> tuple[m.Status, ...]:
+    out = []
+    for st in lst(value):
+        if isinstance(st, dict):
+            out.append(m.Status(code=s(st.get("code")), level=s(st.get("level")),
+                                display_status=s(st.get("displayStatus")), message=s(st.get("message"))[:500],
+                                time=s_or_none(st.get("time"))))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- coverage
+@dataclass
+class _Entry:
+    status: str = m.OK
+    error_code: str = ""
+    message: str = ""
+    failed_scopes: list[str] = field(default_factory=list)
+    items: int = 0
+
+
+class Recorder:
+    """Coverage for one subscription: every collector ends ok, partial (some scopes or items could
+    not be read) or failed (nothing, or not all of a subscription-wide list, could be read)."""
+
+    def __init__(self, subscription_id: str):
+        self.subscription_id = subscription_id.lower()
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def _entry(self, collector: str) -> _Entry:
+        return self._entries.setdefault(collector, _Entry())
+
+    def ok(self, collector: str, items: int = 0) -> None:
+        with self._lock:
+            self._entry(collector).items += items
+
+    def failed(self, collector: str, exc: BaseException | None = None, code: str = "", message: str = "") -> None:
+        if exc is not None:
+            code, message = classify(exc)
+            log.debug("%s failed for %s", collector, self.subscription_id, exc_info=exc)
+        with self._lock:
+            e = self._entry(collector)
+            e.status, e.error_code, e.message = m.FAILED, code, message
+
+    def partial(self, collector: str, scope: str, exc: BaseException | None = None, code: str = "", message: str = "") -> None:
+        if exc is not None:
+            code, message = classify(exc)
+            log.debug("%s partial for %s (%s)", collector, self.subscription_id, scope, exc_info=exc)
+        with self._lock:
+            e = self._entry(collector)
+            if e.status != m.FAILED:
+                e.status = m.PARTIAL
+            if not e.error_code:
+                e.error_code, e.message = code, message
+            if scope and ids.norm(scope) not in e.failed_scopes:
+                e.failed_scopes.append(ids.norm(scope))
+
+    def records(self) -> list[m.Coverage]:
+        return [m.Coverage(subscription_id=self.subscription_id, collector=c, status=e.status,
+                           error_code=e.error_code, message=e.message, failed_scopes=tuple(e.failed_scopes),
+                           items=e.items)
+                for c, e in sorted(self._entries.items())]
+
+
+def read_list(rec: Recorder, collector: str, pager: Callable[[], Iterable[Any]],
+              mapper: Callable[[dict[str, Any]], T], *, scope: str = "") -> list[T]:
+    """Page through a list and map every item.
+
+    - An item the mapper cannot identify is skipped and recorded (partial), never silently dropped.
+    - A failure while paging: with `scope` (a per-vault list) the scope is recorded as partial; without
+      (a subscription-wide list) the collector is failed, since the rest of the list is unknown. Items
+      read before the failure are kept either way.
+    """
+    out: list[T] = []
+    try:
+        for obj in pager():
+            raw: Any = None
+            try:
+                raw = wire(obj)
+                out.append(mapper(raw))
+            except (MalformedItem, ValueError, TypeError, KeyError, AttributeError) as exc:
+                rid = get(raw, "id")
+                rec.partial(collector, s(rid) or scope, code="MalformedResponse",
+                            message=f"skipped an item that could not be read: {exc}"[:300])
+    except Exception as exc:  # noqa: BLE001 - every failure lands in coverage
+        if scope:
+            rec.partial(collector, scope, exc)
+        else:
+            code, message = classify(exc)
+            if out:
+                message = f"list incomplete after {len(out)} item(s): {message}"
+            rec.failed(collector, code=code, message=message)
+            log.debug("%s failed", collector, exc_info=exc)
+    rec.ok(collector, len(out))
+    return out

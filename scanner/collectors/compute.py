@@ -1,0 +1,155 @@
+"""Microsoft.Compute: virtual machines, their status and instance views, disks, restore point
+collections. Mappers only: each turns one wire-format item into an Inventory model."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ids
+from .. import inventory as m
+from .base import (MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none,
+                   statuses, tags)
+
+
+def _extension_from_model(raw: Any) -> m.Extension | None:
+    """An extension from the VM model's `resources[]`: derived facts only. `settings` and
+    `protectedSettings` (SAS URLs, commands) are never read."""
+    if not isinstance(raw, dict):
+        return None
+    props = dct(raw.get("properties"))
+    publisher, short_type = s(props.get("publisher")), s(props.get("type"))
+    full_type = f"{publisher}.{short_type}" if publisher and short_type else short_type
+    return m.Extension(name=s(raw.get("name")) or ids.name_of(s(raw.get("id"))), type=full_type, publisher=publisher,
+                       type_handler_version=s(props.get("typeHandlerVersion")),
+                       provisioning_state=s(props.get("provisioningState")))
+
+
+def _disk_refs(storage: dict[str, Any]) -> tuple[m.VmDisk, ...]:
+    out = []
+    os_disk = dct(storage.get("osDisk"))
+    if os_disk:
+        out.append(m.VmDisk(name=s(os_disk.get("name")), lun=None,
+                            managed_disk_id=ids.norm(s(get(os_disk, "managedDisk", "id"))),
+                            size_gb=i_or_none(os_disk.get("diskSizeGB")), is_os_disk=True))
+    for dd in lst(storage.get("dataDisks")):
+        if isinstance(dd, dict):
+            out.append(m.VmDisk(name=s(dd.get("name")), lun=i_or_none(dd.get("lun")),
+                                managed_disk_id=ids.norm(s(get(dd, "managedDisk", "id"))),
+                                size_gb=i_or_none(dd.get("diskSizeGB"))))
+    return tuple(out)
+
+
+def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
+    """A VM from the full list (`virtual_machines.list_all()`): no power state, no agent."""
+    vid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    os_profile = dct(props.get("osProfile"))
+    storage = dct(props.get("storageProfile"))
+    os_type = s(get(storage, "osDisk", "osType"))
+    win = dct(os_profile.get("windowsConfiguration"))
+    lin = dct(os_profile.get("linuxConfiguration"))
+    provision_agent = b_or_none(win.get("provisionVMAgent")) if win else b_or_none(lin.get("provisionVMAgent")) if lin else None
+    if not os_type:
+        os_type = "Windows" if win else "Linux" if lin else ""
+    extensions = tuple(e for e in (_extension_from_model(r) for r in lst(raw.get("resources"))) if e)
+    return m.VirtualMachine(
+        id=vid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
+        location=s(raw.get("location")).lower(), vm_id=s(props.get("vmId")), os_type=os_type,
+        provisioning_state=s(props.get("provisioningState")), provision_vm_agent=provision_agent,
+        disks=_disk_refs(storage), extensions=extensions, tags=tags(raw.get("tags")),
+    )
+
+
+def parse_status_codes(codes: list[str]) -> tuple[str | None, str | None, str]:
+    """(power state, provisioning status, provisioning error) from instance-view status codes such
+    as 'PowerState/running' and 'ProvisioningState/failed/InternalOperationError'."""
+    power = prov = None
+    error = ""
+    for code in codes:
+        parts = code.split("/")
+        head = parts[0].lower()
+        if head == "powerstate" and len(parts) > 1:
+            power = parts[1].lower()
+        elif head == "provisioningstate" and len(parts) > 1:
+            prov = parts[1].lower()
+            error = "/".join(parts[2:])
+    return power, prov, error
+
+
+def map_vm_status(raw: dict[str, Any]) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """An item of the status-only list (`list_all(status_only="true")`): (normalised id, status codes,
+    a minimal VM body for a VM the full list did not carry)."""
+    vid, display = require_id(raw)
+    codes = tuple(st.code for st in statuses(get(raw, "properties", "instanceView", "statuses")) if st.code)
+    return vid, codes, raw
+
+
+def with_status(vm: m.VirtualMachine, codes: tuple[str, ...]) -> m.VirtualMachine:
+    from dataclasses import replace
+    power, prov, error = parse_status_codes(list(codes))
+    return replace(vm, status_codes=codes, power_state=power, provisioning_status=prov, provisioning_error=error)
+
+
+def map_instance_view(raw: dict[str, Any]) -> m.InstanceView:
+    if not isinstance(raw, dict):
+        raise MalformedItem("instance view is not an object")
+    agent = raw.get("vmAgent")
+    handlers: dict[str, tuple[str, m.Status | None]] = {}  # lower-cased type -> (type, status)
+    for h in lst(get(agent, "extensionHandlers")):
+        if isinstance(h, dict) and s(h.get("type")):
+            st = statuses([h.get("status")])
+            handlers[s(h.get("type")).lower()] = (s(h.get("type")), st[0] if st else None)
+    exts = []
+    for e in lst(raw.get("extensions")):
+        if not isinstance(e, dict):
+            continue
+        etype = s(e.get("type"))
+        exts.append(m.Extension(name=s(e.get("name")), type=etype, publisher=etype.rsplit(".", 1)[0] if "." in etype else "",
+                                type_handler_version=s(e.get("typeHandlerVersion")),
+                                statuses=statuses(e.get("statuses")) + statuses(e.get("substatuses")),
+                                handler_status=handlers.get(etype.lower(), ("", None))[1]))
+    named = {x.type.lower() for x in exts}
+    for key, (htype, st) in handlers.items():  # a handler with no extension entry still tells its state
+        if key not in named:
+            exts.append(m.Extension(name="", type=htype, handler_status=st))
+    return m.InstanceView(agent_present=isinstance(agent, dict),
+                          agent_version=s_or_none(get(agent, "vmAgentVersion")),
+                          agent_statuses=statuses(get(agent, "statuses")), extensions=tuple(exts),
+                          statuses=statuses(raw.get("statuses")))
+
+
+def map_disk(raw: dict[str, Any]) -> m.Disk:
+    did, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    esc = dct(props.get("encryptionSettingsCollection"))
+    settings = [x for x in lst(esc.get("encryptionSettings")) if isinstance(x, dict)]
+    ade = b_or_none(esc.get("enabled")) is True
+    return m.Disk(
+        id=did, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
+        location=s(raw.get("location")).lower(), size_gb=i_or_none(props.get("diskSizeGB")),
+        managed_by=ids.norm(s(raw.get("managedBy"))), disk_state=s(props.get("diskState")),
+        ade_enabled=ade, ade_has_bek=ade and any(isinstance(x.get("diskEncryptionKey"), dict) for x in settings),
+        ade_has_kek=ade and any(isinstance(x.get("keyEncryptionKey"), dict) for x in settings),
+        sse_type=s(get(props, "encryption", "type")),
+    )
+
+
+def map_restore_point_collection(raw: dict[str, Any]) -> m.RestorePointCollection:
+    """A collection from the list (no restorePoints) or from GET $expand=restorePoints (counted)."""
+    rid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    source = s(get(props, "source", "id"))
+    points = props.get("restorePoints")
+    count = None
+    latest = None
+    if isinstance(points, list):
+        count = len(points)
+        times = sorted(t for t in (s(get(p, "properties", "timeCreated")) for p in points) if t)
+        latest = times[-1] if times else None
+    return m.RestorePointCollection(
+        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
+        location=s(raw.get("location")).lower(), source_id=ids.norm(source), source_display_id=source,
+        restore_point_count=count, latest_restore_point_time=latest,
+    )

@@ -1,0 +1,203 @@
+"""Microsoft.RecoveryServices: vaults, Azure Backup (protected items, policies, jobs) and Site
+Recovery (replication protected items, replication jobs)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ids
+from .. import inventory as m
+from .base import b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, tags
+
+_VAULT_MARK = "/providers/microsoft.recoveryservices/vaults/"
+
+
+def vault_of(resource_id: str) -> str:
+    """Normalised id of the vault an item belongs to, from the item's own id."""
+    rid = ids.norm(resource_id)
+    cut = rid.find(_VAULT_MARK)
+    if cut < 0:
+        raise ValueError("id is not under a Recovery Services vault")
+    rest = rid[cut + len(_VAULT_MARK):]
+    return rid[: cut + len(_VAULT_MARK)] + rest.split("/")[0]
+
+
+def map_vault(raw: dict[str, Any]) -> m.Vault:
+    rid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    security = dct(props.get("securitySettings"))
+    redundancy = dct(props.get("redundancySettings"))
+    return m.Vault(
+        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
+        location=s(raw.get("location")).lower(), sku=s(get(raw, "sku", "name")),
+        soft_delete_state=s_or_none(get(security, "softDeleteSettings", "softDeleteState")),
+        storage_redundancy=s_or_none(redundancy.get("standardTierStorageRedundancy")),
+        cross_region_restore=s_or_none(redundancy.get("crossRegionRestore")),
+        immutability_state=s_or_none(get(security, "immutabilitySettings", "state")),
+        tags=tags(raw.get("tags")),
+    )
+
+
+def _health(details: Any) -> tuple[m.HealthDetail, ...]:
+    out = []
+    for d in lst(details):
+        if isinstance(d, dict):
+            code = d.get("code")
+            out.append(m.HealthDetail(code=str(code) if isinstance(code, (str, int)) else "", title=s(d.get("title")),
+                                      message=s(d.get("message"))[:500]))
+    return tuple(out)
+
+
+def map_protected_item(raw: dict[str, Any]) -> m.ProtectedItem:
+    """A backup protected item. Its VM fields are read from the raw properties: the SDK deserialises
+    `protectedItemType: Microsoft.Compute/virtualMachines` as the base ProtectedItem (design.md)."""
+    rid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    source = s(props.get("sourceResourceId")) or s(props.get("virtualMachineId"))
+    policy = s(props.get("policyId"))
+    return m.ProtectedItem(
+        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
+        source_resource_id=ids.norm(source), source_display_id=source, friendly_name=s(props.get("friendlyName")),
+        container_name=s(props.get("containerName")).lower(), protected_item_type=s(props.get("protectedItemType")),
+        backup_management_type=s(props.get("backupManagementType")), workload_type=s(props.get("workloadType")),
+        protection_state=s(props.get("protectionState")), protection_status=s(props.get("protectionStatus")),
+        health_status=s(props.get("healthStatus")), health_details=_health(props.get("healthDetails")),
+        last_backup_status=s(props.get("lastBackupStatus")), last_backup_time=s_or_none(props.get("lastBackupTime")),
+        policy_id=ids.norm(policy), policy_name=s(props.get("policyName")) or (ids.name_of(policy) if policy else ""),
+        policy_type=s(props.get("policyType")),
+    )
+
+
+def map_policy(raw: dict[str, Any]) -> m.BackupPolicy:
+    """A VM backup policy. Enhanced (V2) is policyType V2 or schedule type SimpleSchedulePolicyV2:
+    list results may omit policyType (v2-List-Policies.json)."""
+    rid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    schedule = dct(props.get("schedulePolicy"))
+    schedule_type = s(schedule.get("schedulePolicyType"))
+    is_v2 = s(props.get("policyType")).upper() == "V2" or schedule_type == "SimpleSchedulePolicyV2"
+    return m.BackupPolicy(
+        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), vault_id=vault_of(display), is_v2=is_v2,
+        backup_management_type=s(props.get("backupManagementType")), schedule_policy_type=schedule_type,
+        schedule_run_frequency=s(schedule.get("scheduleRunFrequency")),
+        hourly_interval=i_or_none(get(schedule, "hourlySchedule", "interval")),
+        instant_rp_retention_days=i_or_none(props.get("instantRpRetentionRangeInDays")),
+    )
+
+
+def _backup_errors(value: Any) -> tuple[m.JobError, ...]:
+    out = []
+    for e in lst(value):
+        if isinstance(e, dict):
+            out.append(m.JobError(code=s(e.get("errorCode")), message=s(e.get("errorString"))[:500],
+                                  recommendations=tuple(x[:300] for x in lst(e.get("recommendations")) if isinstance(x, str))))
+    return tuple(out)
+
+
+def map_backup_job(raw: dict[str, Any]) -> m.BackupJob:
+    rid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    return m.BackupJob(
+        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
+        operation=s(props.get("operation")), status=s(props.get("status")),
+        start_time=s_or_none(props.get("startTime")), end_time=s_or_none(props.get("endTime")),
+        entity_friendly_name=s(props.get("entityFriendlyName")), container_name=s(props.get("containerName")).lower(),
+        backup_management_type=s(props.get("backupManagementType")),
+        is_user_triggered=b_or_none(props.get("isUserTriggered")), errors=_backup_errors(props.get("errorDetails")),
+    )
+
+
+def _asr_health(value: Any) -> tuple[m.HealthDetail, ...]:
+    out = []
+    for e in lst(value):
+        if isinstance(e, dict):
+            out.append(m.HealthDetail(code=s(e.get("errorCode")), title=s(e.get("summaryMessage"))[:300],
+                                      message=(s(e.get("errorMessage")) or s(e.get("recommendedAction")))[:500]))
+    return tuple(out)
+
+
+def _vm_from_parts(subscription_id: str, rg_id: str, name: str) -> str:
+    """An Azure VM id from a resource group id and a VM name (InMage providers give them apart)."""
+    if not (rg_id and name):
+        return ""
+    rg = ids.resource_group_of(rg_id)
+    sub = ids.subscription_of(rg_id) or subscription_id
+    return ids.norm(ids.vm_id(sub, rg, name)) if rg else ""
+
+
+def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
+    rid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    psd = dct(props.get("providerSpecificDetails"))
+    kind = s(psd.get("instanceType"))
+    sub = ids.subscription_of(display)
+    source = recovery = ""
+    rpo = i_or_none(psd.get("rpoInSeconds")) if psd.get("rpoInSeconds") is not None else i_or_none(psd.get("lastRpoInSeconds"))
+    last_rp = s_or_none(psd.get("lastRecoveryPointReceived"))
+    has_rp: bool | None = None
+    agent_update = b_or_none(psd.get("isReplicationAgentUpdateRequired"))
+    if agent_update is None:
+        agent_update = b_or_none(psd.get("isAgentUpdateRequired"))
+    if kind == "A2A":
+        # fabricObjectId is the source Azure VM; recoveryFabricObjectId the VM on the other side.
+        source = ids.norm(s(psd.get("fabricObjectId")))
+        recovery = ids.norm(s(psd.get("recoveryFabricObjectId")))
+        if not recovery:
+            recovery = _vm_from_parts(sub, s(psd.get("recoveryAzureResourceGroupId")), s(psd.get("recoveryAzureVMName")))
+    elif kind == "InMageRcmFailback":
+        # Failback from Azure to on-premises: the Azure VM is the one being replicated back.
+        source = ids.norm(s(psd.get("azureVirtualMachineId")))
+    elif kind == "InMageRcm":
+        recovery = _vm_from_parts(sub, s(psd.get("targetResourceGroupId")), s(psd.get("targetVmName")))
+        if s(psd.get("lastRecoveryPointId")) or last_rp:
+            has_rp = True
+    elif kind in ("InMageAzureV2", "HyperVReplicaAzure"):
+        recovery = ids.norm(s(psd.get("targetVmId"))) or _vm_from_parts(
+            sub, s(psd.get("recoveryAzureResourceGroupId")),
+            s(psd.get("recoveryAzureVMName")) or s(psd.get("recoveryAzureVmName")))
+    if last_rp:
+        has_rp = True
+    return m.ReplicationItem(
+        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display), subscription_id=sub,
+        vault_id=vault_of(display), friendly_name=s(props.get("friendlyName")), instance_type=kind,
+        protection_state=s(props.get("protectionState")),
+        protection_state_description=s(props.get("protectionStateDescription")),
+        replication_health=s(props.get("replicationHealth")), health_errors=_asr_health(props.get("healthErrors")),
+        active_location=s(props.get("activeLocation")),
+        allowed_operations=tuple(x for x in lst(props.get("allowedOperations")) if isinstance(x, str)),
+        failover_recovery_point_id=s(props.get("failoverRecoveryPointId")),
+        last_successful_failover_time=s_or_none(props.get("lastSuccessfulFailoverTime")),
+        source_vm_id=source, recovery_vm_id=recovery, rpo_seconds=rpo, last_recovery_point_time=last_rp,
+        has_recovery_point=has_rp, agent_update_required=agent_update,
+    )
+
+
+def _asr_job_errors(value: Any) -> tuple[m.JobError, ...]:
+    out = []
+    for e in lst(value):
+        if not isinstance(e, dict):
+            continue
+        provider, service = dct(e.get("providerErrorDetails")), dct(e.get("serviceErrorDetails"))
+        code = provider.get("errorCode") if provider.get("errorCode") is not None else service.get("code")
+        message = s(provider.get("errorMessage")) or s(service.get("message"))
+        action = s(provider.get("recommendedAction")) or s(service.get("recommendedAction"))
+        out.append(m.JobError(code=str(code) if isinstance(code, (str, int)) and not isinstance(code, bool) else "",
+                              message=message[:500], recommendations=(action[:300],) if action else ()))
+    return tuple(out)
+
+
+def map_replication_job(raw: dict[str, Any]) -> m.ReplicationJob:
+    rid, display = require_id(raw)
+    props = dct(raw.get("properties"))
+    return m.ReplicationJob(
+        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
+        scenario_name=s(props.get("scenarioName")), friendly_name=s(props.get("friendlyName")),
+        state=s(props.get("state")), state_description=s(props.get("stateDescription")),
+        start_time=s_or_none(props.get("startTime")), end_time=s_or_none(props.get("endTime")),
+        target_object_id=s(props.get("targetObjectId")), target_object_name=s(props.get("targetObjectName")),
+        target_instance_type=s(props.get("targetInstanceType")), errors=_asr_job_errors(props.get("errors")),
+    )
