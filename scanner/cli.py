@@ -1,0 +1,301 @@
+"""az-bcdr-scan command line.
+
+Exit codes (also in the README):
+  0  no FAIL finding at or above --fail-on, and every collector read everything
+  1  at least one FAIL finding at or above --fail-on
+  2  usage, input, configuration or authentication error: nothing was scanned
+  3  scan incomplete (some coverage partial or failed) and no finding at or above --fail-on
+  4  internal error (a bug): please report it; --debug shows the traceback
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+from urllib.parse import urlsplit
+
+import click
+
+from . import __version__, ids
+from . import inventory as m
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
+
+log = logging.getLogger("scanner")
+
+
+class InputError(Exception):
+    """Bad input: one line on stderr, exit 2."""
+
+
+# --------------------------------------------------------------------------- helpers
+def _setup_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if debug:
+        logging.getLogger("scanner").setLevel(logging.DEBUG)
+        logging.getLogger("rules").setLevel(logging.DEBUG)
+    # Azure SDK loggers stay at WARNING even with --debug: their DEBUG output includes request headers.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+def validate_endpoint(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme == "http":
+        raise InputError(f"--arm-endpoint {url!r} uses http: the token is only ever sent over https")
+    if parts.scheme != "https" or not parts.hostname:
+        raise InputError(f"--arm-endpoint {url!r} is not an https URL")
+    return f"https://{parts.netloc}"
+
+
+def validate_subscriptions(values: tuple[str, ...]) -> list[str]:
+    if not values:
+        raise InputError("give at least one --subscription ID (or --demo)")
+    out: list[str] = []
+    for v in values:
+        if not ids.is_subscription_id(v.strip()):
+            raise InputError(f"--subscription {v!r} is not a subscription id (expected a GUID)")
+        if v.strip().lower() not in out:
+            out.append(v.strip().lower())
+    return out
+
+
+@contextlib.contextmanager
+def _open_output(path: str | None) -> Iterator[TextIO]:
+    if not path or path == "-":
+        yield sys.stdout
+        return
+    try:
+        fh = open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"cannot write --output {path}: {exc.strerror}") from None
+    with fh:
+        yield fh
+
+
+def _default_format(output: str | None) -> str:
+    return "table" if (not output or output == "-") and sys.stdout.isatty() else "json"
+
+
+def _load_config(path: str | None):
+    from .config import ConfigError, load_config
+    try:
+        return load_config(path, Path.cwd())
+    except ConfigError as exc:
+        raise InputError(f"config: {exc}") from None
+
+
+def _exit_code(report: dict[str, Any], fail_on: str) -> int:
+    from rules.base import SEVERITY_RANK
+    if fail_on != "none":
+        threshold = SEVERITY_RANK[fail_on]
+        for f in report["findings"]:
+            if f["status"] == "FAIL" and SEVERITY_RANK.get(f["severity"], 0) >= threshold:
+                return EXIT_FINDINGS
+    if any(c["status"] != m.OK for c in report["coverage"]):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | None, fail_on: str | None,
+                     started_at: str, arm_requests: int) -> int:
+    from .engine import evaluate
+    from .output import write_report
+    from .report import build_report
+    from .timeutil import iso, utcnow
+    evaluation = evaluate(inv, cfg.rule_settings)
+    for err in evaluation.rule_errors:
+        log.warning("rule error: %s", err)
+    report = build_report(evaluation, inv, started_at=started_at, finished_at=iso(utcnow()),
+                          arm_requests=arm_requests, tool_version=__version__)
+    with _open_output(output) as stream:
+        write_report(report, fmt or _default_format(output), stream)
+    if evaluation.rule_errors:
+        return EXIT_INTERNAL
+    return _exit_code(report, fail_on or cfg.fail_on)
+
+
+# --------------------------------------------------------------------------- scan
+def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, credential: Any, *, cfg: Any,
+             fmt: str | None, output: str | None, fail_on: str | None, save_inventory: str | None,
+             timeout: float, max_retry_after: float, workers: int, job_window_days: int) -> int:
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+
+    from .arm import ArmSettings, ClientFactory, classify
+    from .collect import CollectOptions, collect
+    from .timeutil import iso, utcnow
+
+    settings = ArmSettings(endpoint=endpoint, verify=verify, timeout=timeout, max_retry_after=max_retry_after)
+    factory = ClientFactory(credential, settings)
+    started = utcnow()
+    try:
+        factory.check_credential()
+    except Exception as exc:  # noqa: BLE001 - any credential failure is an authentication error
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"no usable Azure credentials ({first[:200]}); run 'az login', set AZURE_CLIENT_ID/"
+                         f"AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or set AZURE_ACCESS_TOKEN") from None
+    for sub in subscriptions:
+        try:
+            factory.preflight(sub)
+        except ServiceRequestError as exc:
+            raise InputError(f"cannot reach the ARM endpoint {endpoint}: {classify(exc)[1]}") from None
+        except ClientAuthenticationError as exc:
+            raise InputError(f"authentication failed for subscription {sub}: {classify(exc)[1]}") from None
+        except HttpResponseError as exc:
+            code, message = classify(exc)
+            if exc.status_code == 404 or code in ("SubscriptionNotFound", "InvalidSubscriptionId"):
+                raise InputError(f"subscription {sub} not found or not visible to this identity ({code})") from None
+            if exc.status_code == 401:
+                raise InputError(f"authentication failed for subscription {sub}: {code}") from None
+            # 403, throttling, 5xx: scan anyway; the collectors record what they cannot read.
+            log.warning("subscription %s preflight: %s %s", sub, code, message)
+        except Exception as exc:  # noqa: BLE001 - guard refusals, deadline: bad endpoint or environment
+            raise InputError(f"cannot use the ARM endpoint {endpoint}: {classify(exc)[1]}") from None
+    inv = collect(factory, subscriptions, CollectOptions(job_window_days=job_window_days, workers=workers), now=started)
+    if save_inventory:
+        try:
+            Path(save_inventory).write_text(inv.to_json(), encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write --save-inventory {save_inventory}: {exc.strerror}") from None
+    return _report_and_exit(inv, cfg, fmt, output, fail_on, iso(started), inv.arm_requests)
+
+
+def run_demo(**kwargs: Any) -> int:
+    """The real CLI and SDK stack against the bundled demo subscription on a loopback simulator."""
+    from .arm import StaticTokenCredential
+    from .simulator import Simulator, load_scenario
+    scenario = load_scenario("demo")
+    with Simulator(scenario) as sim:
+        return run_scan([s.lower() for s in scenario["subscriptions"]], sim.endpoint, sim.ca_path,
+                        StaticTokenCredential("demo-token-not-a-secret"), **kwargs)
+
+
+# --------------------------------------------------------------------------- click
+FORMAT_HELP = "Output format (default: table on a terminal, json otherwise)."
+
+
+def _formats() -> list[str]:
+    try:
+        from .output import FORMATS
+        return list(FORMATS)
+    except ImportError:  # pragma: no cover
+        return ["json", "table"]
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--subscription", "-s", "subscriptions", multiple=True, metavar="ID", help="Subscription to scan (repeatable).")
+@click.option("--format", "-f", "fmt", type=click.Choice(_formats()), help=FORMAT_HELP)
+@click.option("--output", "-o", metavar="FILE", help="Write the report here (default: stdout).")
+@click.option("--arm-endpoint", default="https://management.azure.com", show_default=True,
+              help="ARM endpoint (sovereign clouds, simulators). https only.")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
+              help="Exit 1 when a FAIL finding is at or above this severity (default: high, or the config's fail_on).")
+@click.option("--config", "config_path", metavar="FILE", help="Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml).")
+@click.option("--save-inventory", metavar="FILE", help="Also write the collected Inventory (JSON) for 'evaluate'.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True, help="Overall deadline for the scan, seconds.")
+@click.option("--max-retry-after", type=click.FloatRange(min=0), default=60, show_default=True, help="Cap on a server's Retry-After, seconds.")
+@click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Concurrent per-VM requests per subscription.")
+@click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
+@click.option("--demo", is_flag=True, help="Scan the bundled demo subscription on a loopback ARM simulator (no Azure account needed).")
+@click.option("--debug", is_flag=True, help="Verbose logs and tracebacks (never request headers or tokens).")
+@click.version_option(__version__, prog_name="az-bcdr-scan")
+@click.pass_context
+def cli(ctx: click.Context, subscriptions: tuple[str, ...], fmt: str | None, output: str | None, arm_endpoint: str,
+        fail_on: str | None, config_path: str | None, save_inventory: str | None, timeout: float,
+        max_retry_after: float, workers: int, job_window_days: int, demo: bool, debug: bool) -> None:
+    """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
+
+    Read-only: it only ever sends GET requests to Azure Resource Manager."""
+    _setup_logging(debug)
+    ctx.obj = {"debug": debug}
+    if ctx.invoked_subcommand is not None:
+        return
+    cfg = _load_config(config_path)
+    common = dict(cfg=cfg, fmt=fmt, output=output, fail_on=fail_on, save_inventory=save_inventory, timeout=timeout,
+                  max_retry_after=max_retry_after, workers=workers, job_window_days=job_window_days)
+    if demo:
+        if subscriptions:
+            raise InputError("--demo scans the bundled demo subscription; do not combine it with --subscription")
+        ctx.exit(run_demo(**common))
+    from .arm import make_credential, tls_verify_from_env
+    endpoint = validate_endpoint(arm_endpoint)
+    subs = validate_subscriptions(subscriptions)
+    ctx.exit(run_scan(subs, endpoint, tls_verify_from_env(), make_credential(), **common))
+
+
+@cli.command()
+@click.argument("inventory_file", type=click.Path(dir_okay=False))
+@click.option("--format", "-f", "fmt", type=click.Choice(_formats()), help=FORMAT_HELP)
+@click.option("--output", "-o", metavar="FILE", help="Write the report here (default: stdout).")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None)
+@click.option("--config", "config_path", metavar="FILE")
+@click.pass_context
+def evaluate(ctx: click.Context, inventory_file: str, fmt: str | None, output: str | None, fail_on: str | None,
+             config_path: str | None) -> None:
+    """Re-run the rules offline over an Inventory saved with --save-inventory."""
+    from .timeutil import iso, utcnow
+    cfg = _load_config(config_path)
+    try:
+        text = Path(inventory_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read inventory {inventory_file}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        inv = m.Inventory.from_json(text)
+    except m.InventoryFormatError as exc:
+        raise InputError(f"{inventory_file}: {exc}") from None
+    ctx.exit(_report_and_exit(inv, cfg, fmt, output, fail_on, iso(utcnow()), 0))
+
+
+@cli.command("rules")
+def list_rules() -> None:
+    """List every rule: code, slug, severity, and the errors it predicts."""
+    from rules import load_all
+    registry = load_all()
+    for code in sorted(registry):
+        meta = registry[code].meta
+        click.echo(f"{meta.code}  {meta.slug:<38} {meta.severity:<8}  predicts: {', '.join(meta.predicts) or '-'}")
+
+
+@cli.command()
+@click.argument("what")
+def explain(what: str) -> None:
+    """Explain a rule code or slug, or an Azure Backup / Site Recovery error code."""
+    from rules.explain import explain_text
+    text = explain_text(what)
+    if text is None:
+        raise InputError(f"{what!r} is neither a rule code, a rule slug nor a known error code (see 'az-bcdr-scan rules')")
+    click.echo(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rv = cli.main(args=argv, prog_name="az-bcdr-scan", standalone_mode=False)
+        return rv if isinstance(rv, int) else EXIT_OK
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except InputError as exc:
+        click.echo(f"az-bcdr-scan: error: {exc}", err=True)
+        return EXIT_USAGE
+    except click.ClickException as exc:  # usage errors: one line, exit 2
+        click.echo(f"az-bcdr-scan: error: {exc.format_message()}", err=True)
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("az-bcdr-scan: interrupted", err=True)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        with contextlib.suppress(Exception):
+            sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - never a traceback unless --debug
+        if debug:
+            raise
+        click.echo(f"az-bcdr-scan: internal error: {type(exc).__name__}: {str(exc)[:200]} (rerun with --debug)", err=True)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
