@@ -1,0 +1,132 @@
+"""The error-code knowledge base (rules/error_codes.json via rules/knowledge.py)."""
+import re
+from pathlib import Path
+
+import pytest
+
+from rules import knowledge as kb
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+CATALOG = SHARED / "rule-catalog.md"
+SEEDS = SHARED / "seeds"
+
+
+def _catalog_table_codes() -> list[str]:
+    text = CATALOG.read_text(encoding="utf-8")
+    table = text.split("## Error-code table", 1)[1]
+    codes: list[str] = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[1] in ("Backup", "Site Recovery"):
+            codes.extend(c.strip() for c in cells[0].split("/"))
+    return codes
+
+
+def _seed_codes() -> set[str]:
+    """Codes the seed pages name: '**エラー コード**:X' (004, optionally 'X / Y'), 'エラー コード:"N"' (003)
+    and the 'error-code-N' anchors (000)."""
+    found: set[str] = set()
+    for path in SEEDS.glob("*.txt"):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r'エラー コード\**\s*[:：]\s*"?([A-Za-z0-9]+)"?(?:\s*/\s*([A-Za-z0-9]+))?', text):
+            found.update(g for g in match.groups() if g)
+        found.update(re.findall(r'name="error-code-(\d+)"', text))
+    return found
+
+
+@pytest.mark.skipif(not CATALOG.exists(), reason="../shared/rule-catalog.md not present")
+def test_every_code_of_the_catalog_table_is_known():
+    codes = _catalog_table_codes()
+    assert len(codes) >= 21  # the table lists 20 rows, one of them two codes
+    assert [c for c in codes if kb.lookup(c) is None] == []
+
+
+@pytest.mark.skipif(not SEEDS.exists(), reason="../shared/seeds not present")
+def test_every_code_the_seed_pages_name_is_known():
+    codes = _seed_codes()
+    assert {"BackUpOperationFailedV2", "UserErrorKeyvaultPermissionsNotConfigured", "151095", "8038"} <= codes
+    assert sorted(c for c in codes if kb.lookup(c) is None) == []
+
+
+@pytest.mark.skipif(not SEEDS.exists(), reason="../shared/seeds not present")
+def test_every_entry_cites_an_existing_seed_file():
+    for entry in kb.all_codes():
+        files = re.findall(r"seeds/(\S+\.txt)", entry.source)
+        assert files, entry.code
+        for name in files:
+            assert (SEEDS / name).exists(), (entry.code, name)
+
+
+def test_service_and_link_follow_the_code_family():
+    for entry in kb.all_codes():
+        if entry.code.isdigit():
+            assert entry.service == "Site Recovery", entry.code
+            assert entry.link.startswith("https://learn.microsoft.com/azure/site-recovery/"), entry.code
+        else:
+            assert entry.service == "Backup", entry.code
+            assert entry.link.startswith("https://learn.microsoft.com/azure/backup/"), entry.code
+        assert entry.meaning != entry.fix
+
+
+@pytest.mark.parametrize("code,page", [
+    ("151076", "site-recovery-extension-troubleshoot"), ("150066", "site-recovery-extension-troubleshoot"),
+    ("151099", "site-recovery-extension-troubleshoot"), ("151095", "site-recovery-extension-troubleshoot"),
+    ("95226", "vmware-azure-troubleshoot-failback-reprotect#error-code-95226"),
+    ("78093", "vmware-azure-troubleshoot-failback-reprotect#error-code-78093"),
+    ("8038", "vmware-azure-troubleshoot-failback-reprotect#error-code-8038"),
+    ("UserErrorRpCollectionLimitReached", "backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout#usererrorrpcollectionlimitreached"),
+])
+def test_links_point_at_the_page_for_the_code(code, page):
+    assert page in kb.lookup(code).link
+
+
+def test_lookup_is_case_and_whitespace_insensitive_and_takes_numbers():
+    assert kb.lookup("usererrorguestagentstatusunavailable").code == "UserErrorGuestAgentStatusUnavailable"
+    assert kb.lookup("  BACKUPOPERATIONFAILEDV2 ").code == "BackUpOperationFailedV2"
+    assert kb.lookup(151099).code == "151099"
+    assert kb.lookup("NoSuchCode") is None
+    assert kb.lookup(None) is None
+
+
+def test_explain_takes_a_code_or_a_pasted_message():
+    assert kb.explain("78052").meaning == kb.lookup("78052").meaning
+    hit = kb.explain("Backup failed with error UserErrorBcmDatasourceNotPresent. Retry later.")
+    assert hit is not None and hit.code == "UserErrorBcmDatasourceNotPresent"
+    assert kb.explain("something else entirely 42") is None
+    assert kb.explain("") is None
+
+
+def test_evidence_keeps_order_dedupes_and_keeps_unknown_codes():
+    out = kb.evidence_for(["151076", "Weird-Code", "151076", "usererrorunsupporteddisksize", None, "", "x" * 500])
+    assert [e["code"] for e in out] == ["151076", "Weird-Code", "UserErrorUnsupportedDiskSize", "x" * kb.MAX_CODE_CHARS]
+    assert out[0]["link"] == kb.lookup("151076").link and out[0]["fix"]
+    assert out[1] == {"code": "Weird-Code", "meaning": "unknown code", "fix": "", "link": ""}
+    assert set(out[2]) == {"code", "meaning", "fix", "link"}
+
+
+def test_known_returns_only_known_entries_once():
+    assert [e.code for e in kb.known(["x", "78093", "78093", "8061"])] == ["78093", "8061"]
+
+
+def _entry(**kw):
+    base = dict(code="C1", service="Backup", meaning="m", fix="f", source="seeds/004_x.txt",
+                link="https://learn.microsoft.com/azure/backup/x")
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize("doc,message", [
+    ({"codes": [_entry(), _entry(code="c1")]}, "listed twice"),
+    ({"codes": [_entry(service="Storage")]}, "service"),
+    ({"codes": [_entry(link="https://example.com/x")]}, "Microsoft Learn"),
+    ({"codes": [_entry(fix="")]}, "fix"),
+    ({"codes": [_entry(extra="1")]}, "unknown field"),
+    ({"entries": []}, "codes"),
+])
+def test_parse_rejects_bad_documents(doc, message):
+    with pytest.raises(kb.KnowledgeBaseError, match=message):
+        kb.parse(doc)
+
+
+def test_parse_indexes_by_lower_case_code():
+    assert list(kb.parse({"codes": [_entry(code="MixedCase")]})) == ["mixedcase"]
