@@ -213,16 +213,17 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], fmt: str | None, out
     ctx.obj = {"debug": debug}
     if ctx.invoked_subcommand is not None:
         return
+    if demo and subscriptions:
+        raise InputError("--demo scans the bundled demo subscription; do not combine it with --subscription")
+    if not demo:  # cheap checks first: nothing is loaded or contacted for a malformed command line
+        endpoint = validate_endpoint(arm_endpoint)
+        subs = validate_subscriptions(subscriptions)
     cfg = _load_config(config_path)
     common = dict(cfg=cfg, fmt=fmt, output=output, fail_on=fail_on, save_inventory=save_inventory, timeout=timeout,
                   max_retry_after=max_retry_after, workers=workers, job_window_days=job_window_days)
     if demo:
-        if subscriptions:
-            raise InputError("--demo scans the bundled demo subscription; do not combine it with --subscription")
         ctx.exit(run_demo(**common))
     from .arm import make_credential, tls_verify_from_env
-    endpoint = validate_endpoint(arm_endpoint)
-    subs = validate_subscriptions(subscriptions)
     ctx.exit(run_scan(subs, endpoint, tls_verify_from_env(), make_credential(), **common))
 
 
