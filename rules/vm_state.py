@@ -1,2 +1,254 @@
-"""1xx VM state (see ../shared/rule-catalog.md)."""
+"""1xx VM state (see ../shared/rule-catalog.md).
+
+This module also holds the VM-scope helpers the 2xx (agent) and 3xx (extension) rules share: which
+VMs are backed up or replicated, their power and provisioning state, and whether their instance view
+can be trusted. One place, so every VM rule draws the same line between FAIL and NOT_ASSESSED.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from scanner import inventory as m
+
+from .base import Result, fail, not_assessed, not_assessed_subscription, passed, rule
+
+DOC_TROUBLESHOOT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+                    "#step-by-step-guide-to-troubleshoot-backup-failures")
+DOC_PROVISIONING_FAILED = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+                           "#usererrorvmprovisioningstatefailed---the-vm-is-in-failed-provisioning-state")
+DOC_VM_STATES = "https://learn.microsoft.com/azure/virtual-machines/states-billing"
+DOC_VM_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-vms-troubleshoot"
+DOC_CONSISTENCY = "https://learn.microsoft.com/azure/backup/backup-azure-vms-introduction#snapshot-consistency"
+
+# seeds/002 backup table ("VM is not in a state that allows backup": wait until the VM is out of the
+# transitional state between running and shut down) and seeds/004 step 1 (stopped / deallocated /
+# updating VMs block backup). Words are the second part of ProvisioningState/x and PowerState/x.
+TRANSITIONAL_PROVISIONING = frozenset({"creating", "updating", "deleting"})
+TRANSITIONAL_POWER = frozenset({"starting", "stopping", "deallocating"})
+STOPPED_POWER = frozenset({"stopped", "deallocated"})
+
+
+# --------------------------------------------------------------------------- shared VM helpers
+def _word(code: str, prefix: str) -> tuple[str, str] | None:
+    """('failed', 'VMExtensionProvisioningError') for 'ProvisioningState/failed/VMExtension...'."""
+    parts = (code or "").split("/")
+    if len(parts) >= 2 and parts[0].lower() == prefix.lower() and parts[1]:
+        return parts[1].lower(), "/".join(parts[2:])
+    return None
+
+
+def power_state(vm: m.VirtualMachine) -> str | None:
+    """running | stopped | deallocated | starting | ...; None when nothing reported it."""
+    if vm.power_state:
+        return vm.power_state.lower()
+    codes = [s.code for s in (vm.instance_view.statuses if vm.instance_view else ())] + list(vm.status_codes)
+    for code in codes:
+        word = _word(code, "PowerState")
+        if word:
+            return word[0]
+    return None
+
+
+def provisioning(vm: m.VirtualMachine) -> tuple[str | None, str]:
+    """(state, error code). The instance view (one GET for this VM) is the most detailed source, then
+    the status-only list, then the model's provisioningState. None when none of them reported it."""
+    for st in (vm.instance_view.statuses if vm.instance_view else ()):
+        word = _word(st.code, "ProvisioningState")
+        if word:
+            return word[0], word[1] or (vm.provisioning_error if word[0] == "failed" else "")
+    if vm.provisioning_status:
+        return vm.provisioning_status.lower(), vm.provisioning_error
+    for code in vm.status_codes:
+        word = _word(code, "ProvisioningState")
+        if word:
+            return word[0], word[1] or (vm.provisioning_error if word[0] == "failed" else "")
+    if vm.provisioning_state:
+        return vm.provisioning_state.lower(), vm.provisioning_error
+    return None, ""
+
+
+def coverage_problem(inv: m.Inventory, collector: str, subscription_id: str) -> str | None:
+    """Why `collector` is not complete for the subscription (failed, partial, missing), else None."""
+    cov = inv.coverage_index.get((subscription_id.lower(), collector))
+    if cov is None or cov.status == m.FAILED:
+        return inv.gap(collector, subscription_id) or f"{collector} missing"
+    if cov.status == m.PARTIAL:
+        return f"{collector} partial: {cov.error_code or 'error'}"
+    return None
+
+
+@dataclass(frozen=True)
+class ProtectedVm:
+    vm: m.VirtualMachine
+    backed_up: bool
+    replicated: bool
+
+    @property
+    def protection(self) -> list[str]:
+        return [name for name, on in (("backup", self.backed_up), ("site-recovery", self.replicated)) if on]
+
+
+def protected_vms(inv: m.Inventory, *, backup: bool = True, replication: bool = True
+                  ) -> tuple[list[Result], list[ProtectedVm]]:
+    """VMs that are backed up (and/or replicated), joined on lower-cased ARM ids, and one
+    subscription-level NOT_ASSESSED where a list needed to know them is missing:
+    - VM list failed: the subscription's VMs are unknown, so none is judged.
+    - VM list partial, or protected / replication items failed or partial: the VMs we do know are
+      judged, and the note says that others may be missing."""
+    gaps: list[Result] = []
+    skip: set[str] = set()
+    wanted = [m.VMS] + ([m.PROTECTED_ITEMS] if backup else []) + ([m.REPLICATION_ITEMS] if replication else [])
+    for sub in inv.subscriptions:
+        reasons = [r for c in wanted if (r := coverage_problem(inv, c, sub))]
+        cov = inv.coverage_index.get((sub.lower(), m.VMS))
+        if cov is None or cov.status == m.FAILED:
+            skip.add(sub.lower())
+        if reasons:
+            gaps.append(not_assessed_subscription(sub, "; ".join(reasons)))
+    out: list[ProtectedVm] = []
+    for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
+        if vm.subscription_id.lower() in skip:
+            continue
+        b = backup and inv.is_backed_up(vm.id)
+        r = replication and inv.is_replicated(vm.id)
+        if b or r:
+            out.append(ProtectedVm(vm, b, r))
+    return gaps, out
+
+
+def instance_view_gap(inv: m.Inventory, vm: m.VirtualMachine) -> str | None:
+    """Why this VM's instance view cannot be used, or None."""
+    if vm.instance_view_error:
+        return f"instance view could not be read: {vm.instance_view_error}"
+    reason = inv.gap(m.INSTANCE_VIEWS, vm.subscription_id, vm.id)
+    if reason:
+        return reason
+    if vm.instance_view is None:
+        return "instance view was not collected for this running VM"
+    return None
+
+
+def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replication: bool = True
+                               ) -> Iterator[Result | tuple[ProtectedVm, m.InstanceView]]:
+    """For the agent and extension rules: NOT_ASSESSED results, and (VM, instance view) pairs for
+    running backed-up/replicated VMs whose instance view was read.
+
+    VMs that are not running are left out on purpose: their agent does not report and their
+    extensions do not run, so an agent or extension rule has nothing to judge (neither FAIL nor
+    PASS). BCDR103 tells the operator that a backed-up VM is stopped and its agent is not checked."""
+    gaps, vms = protected_vms(inv, backup=backup, replication=replication)
+    yield from gaps
+    for pvm in vms:
+        vm = pvm.vm
+        power = power_state(vm)
+        if power is None:
+            reason = inv.gap(m.VM_STATUS, vm.subscription_id) or "the service did not report it"
+            yield not_assessed(vm, f"power state unknown ({reason})")
+            continue
+        if power != "running":
+            continue
+        reason = instance_view_gap(inv, vm)
+        if reason:
+            yield not_assessed(vm, reason, instance_view_error=vm.instance_view_error)
+            continue
+        yield pvm, vm.instance_view  # not None: instance_view_gap checked it
+
+
+def _failed_extensions(vm: m.VirtualMachine) -> list[str]:
+    """Names of extensions reporting failure (seeds/004: a failed extension puts the VM in a failed
+    provisioning state)."""
+    names = set()
+    for ext in list(vm.extensions) + list(vm.instance_view.extensions if vm.instance_view else ()):
+        codes = [s for s in ext.statuses] + ([ext.handler_status] if ext.handler_status else [])
+        if ext.provisioning_state.lower() == "failed" or any(
+                s.level.lower() == "error" or "/failed" in s.code.lower() for s in codes):
+            names.add(ext.name)
+    return sorted(names)
+
+
+# --------------------------------------------------------------------------- rules
+@rule(
+    code="BCDR101", slug="vm-provisioning-failed", severity="high",
+    title="Protected VM in a failed provisioning state",
+    predicts=("UserErrorVmProvisioningStateFailed",),
+    source="seeds/004 step 1 and UserErrorVmProvisioningStateFailed",
+    remediation="""The VM's last operation failed, usually because an extension failed, and Azure Backup will
+        not snapshot a VM in a failed provisioning state. Open the VM's extensions, fix or remove the failed
+        one (the evidence names it and the provisioning error code), then bring the VM back to Succeeded
+        (for example by reapplying the VM) and retry the backup.""",
+    references=(DOC_PROVISIONING_FAILED, DOC_VM_STATES),
+)
+def vm_provisioning_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, vms = protected_vms(inv)
+    yield from gaps
+    for pvm in vms:
+        vm = pvm.vm
+        state, error = provisioning(vm)
+        if state is None:
+            reason = inv.gap(m.VM_STATUS, vm.subscription_id) or "the service did not report it"
+            yield not_assessed(vm, f"provisioning state unknown ({reason})")
+        elif state == "failed":
+            yield fail(vm, f"VM {vm.name} is in a failed provisioning state"
+                           f"{f' ({error})' if error else ''}",
+                       provisioning_state=state, provisioning_error=error, status_codes=list(vm.status_codes),
+                       failed_extensions=_failed_extensions(vm), protection=pvm.protection)
+        else:
+            yield passed(vm)
+
+
+@rule(
+    code="BCDR102", slug="vm-transitional-state", severity="low",
+    title="Backed-up VM caught in a transitional state",
+    predicts=("VM is not in a state that allows backup",),
+    source="seeds/002 backup table ('VM is not in a state that allows backup'); seeds/004 step 1",
+    remediation="""The VM was being created, updated, deleted, started or stopped when the scan ran. A backup
+        that starts in that window fails. If the state persists across scans, look for a stuck operation
+        (activity log) and bring the VM to running or fully stopped before the backup window.""",
+    references=(DOC_VM_TROUBLESHOOT, DOC_VM_STATES),
+)
+def vm_transitional_state(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, vms = protected_vms(inv, replication=False)
+    yield from gaps
+    for pvm in vms:
+        vm = pvm.vm
+        state, _error = provisioning(vm)
+        power = power_state(vm)
+        if state in TRANSITIONAL_PROVISIONING or power in TRANSITIONAL_POWER:
+            yield fail(vm, f"VM {vm.name} is in a transitional state "
+                           f"(provisioning {state or 'unknown'}, power {power or 'unknown'})",
+                       provisioning_state=state, power_state=power)
+        elif state is None or power is None:
+            # The unknown half could be the transitional one.
+            reason = inv.gap(m.VM_STATUS, vm.subscription_id) or "the service did not report it"
+            yield not_assessed(vm, f"{'provisioning' if state is None else 'power'} state unknown ({reason})",
+                               provisioning_state=state, power_state=power)
+        else:
+            yield passed(vm)
+
+
+@rule(
+    code="BCDR103", slug="vm-deallocated-while-protected", severity="info",
+    title="Backed-up VM stopped or deallocated",
+    predicts=(),
+    source="seeds/004 step 1",
+    remediation="""A stopped or deallocated VM is still backed up, but only crash-consistently (no VM agent or
+        snapshot extension runs inside it), and the scanner cannot check its agent or extensions. If the VM
+        is meant to be off, no action is needed; if it should be running, start it before the backup
+        window.""",
+    references=(DOC_TROUBLESHOOT, DOC_CONSISTENCY),
+)
+def vm_deallocated_while_protected(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, vms = protected_vms(inv, replication=False)
+    yield from gaps
+    for pvm in vms:
+        vm = pvm.vm
+        power = power_state(vm)
+        if power is None:
+            reason = inv.gap(m.VM_STATUS, vm.subscription_id) or "the service did not report it"
+            yield not_assessed(vm, f"power state unknown ({reason})")
+        elif power in STOPPED_POWER:
+            yield fail(vm, f"backed-up VM {vm.name} is {power}: backups are crash-consistent only",
+                       power_state=power)
+        else:
+            yield passed(vm)

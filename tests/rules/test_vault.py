@@ -1,0 +1,103 @@
+import factories as f
+import pytest
+from rulekit import passes, run
+
+from scanner import inventory as m
+
+
+def _inv(*vaults, **kw):
+    return f.inventory(vaults=list(vaults), **kw)
+
+
+# ---------------------------------------------------------------- BCDR001
+@pytest.mark.parametrize("state", ["Enabled", "AlwaysON", "alwayson"])
+def test_bcdr001_passes_when_soft_delete_on(state):
+    inv = _inv(f.vault(soft_delete_state=state))
+    assert run("BCDR001", inv) == []
+    assert passes("BCDR001", inv) == 1
+
+
+def test_bcdr001_fails_when_soft_delete_off():
+    v = f.vault(soft_delete_state="Disabled")
+    [finding] = run("BCDR001", _inv(v))
+    assert (finding.status, finding.rule_id, finding.severity) == ("FAIL", "BCDR001", "medium")
+    assert finding.resource_id == v.display_id
+    assert finding.resource_type == "Microsoft.RecoveryServices/vaults"
+    assert finding.evidence["soft_delete_state"] == "Disabled"
+
+
+@pytest.mark.parametrize("state", [None, "Invalid", "SomethingNew"])
+def test_bcdr001_not_assessed_when_not_reported(state):
+    [finding] = run("BCDR001", _inv(f.vault(soft_delete_state=state)))
+    assert finding.status == "NOT_ASSESSED"
+    assert finding.evidence["value"] == state
+
+
+def test_bcdr001_not_assessed_for_subscription_when_vault_list_failed():
+    inv = _inv(coverage_overrides={m.VAULTS: f.failed(m.VAULTS)})
+    [finding] = run("BCDR001", inv)
+    assert finding.status == "NOT_ASSESSED"
+    assert finding.resource_id == f"/subscriptions/{f.SUB}"
+
+
+def test_bcdr001_not_assessed_for_the_vault_that_could_not_be_read():
+    bad = f.vault("vault-bad", soft_delete_state="Disabled")
+    good = f.vault("vault-good", soft_delete_state="Disabled")
+    inv = _inv(bad, good, coverage_overrides={m.VAULTS: f.partial(m.VAULTS, (bad.display_id.upper(),))})
+    by_id = {x.resource_id: x.status for x in run("BCDR001", inv)}
+    assert by_id == {bad.display_id: "NOT_ASSESSED", good.display_id: "FAIL"}
+
+
+def test_bcdr001_each_subscription_on_its_own():
+    v1 = f.vault(soft_delete_state="Disabled")
+    v2 = f.vault(sub=f.SUB2, soft_delete_state="Disabled")
+    inv = f.inventory(subs=(f.SUB, f.SUB2), vaults=[v1, v2],
+                      coverage_overrides={m.VAULTS: f.failed(m.VAULTS, sub=f.SUB2)})
+    by_id = {x.resource_id: x.status for x in run("BCDR001", inv)}
+    assert by_id == {v1.display_id: "FAIL", f"/subscriptions/{f.SUB2}": "NOT_ASSESSED"}
+
+
+# ---------------------------------------------------------------- BCDR002
+def test_bcdr002_fails_for_grs_without_crr():
+    v = f.vault(storage_redundancy="GeoRedundant", cross_region_restore="Disabled")
+    [finding] = run("BCDR002", _inv(v))
+    assert (finding.status, finding.severity) == ("FAIL", "low")
+    assert finding.evidence["cross_region_restore"] == "Disabled"
+
+
+@pytest.mark.parametrize("redundancy,crr", [("GeoRedundant", "Enabled"), ("LocallyRedundant", "Disabled"),
+                                            ("ZoneRedundant", None), ("LocallyRedundant", None)])
+def test_bcdr002_passes(redundancy, crr):
+    inv = _inv(f.vault(storage_redundancy=redundancy, cross_region_restore=crr))
+    assert run("BCDR002", inv) == []
+    assert passes("BCDR002", inv) == 1
+
+
+@pytest.mark.parametrize("redundancy,crr", [(None, "Disabled"), ("Invalid", "Disabled"), ("GeoRedundant", None)])
+def test_bcdr002_not_assessed_when_not_reported(redundancy, crr):
+    [finding] = run("BCDR002", _inv(f.vault(storage_redundancy=redundancy, cross_region_restore=crr)))
+    assert finding.status == "NOT_ASSESSED"
+
+
+# ---------------------------------------------------------------- BCDR003
+def test_bcdr003_fails_low_when_disabled():
+    [finding] = run("BCDR003", _inv(f.vault(immutability_state="Disabled")))
+    assert (finding.status, finding.severity) == ("FAIL", "low")
+
+
+def test_bcdr003_unlocked_is_info():
+    [finding] = run("BCDR003", _inv(f.vault(immutability_state="Unlocked")))
+    assert (finding.status, finding.severity) == ("FAIL", "info")
+    assert finding.evidence["immutability_state"] == "Unlocked"
+
+
+def test_bcdr003_passes_when_locked():
+    inv = _inv(f.vault(immutability_state="Locked"))
+    assert run("BCDR003", inv) == []
+    assert passes("BCDR003", inv) == 1
+
+
+def test_bcdr003_not_assessed_when_not_reported():
+    [finding] = run("BCDR003", _inv(f.vault(immutability_state=None)))
+    assert finding.status == "NOT_ASSESSED"
+    assert finding.evidence["setting"] == "immutability state"
