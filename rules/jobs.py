@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from scanner import ids
 from scanner import inventory as m
 from scanner.timeutil import hours_between, parse
+
+from . import knowledge
 
 from ._common import collected_at, not_assessed_for_failed
 from .base import Param, Result, fail, not_assessed, passed, rule
@@ -57,3 +60,289 @@ def backup_job_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
                        vault=inv.vault_by_id[job.vault_id].name if job.vault_id in inv.vault_by_id else job.vault_id)
         else:
             yield passed(job)
+
+
+# --------------------------------------------------------------------------- BCDR702-705
+DOC_VM_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+DOC_JOBS_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-vms-troubleshoot"
+DOC_MONITOR = "https://learn.microsoft.com/azure/backup/backup-azure-monitoring-built-in-monitor"
+DOC_POLICY = "https://learn.microsoft.com/azure/backup/backup-azure-vms-enhanced-policy"
+
+BACKUP_OPERATIONS = frozenset({"backup", "configurebackup"})
+SUCCEEDED = frozenset({"completed", "completedwithwarnings"})
+FAILED = frozenset({"failed"})
+ITEM_FAILED = frozenset({"failed", "unhealthy"})  # lastBackupStatus ("Healthy/Unhealthy" in older api-versions)
+_CONTAINER = "iaasvmcontainerv2;"
+
+
+def _is_backup_job(job: m.BackupJob) -> bool:
+    return not job.operation or job.operation.lower() in BACKUP_OPERATIONS
+
+
+def _iaas(job_or_item: m.BackupJob | m.ProtectedItem) -> bool:
+    kind = job_or_item.backup_management_type.lower()
+    return not kind or kind == "azureiaasvm"
+
+
+def job_vm_id(inv: m.Inventory, job: m.BackupJob) -> str:
+    """The normalised id of the VM a job is about. First through a protected item in the job's vault
+    (Inventory.vm_id_for_job); if the vault no longer holds one (backup moved to another vault and
+    the old item deleted), from the container name: for Resource Manager VMs it is
+    iaasvmcontainerv2;<resource group>;<vm name>, and a vault only protects VMs of its own
+    subscription, so the three parts spell the VM's ARM id. No name-only guessing."""
+    vm = inv.vm_id_for_job(job)
+    if vm:
+        return vm
+    name = job.container_name.lower()
+    if name.startswith(_CONTAINER):
+        parts = name[len(_CONTAINER):].split(";")
+        if len(parts) == 2 and all(parts) and job.subscription_id:
+            return ids.norm(ids.vm_id(job.subscription_id, parts[0], parts[1]))
+    return ""
+
+
+def _finished_backups(inv: m.Inventory, item: m.ProtectedItem) -> list[m.BackupJob]:
+    """Finished (succeeded or failed) Backup jobs of the item's VM in the item's vault, newest first.
+    Cancelled jobs say nothing about whether a backup can succeed and are left out."""
+    jobs = [j for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
+            if j.vault_id == item.vault_id and _is_backup_job(j) and parse(j.start_time) is not None
+            and j.status.lower() in SUCCEEDED | FAILED]
+    return sorted(jobs, key=lambda j: parse(j.start_time), reverse=True)
+
+
+def _resource_for(inv: m.Inventory, item: m.ProtectedItem) -> m.VirtualMachine | m.ProtectedItem:
+    return inv.vm_by_id.get(item.source_resource_id) or item
+
+
+def _vault_name(inv: m.Inventory, vault_id: str) -> str:
+    vault = inv.vault_by_id.get(vault_id)
+    return vault.name if vault else ids.name_of(vault_id)
+
+
+def _backed_up_items(inv: m.Inventory, skip: set[str]) -> Iterator[m.ProtectedItem]:
+    for item in inv.protected_items:
+        if item.is_backed_up and _iaas(item) and item.subscription_id.lower() not in skip:
+            yield item
+
+
+@rule(
+    code="BCDR702", slug="job-in-previous-vault", severity="medium",
+    title="Backup job still running in a vault that no longer protects the VM",
+    predicts=("UserErrorBackupOperationInProgress",),
+    source="seeds/004 UserErrorBackupOperationInProgress ('if you reconfigured backup in another vault, make sure no "
+           "backup job is running in the old vault')",
+    remediation="""The VM is now protected by another vault, but a backup job for it is still running in the old
+        one. While it runs, backups from the new vault fail with UserErrorBackupOperationInProgress. Open Backup
+        jobs in the old vault and cancel the job (portal, or Stop-AzRecoveryServicesBackupJob), then run a backup
+        from the vault that protects the VM now.""",
+    references=(DOC_IN_PROGRESS,),
+)
+def job_in_previous_vault(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.BACKUP_JOBS)
+    yield from gaps
+    yield from vault_gaps(inv, m.BACKUP_JOBS, skip)
+    now = collected_at(inv)
+    for job in inv.backup_jobs:
+        if (job.subscription_id.lower() in skip or job.status.lower() != "inprogress"
+                or not _is_backup_job(job) or not _iaas(job)):
+            continue
+        vm = job_vm_id(inv, job)
+        if not vm:
+            yield not_assessed(job, "the job names no VM container that can be joined to a VM id")
+            continue
+        current = sorted({p.vault_id for p in inv.backup_items_for(vm)})
+        if job.vault_id in current:
+            yield passed(job)
+        elif current:
+            started = parse(job.start_time)
+            vm_display = inv.vm_by_id[vm].display_id if vm in inv.vm_by_id else vm
+            yield fail(job, f"backup job for {job.entity_friendly_name or ids.name_of(vm)} still runs in vault "
+                            f"{_vault_name(inv, job.vault_id)}, but the VM is now protected by "
+                            f"{', '.join(_vault_name(inv, v) for v in current)}",
+                       vm_id=vm_display, job_vault=inv.vault_by_id[job.vault_id].display_id
+                       if job.vault_id in inv.vault_by_id else job.vault_id,
+                       protecting_vaults=[inv.vault_by_id[v].display_id if v in inv.vault_by_id else v for v in current],
+                       started=job.start_time,
+                       hours_in_progress=round(hours_between(started, now), 1) if started else None)
+        else:
+            # The VM is protected nowhere we could see. If some vault's items could not be read, the
+            # vault protecting it now may be that one: say so rather than pass.
+            reason = inv.gap(m.PROTECTED_ITEMS, ids.subscription_of(vm))
+            if reason:
+                yield not_assessed(job, f"cannot tell which vault protects the VM now: {reason}", vm_id=vm)
+            else:
+                yield passed(job)
+
+
+@rule(
+    code="BCDR703", slug="backup-failing", severity="high",
+    title="Backups of the VM are failing",
+    predicts=("the error codes listed in the evidence",),
+    source="seeds/004 (error codes and causes); seeds/002 backup table",
+    remediation="""The VM's backups are failing, so its newest restore point is getting older with every run.
+        The evidence lists every error code seen in the failing jobs with its known cause, fix and Microsoft Learn
+        page: work through them (agent, extension, network, locks on the restore point resource group), then run
+        an on-demand backup to confirm the fix.""",
+    references=(DOC_VM_TROUBLESHOOT, DOC_JOBS_TROUBLESHOOT),
+    params=(Param("failed_jobs", 2, "fail when this many most recent finished Backup jobs all failed", 1, 50),),
+)
+def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
+    yield from gaps
+    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
+    n = params["failed_jobs"]
+    for item in _backed_up_items(inv, skip):
+        resource = _resource_for(inv, item)
+        jobs_gap = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
+        jobs = [] if jobs_gap else _finished_backups(inv, item)
+        # The failure streak: newest finished Backup jobs up to the first success.
+        streak: list[m.BackupJob] = []
+        for job in jobs:
+            if job.status.lower() not in FAILED:
+                break
+            streak.append(job)
+        item_failed = item.last_backup_status.lower() in ITEM_FAILED
+        if item_failed and jobs and jobs[0].status.lower() in SUCCEEDED:
+            # A successful job newer than the item's last backup: the item's status is older news.
+            last_op = parse(item.last_backup_time)
+            if last_op is not None and parse(jobs[0].start_time) > last_op:
+                item_failed = False
+        jobs_failed = len(streak) >= n
+        if not item_failed and not jobs_failed:
+            if jobs_gap:
+                yield not_assessed(resource, f"backup job history unavailable: {jobs_gap}", key=item.id)
+            else:
+                yield passed(resource, key=item.id)
+            continue
+        codes = [e.code for job in streak for e in job.errors]
+        yield fail(resource, f"backups of {item.friendly_name or ids.name_of(item.source_resource_id)} are failing"
+                             f" ({len(streak)} failed job(s) in a row"
+                             f"{', last backup status ' + item.last_backup_status if item_failed else ''})",
+                   key=item.id, protected_item=item.display_id, vault=_vault_name(inv, item.vault_id),
+                   last_backup_status=item.last_backup_status, last_backup_time=item.last_backup_time,
+                   consecutive_failed_jobs=len(streak), failed_jobs_threshold=n,
+                   failed_jobs=[{"job": j.display_id, "start_time": j.start_time,
+                                 "codes": [e.code for e in j.errors]} for j in streak],
+                   error_codes=knowledge.evidence_for(codes),
+                   job_history=jobs_gap or "read")
+
+
+@rule(
+    code="BCDR704", slug="job-cancel-stuck", severity="low",
+    title="Backup job stuck in Cancelling",
+    predicts=("job is not in a cancellable state",),
+    source="seeds/002 jobs table (cancel errors: 'the job is not in a cancellable state')",
+    remediation="""A cancelled job normally leaves the Cancelling state within minutes; while it lingers it cannot
+        be cancelled again and can block the VM's next backup. Wait for it to finish, then look at the job's
+        sub-tasks in the vault; if it stays in Cancelling, open a support case for the job id.""",
+    references=(DOC_JOBS_TROUBLESHOOT,),
+    # The jobs API has no time of the cancel request (AzureIaaSVMJob carries startTime, endTime and
+    # duration only), so the age is counted from the job's start: an upper bound on time spent
+    # cancelling.
+    params=(Param("max_hours", 2, "hours since the job started after which a Cancelling job counts as stuck", 1, 24 * 30),),
+)
+def job_cancel_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.BACKUP_JOBS)
+    yield from gaps
+    yield from vault_gaps(inv, m.BACKUP_JOBS, skip)
+    now = collected_at(inv)
+    for job in inv.backup_jobs:
+        if job.subscription_id.lower() in skip or job.status.lower() != "cancelling":
+            continue
+        started = parse(job.start_time)
+        if started is None:
+            yield not_assessed(job, "job has no start time")
+            continue
+        hours = round(hours_between(started, now), 1)
+        if hours > params["max_hours"]:
+            vm = job_vm_id(inv, job)
+            yield fail(job, f"{job.operation or 'job'} of {job.entity_friendly_name or 'an item'} has been cancelling; "
+                            f"it started {hours} h ago",
+                       hours_since_start=hours, max_hours=params["max_hours"], started=job.start_time,
+                       operation=job.operation, vm=job.entity_friendly_name,
+                       vm_id=inv.vm_by_id[vm].display_id if vm in inv.vm_by_id else vm,
+                       vault=_vault_name(inv, job.vault_id))
+        else:
+            yield passed(job)
+
+
+def _stale_limit(policy: m.BackupPolicy, params: Mapping[str, Any]) -> tuple[float | None, str]:
+    """Hours after which the last successful backup is stale, and how that bound was chosen."""
+    freq = policy.schedule_run_frequency.lower()
+    if freq == "daily":
+        return float(params["daily_max_hours"]), "daily"
+    if freq == "weekly":
+        return float(params["weekly_max_hours"]), "weekly"
+    if freq == "hourly":
+        interval, window = policy.hourly_interval, policy.schedule_window_hours
+        if not interval or not window:
+            # Without the schedule window the overnight gap is unknown; it is at most a day, so the
+            # daily bound is the tightest one that cannot misfire.
+            return float(params["daily_max_hours"]), "hourly (interval or window unknown: daily bound)"
+        # An hourly schedule runs every `interval` hours inside a window of `window` hours a day
+        # (hourlySchedule in IaaS_v2_hourly.json: interval 4, window 16). The longest normal gap is
+        # the night outside the window plus one interval.
+        gap = interval + max(0, 24 - window)
+        return float(gap + params["hourly_grace_hours"]), f"hourly every {interval} h in a {window} h window"
+    return None, ""
+
+
+@rule(
+    code="BCDR705", slug="last-backup-stale", severity="high",
+    title="Last successful backup older than the policy allows",
+    predicts=("missed RPO",),
+    source="seeds/004 (backup health); catalog 'last-backup-stale' (peer scanners only check 'is protected')",
+    remediation="""The VM's newest successful backup is older than its policy's schedule allows, so a restore today
+        would lose more data than planned. Look at the VM's recent Backup jobs: failing jobs (BCDR703) point to the
+        cause; if no jobs run at all, check that the policy's schedule is what you expect and that protection is not
+        paused. Run an on-demand backup once the cause is fixed.""",
+    references=(DOC_MONITOR, DOC_POLICY),
+    params=(
+        Param("daily_max_hours", 36, "hours after which a Daily policy's last successful backup is stale (24 h + grace)", 25, 24 * 10),
+        Param("hourly_grace_hours", 3, "grace hours added to an Hourly policy's longest scheduled gap", 0, 48),
+        Param("weekly_max_hours", 180, "hours after which a Weekly policy's last successful backup is stale (7 d + grace)", 169, 24 * 60),
+    ),
+)
+def last_backup_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
+    yield from gaps
+    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
+    now = collected_at(inv)
+    for item in _backed_up_items(inv, skip):
+        resource = _resource_for(inv, item)
+        policy = inv.policy_by_id.get(item.policy_id) if item.policy_id else None
+        if policy is None:
+            reason = (inv.gap(m.BACKUP_POLICIES, item.subscription_id, item.vault_id)
+                      or f"backup policy {item.policy_name or item.policy_id or '(none)'} not found")
+            yield not_assessed(resource, f"schedule unknown: {reason}", key=item.id)
+            continue
+        limit, basis = _stale_limit(policy, params)
+        if limit is None:
+            yield not_assessed(resource, f"policy {policy.name} has no known schedule frequency "
+                                         f"({policy.schedule_run_frequency or 'empty'})", key=item.id)
+            continue
+        # Last success: lastRecoveryPoint; lastBackupTime when the last operation succeeded; the newest
+        # successful Backup job in the collected history.
+        candidates = [parse(item.last_recovery_point_time)]
+        if item.last_backup_status.lower() in SUCCEEDED | {"healthy"}:
+            candidates.append(parse(item.last_backup_time))
+        jobs_gap = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
+        if not jobs_gap:
+            # A job's start is when its snapshot (the recovery point) was taken.
+            candidates.extend(parse(j.start_time) for j in _finished_backups(inv, item) if j.status.lower() in SUCCEEDED)
+        known = [c for c in candidates if c is not None]
+        if not known:
+            why = f"; backup job history unavailable: {jobs_gap}" if jobs_gap else ""
+            yield not_assessed(resource, f"no successful backup time reported{why}", key=item.id,
+                               protection_state=item.protection_state, last_backup_status=item.last_backup_status)
+            continue
+        last = max(known)
+        age = round(hours_between(last, now), 1)
+        if age > limit:
+            yield fail(resource, f"last successful backup of {item.friendly_name or ids.name_of(item.source_resource_id)} "
+                                 f"was {age} h ago; policy {policy.name} allows {limit:g} h",
+                       key=item.id, protected_item=item.display_id, last_success=last.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       hours_since_success=age, max_hours=limit, schedule=basis, policy=policy.display_id,
+                       last_backup_status=item.last_backup_status)
+        else:
+            yield passed(resource, key=item.id)
