@@ -1,2 +1,187 @@
-"""8xx Protection coverage (see ../shared/rule-catalog.md)."""
+"""8xx Protection coverage (see ../shared/rule-catalog.md).
+
+Every join here is on the lower-cased ARM id (protected item `sourceResourceId` / `virtualMachineId`
+to VirtualMachine.id), never on names: two resource groups can hold VMs with the same name, which is
+how peer scanners that join on names report a VM as backed up when only its namesake is.
+"""
 from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from scanner import ids
+from scanner import inventory as m
+
+from . import knowledge
+from ._common import not_assessed_for_failed
+from .base import Result, fail, not_assessed, passed, rule
+from .jobs import vault_gaps
+
+DOC_VM_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+DOC_BCM_NOT_PRESENT = (DOC_VM_TROUBLESHOOT + "#usererrorbcmdatasourcenotpresent---backup-failed-this-virtual-machine-is-not-actively-protected-by-azure-backup")
+DOC_VMS_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-vms-troubleshoot"
+DOC_ENABLE = "https://learn.microsoft.com/azure/backup/backup-azure-vms-first-look-arm"
+DOC_MANAGE = "https://learn.microsoft.com/azure/backup/backup-azure-manage-vms"
+DOC_MONITOR = "https://learn.microsoft.com/azure/backup/backup-azure-monitoring-built-in-monitor"
+
+STOPPED_STATES = frozenset({"protectionstopped", "protectionpaused"})
+UNHEALTHY = frozenset({"actionrequired", "actionsuggested"})
+_VM_TYPE = "/providers/microsoft.compute/virtualmachines/"
+
+
+def _scanned(inv: m.Inventory) -> set[str]:
+    return {s.lower() for s in inv.subscriptions}
+
+
+def _vm_list_gap(inv: m.Inventory, vm_id: str) -> str | None:
+    """Why we cannot tell whether the VM `vm_id` exists: its subscription was not scanned, or the VM
+    list of that subscription failed. None when absence from the list means the VM is gone."""
+    sub = ids.subscription_of(vm_id)
+    if not sub or sub not in _scanned(inv):
+        return f"the VM's subscription {sub or '(unknown)'} was not scanned"
+    return inv.gap(m.VMS, sub)
+
+
+@rule(
+    code="BCDR801", slug="vm-not-backed-up", severity="medium",
+    title="VM not backed up",
+    predicts=("no recovery possible",),
+    source="catalog 'vm-not-backed-up' (peer scanners check it by name; we join on ids)",
+    remediation="""No Recovery Services vault holds a backup item for this VM, so there is nothing to restore from if
+        it is lost or corrupted. Enable Azure Backup for it with a policy that matches its recovery objectives, or
+        record why it needs no backup (for example with a tag your reporting excludes).""",
+    references=(DOC_ENABLE,),
+)
+def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.VMS)
+    yield from gaps
+    for vm in inv.virtual_machines:
+        if vm.subscription_id.lower() in skip:
+            continue
+        items = inv.protected_items_by_vm.get(vm.id, ())
+        if items:
+            yield passed(vm)
+            continue
+        # No item found. That only proves there is none if every vault of the subscription, and every
+        # vault's protected items, were read.
+        reason = inv.gap(m.VAULTS, vm.subscription_id) or inv.gap(m.PROTECTED_ITEMS, vm.subscription_id)
+        if reason:
+            yield not_assessed(vm, f"cannot tell whether a vault protects this VM: {reason}")
+        else:
+            yield fail(vm, f"VM {vm.name} has no backup item in any Recovery Services vault",
+                       vaults_in_subscription=sum(1 for v in inv.vaults if v.subscription_id.lower() == vm.subscription_id.lower()))
+
+
+@rule(
+    code="BCDR802", slug="protected-item-source-missing", severity="medium",
+    title="Backup item whose VM no longer exists",
+    predicts=("VM does not exist", "BackUpOperationFailed"),
+    source="seeds/002 backup table ('the VM does not exist' / 'Azure virtual machine not found': the VM was "
+           "deleted but the backup policy keeps looking for it)",
+    remediation="""The VM this backup item protects has been deleted, but its protection is still active, so every
+        scheduled backup fails. Stop protection of the item (keep the backup data if you may still need to
+        restore it), or recreate the VM with the same name in the same resource group if it was deleted by
+        mistake.""",
+    references=(DOC_VMS_TROUBLESHOOT, DOC_MANAGE),
+)
+def protected_item_source_missing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
+    yield from gaps
+    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
+    scanned = _scanned(inv)
+    for item in inv.protected_items:
+        # Only active protection runs scheduled backups that fail; a stopped item whose VM is gone is
+        # the documented fix (seeds/002), not a problem.
+        if item.subscription_id.lower() in skip or not item.is_backed_up:
+            continue
+        source = item.source_resource_id
+        if not source:
+            yield not_assessed(item, "the backup item reports no source VM id")
+            continue
+        if _VM_TYPE not in source:
+            continue  # not an Azure Resource Manager VM (classic or another workload): no VM list to check
+        if ids.subscription_of(source) not in scanned:
+            continue  # we did not look at that subscription's VMs, so we say nothing about it
+        if source in inv.vm_by_id:
+            yield passed(item)
+            continue
+        reason = _vm_list_gap(inv, source)
+        if reason:
+            yield not_assessed(item, f"cannot tell whether the VM exists: {reason}", source_vm=item.source_display_id or source)
+            continue
+        yield fail(item, f"backup item {item.friendly_name or item.name} protects a VM that no longer exists",
+                   source_vm=item.source_display_id or source, protection_state=item.protection_state,
+                   vault=item.vault_id, last_backup_status=item.last_backup_status)
+
+
+@rule(
+    code="BCDR803", slug="protection-stopped-or-paused", severity="medium",
+    title="Backup stopped or paused for an existing VM",
+    predicts=("UserErrorBcmDatasourceNotPresent",),
+    source="seeds/004 UserErrorBcmDatasourceNotPresent",
+    remediation="""The VM still exists but its backup protection is stopped or paused: no new restore points are
+        being taken and backups fail with UserErrorBcmDatasourceNotPresent. Resume protection (assign a policy
+        again) if the VM still needs backup; if it does not, record that decision so the finding can be
+        suppressed.""",
+    references=(DOC_BCM_NOT_PRESENT, DOC_MANAGE),
+)
+def protection_stopped_or_paused(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
+    yield from gaps
+    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
+    for item in inv.protected_items:
+        if item.subscription_id.lower() in skip or item.protection_state.lower() not in STOPPED_STATES:
+            continue
+        source = item.source_resource_id
+        vm = inv.vm_by_id.get(source) if source else None
+        if vm is None:
+            reason = _vm_list_gap(inv, source) if source else "the backup item reports no source VM id"
+            if reason:
+                yield not_assessed(item, f"cannot tell whether the VM exists: {reason}")
+            else:
+                yield passed(item)  # the VM is gone: stopping protection was the right thing to do
+            continue
+        # Backup reconfigured in another vault: the stopped item only keeps old data.
+        active = inv.backup_items_for(vm.id)
+        if active:
+            yield passed(item)
+            continue
+        yield fail(item, f"backup of existing VM {vm.name} is {item.protection_state}",
+                   vm_id=vm.display_id, protection_state=item.protection_state, vault=item.vault_id,
+                   last_backup_time=item.last_backup_time)
+
+
+@rule(
+    code="BCDR804", slug="protected-item-unhealthy", severity="medium",
+    title="Backup item health needs action",
+    predicts=("the health detail codes listed in the evidence",),
+    source="seeds/004 (error codes and causes); protected item healthStatus / healthDetails",
+    remediation="""Azure Backup rates this item ActionRequired or ActionSuggested. The evidence lists the health
+        details it reports, with the known cause and fix for each code we recognise; follow the recommendation,
+        then run an on-demand backup and check that the item returns to Passed.""",
+    references=(DOC_MONITOR, DOC_VM_TROUBLESHOOT),
+)
+def protected_item_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
+    yield from gaps
+    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
+    for item in inv.protected_items:
+        if item.subscription_id.lower() in skip:
+            continue
+        health = item.health_status.lower()
+        if health == "passed":
+            yield passed(item)
+            continue
+        if health not in UNHEALTHY:
+            yield not_assessed(item, f"health status not reported ({item.health_status or 'empty'})")
+            continue
+        # healthDetails[].code is a number in the API (ResourceHealthDetails.code: int); the title often
+        # carries the symbolic error code, so a title that is a known code is looked up as well.
+        codes: list[str] = []
+        for detail in item.health_details:
+            codes.append(detail.code)
+            if detail.title and knowledge.lookup(detail.title):
+                codes.append(detail.title)
+        yield fail(item, f"backup item {item.friendly_name or item.name} health is {item.health_status}",
+                   health_status=item.health_status, vm_id=item.source_display_id or item.source_resource_id,
+                   health_details=[{"code": d.code, "title": d.title, "message": d.message} for d in item.health_details],
+                   error_codes=knowledge.evidence_for(codes))
