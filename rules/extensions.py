@@ -1,2 +1,204 @@
-"""3xx Extensions (see ../shared/rule-catalog.md)."""
+"""3xx Extensions (see ../shared/rule-catalog.md).
+
+Extension health comes from the instance view: `extensions[].statuses` (code
+`ProvisioningState/<word>[/<detail>]`, level, displayStatus) and `vmAgent.extensionHandlers[].status`
+(compute/VirtualMachine_Get_InstanceView.json), merged with the extension's `provisioningState` from
+the VM model when the list carries it. Like the agent rules, these judge running backed-up or
+replicated VMs only: a stopped VM runs no extension, and its instance view is not fetched.
+
+BCDR301 is the generic rule; the backup snapshot extension on a backed-up VM and the Site Recovery
+extension on a replicated VM are judged by BCDR302 / BCDR303, which carry the specific fix, so one
+broken extension gives one finding.
+"""
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Iterator, Mapping
+
+from scanner import inventory as m
+
+from .base import Result, fail, passed, rule
+from .vm_state import ProtectedVm, running_with_instance_view
+
+DOC_EXTENSIONS = "https://learn.microsoft.com/azure/virtual-machines/extensions/overview#troubleshoot-extensions"
+DOC_BACKUP_STEPS = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+                    "#step-by-step-guide-to-troubleshoot-backup-failures")
+DOC_VMSNAPSHOT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+                  "#extensionoperationfailedformanageddisks---vmsnapshot-extension-operation-failed")
+DOC_ASR_EXTENSIONS = "https://learn.microsoft.com/azure/site-recovery/site-recovery-extension-troubleshoot"
+
+# Extension types (publisher.type): VMSnapshot (Windows) and VMSnapshotLinux; Site Recovery installs
+# Microsoft.Azure.RecoveryServices.SiteRecovery.Windows / .Linux.
+BACKUP_PREFIX = "microsoft.azure.recoveryservices.vmsnapshot"
+ASR_PREFIX = "microsoft.azure.recoveryservices.siterecovery"
+
+FAILED, TRANSITIONING, NOT_READY, NO_STATUS, OK = "failed", "transitioning", "not-ready", "no-status", "ok"
+_TRANSITIONAL = frozenset({"transitioning", "creating", "updating", "deleting"})
+
+
+def full_type(ext: m.Extension) -> str:
+    """'Microsoft.Azure.RecoveryServices.VMSnapshot', whether the source gave the full type (instance
+    view) or the short type plus publisher (VM model)."""
+    if ext.publisher and not ext.type.lower().startswith(ext.publisher.lower() + "."):
+        return f"{ext.publisher}.{ext.type}"
+    return ext.type
+
+
+def extensions_of(vm: m.VirtualMachine, iv: m.InstanceView) -> list[m.Extension]:
+    """Instance-view extensions, with the model's provisioningState filled in by name, plus the
+    model's extensions the instance view does not list (those have no status to show)."""
+    model = {e.name.lower(): e for e in vm.extensions}
+    out: list[m.Extension] = []
+    for ext in iv.extensions:
+        known = model.pop(ext.name.lower(), None)
+        if known is not None:
+            ext = replace(ext, provisioning_state=ext.provisioning_state or known.provisioning_state,
+                          publisher=ext.publisher or known.publisher)
+        out.append(ext)
+    out.extend(model.values())
+    return sorted(out, key=lambda e: e.name.lower())
+
+
+def _word(status: m.Status) -> str:
+    parts = status.code.split("/")
+    return parts[1].lower() if len(parts) >= 2 else ""
+
+
+def health(ext: m.Extension) -> str:
+    """failed | transitioning | not-ready | no-status | ok, worst first."""
+    statuses = list(ext.statuses) + ([ext.handler_status] if ext.handler_status else [])
+    prov = ext.provisioning_state.lower()
+    if prov == "failed" or any(s.level.lower() == "error" or _word(s) in ("failed", "error") for s in statuses):
+        return FAILED
+    if prov in _TRANSITIONAL or any(_word(s) in _TRANSITIONAL or s.display_status.strip().lower() == "transitioning"
+                                    for s in statuses):
+        return TRANSITIONING
+    if any(_word(s) in ("notready", "unavailable")
+           or s.display_status.strip().lower() in ("not ready", "notready", "unresponsive") for s in statuses):
+        return NOT_READY
+    if not statuses:
+        # Nothing reported by the extension or its handler (the model's provisioningState is what
+        # ARM last did, not what the extension says).
+        return NO_STATUS
+    return OK
+
+
+def _evidence(ext: m.Extension, state: str) -> dict[str, Any]:
+    return {
+        "name": ext.name, "type": full_type(ext), "version": ext.type_handler_version, "health": state,
+        "provisioning_state": ext.provisioning_state,
+        "statuses": [{"code": s.code, "level": s.level, "display_status": s.display_status, "message": s.message[:300]}
+                     for s in ext.statuses],
+        "handler_status": ({"code": ext.handler_status.code, "level": ext.handler_status.level,
+                            "display_status": ext.handler_status.display_status} if ext.handler_status else None),
+    }
+
+
+def _is_backup_ext(ext: m.Extension) -> bool:
+    return full_type(ext).lower().startswith(BACKUP_PREFIX)
+
+
+def _is_asr_ext(ext: m.Extension) -> bool:
+    return full_type(ext).lower().startswith(ASR_PREFIX)
+
+
+def _has_dedicated_rule(pvm: ProtectedVm, ext: m.Extension) -> bool:
+    return (pvm.backed_up and _is_backup_ext(ext)) or (pvm.replicated and _is_asr_ext(ext))
+
+
+def _backup_job_running(inv: m.Inventory, vm_id: str) -> bool:
+    return any(j.status.lower() == "inprogress" and j.operation.lower() in ("backup", "")
+               for j in inv.backup_jobs_by_vm.get(vm_id, ()))
+
+
+@rule(
+    code="BCDR301", slug="extension-failed", severity="medium",
+    title="Failed extension on a protected VM",
+    predicts=("UserErrorVmProvisioningStateFailed",),
+    source="seeds/004 step 3 (all extensions must be 'Provisioning succeeded')",
+    remediation="""An extension on this VM reports failure. Any extension in an error state can stop a backup:
+        a failed extension puts the VM in a failed provisioning state, and Azure Backup then refuses to
+        snapshot it. Read the extension's status message, fix the cause or uninstall the extension, and
+        retry the backup.""",
+    references=(DOC_EXTENSIONS, DOC_BACKUP_STEPS),
+)
+def extension_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    for item in running_with_instance_view(inv):
+        if isinstance(item, Result):
+            yield item
+            continue
+        pvm, iv = item
+        failed = [e for e in extensions_of(pvm.vm, iv) if not _has_dedicated_rule(pvm, e) and health(e) == FAILED]
+        if failed:
+            yield fail(pvm.vm, f"{len(failed)} failed extension(s) on {pvm.vm.name}: {', '.join(e.name for e in failed)}",
+                       extensions=[_evidence(e, FAILED) for e in failed], protection=pvm.protection)
+        else:
+            yield passed(pvm.vm)
+
+
+@rule(
+    code="BCDR302", slug="backup-extension-unhealthy", severity="high",
+    title="Azure Backup snapshot extension unhealthy",
+    predicts=("ExtensionOperationFailedForManagedDisks", "UserErrorVmProvisioningStateFailed"),
+    source="seeds/004 step 4 and ExtensionOperationFailedForManagedDisks",
+    remediation="""The VMSnapshot extension that takes the backup snapshot is failed, stuck transitioning or
+        reports no status. Check that the VM agent is Ready and current, that antivirus or application
+        control does not block IaaSBcdrExtension (exclude the Microsoft.Azure.RecoveryServices.VMSnapshot
+        plugin folders), that the VM can reach 168.63.129.16 and Azure Storage, and that DHCP is enabled in
+        the guest. If it stays failed, uninstall the extension: Azure Backup reinstalls it at the next
+        backup.""",
+    references=(DOC_VMSNAPSHOT, DOC_BACKUP_STEPS),
+)
+def backup_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    for item in running_with_instance_view(inv, replication=False):
+        if isinstance(item, Result):
+            yield item
+            continue
+        pvm, iv = item
+        vm = pvm.vm
+        exts = [e for e in extensions_of(vm, iv) if _is_backup_ext(e)]
+        if not exts:
+            # Azure Backup installs VMSnapshot with the first scheduled backup after protection is
+            # enabled (seeds/004 step 4): not installed yet is not a fault.
+            yield passed(vm)
+            continue
+        bad = []
+        for ext in exts:
+            state = health(ext)
+            if state == TRANSITIONING and _backup_job_running(inv, vm.id):
+                continue  # a snapshot in progress: the extension is expected to be transitioning
+            if state != OK:
+                bad.append((ext, state))
+        if bad:
+            yield fail(vm, f"backup extension on {vm.name} is {', '.join(s for _e, s in bad)}",
+                       extensions=[_evidence(e, s) for e, s in bad], agent_version=iv.agent_version)
+        else:
+            yield passed(vm)
+
+
+@rule(
+    code="BCDR303", slug="site-recovery-extension-unhealthy", severity="high",
+    title="Site Recovery extension unhealthy",
+    predicts=("151076", "150066"),
+    source="seeds/003 'the Site Recovery extension fails to update or load' (state empty, not ready, transitioning)",
+    remediation="""The Site Recovery extension shows an empty, not ready, transitioning or failed state, and
+        Site Recovery's extension operations time out on it. Check that the VM agent is Ready and current,
+        then uninstall the Site Recovery extension from the VM's extensions and restart the operation:
+        Site Recovery reinstalls the extension.""",
+    references=(DOC_ASR_EXTENSIONS,),
+)
+def site_recovery_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    for item in running_with_instance_view(inv, backup=False):
+        if isinstance(item, Result):
+            yield item
+            continue
+        pvm, iv = item
+        vm = pvm.vm
+        bad = [(e, s) for e in extensions_of(vm, iv) if _is_asr_ext(e) and (s := health(e)) != OK]
+        if bad:
+            yield fail(vm, f"Site Recovery extension on {vm.name} is {', '.join(s for _e, s in bad)}",
+                       extensions=[_evidence(e, s) for e, s in bad], agent_version=iv.agent_version)
+        else:
+            # Includes a VM without the extension: on a failed-over recovery VM it is absent by design,
+            # and replication health (9xx) reports a source whose replication does not work.
+            yield passed(vm)

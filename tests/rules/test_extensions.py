@@ -1,0 +1,189 @@
+import factories as f
+import pytest
+from rulekit import passes, run
+
+from scanner import inventory as m
+
+SNAP = "Microsoft.Azure.RecoveryServices.VMSnapshot"
+SNAP_LINUX = "Microsoft.Azure.RecoveryServices.VMSnapshotLinux"
+ASR = "Microsoft.Azure.RecoveryServices.SiteRecovery.Windows"
+CSE = "Microsoft.Compute.CustomScriptExtension"
+FAILED = dict(code="ProvisioningState/failed/-2147024894", display="Provisioning failed")
+TRANSITIONING = dict(code="ProvisioningState/transitioning", display="Transitioning")
+
+
+def _vm(*exts, name="app1", rg="rg-app", **kw):
+    return f.vm(name, rg=rg, instance_view=f.instance_view(extensions=tuple(exts)), **kw)
+
+
+def _backed(vm, jobs=(), **kw):
+    v = f.vault()
+    return f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[f.protected_item(vm, v)],
+                       backup_jobs=[f.job(v, target=vm, **j) for j in jobs], **kw)
+
+
+def _replicated(vm, **kw):
+    return f.inventory(virtual_machines=[vm], replication_items=[f.replication_item(source=vm)], **kw)
+
+
+# ---------------------------------------------------------------- BCDR301
+def test_bcdr301_passes_when_all_extensions_succeeded():
+    inv = _backed(_vm(f.extension(SNAP), f.extension(CSE, name="cse")))
+    assert run("BCDR301", inv) == []
+    assert passes("BCDR301", inv) == 1
+
+
+def test_bcdr301_fails_for_failed_extension_and_names_it():
+    vm = _vm(f.extension(SNAP), f.extension(CSE, name="cse", **FAILED))
+    [finding] = run("BCDR301", _backed(vm))
+    assert (finding.status, finding.severity, finding.resource_id) == ("FAIL", "medium", vm.display_id)
+    [ext] = finding.evidence["extensions"]
+    assert (ext["name"], ext["type"], ext["health"]) == ("cse", CSE, "failed")
+    assert ext["statuses"][0]["code"] == FAILED["code"]
+
+
+def test_bcdr301_failed_handler_status_counts():
+    handler = m.Status(code="ProvisioningState/failed", level="Error", display_status="NotReady")
+    vm = _vm(f.extension(CSE, name="cse", handler_status=handler))
+    assert [x.status for x in run("BCDR301", _backed(vm))] == ["FAIL"]
+
+
+def test_bcdr301_model_provisioning_state_is_merged_by_name():
+    # The instance view still shows the old success; the VM model says the last operation failed.
+    model_ext = m.Extension(name="CSE", type="CustomScriptExtension", publisher="Microsoft.Compute",
+                            provisioning_state="Failed")
+    vm = f.with_(_vm(f.extension(CSE, name="cse")), extensions=(model_ext,))
+    [finding] = run("BCDR301", _backed(vm))
+    assert finding.evidence["extensions"][0]["provisioning_state"] == "Failed"
+
+
+def test_bcdr301_leaves_backup_extension_of_backed_up_vm_to_bcdr302():
+    inv = _backed(_vm(f.extension(SNAP, **FAILED)))
+    assert run("BCDR301", inv) == []
+    assert [x.status for x in run("BCDR302", inv)] == ["FAIL"]
+
+
+def test_bcdr301_reports_backup_extension_on_a_vm_that_is_only_replicated():
+    inv = _replicated(_vm(f.extension(SNAP, **FAILED)))
+    assert [x.status for x in run("BCDR301", inv)] == ["FAIL"]
+    assert run("BCDR302", inv) == []
+
+
+def test_bcdr301_not_assessed_when_instance_view_unreadable():
+    vm = f.vm(instance_view=None, instance_view_error="ResourceNotFound")
+    [finding] = run("BCDR301", _backed(vm))
+    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", vm.display_id)
+
+
+def test_bcdr301_does_not_apply_to_deallocated_vm():
+    inv = _backed(f.vm(power_state="deallocated", instance_view=None))
+    assert run("BCDR301", inv) == []
+    assert passes("BCDR301", inv) == 0
+
+
+def test_bcdr301_joins_on_id_not_name():
+    backed = _vm(f.extension(CSE, name="cse"), rg="rg-a")
+    twin = _vm(f.extension(CSE, name="cse", **FAILED), rg="rg-b")
+    v = f.vault()
+    inv = f.inventory(virtual_machines=[backed, twin], vaults=[v], protected_items=[f.protected_item(backed, v)])
+    assert run("BCDR301", inv) == []
+    assert passes("BCDR301", inv) == 1
+
+
+# ---------------------------------------------------------------- BCDR302
+def test_bcdr302_passes_for_healthy_snapshot_extension():
+    inv = _backed(_vm(f.extension(SNAP)))
+    assert run("BCDR302", inv) == []
+    assert passes("BCDR302", inv) == 1
+
+
+def test_bcdr302_not_installed_yet_is_not_a_failure():
+    inv = _backed(_vm(f.extension(CSE, name="cse")))
+    assert run("BCDR302", inv) == []
+    assert passes("BCDR302", inv) == 1
+
+
+@pytest.mark.parametrize("ext,health", [
+    (f.extension(SNAP, **FAILED), "failed"),
+    (f.extension(SNAP_LINUX, name="VMSnapshotLinux", **TRANSITIONING), "transitioning"),
+    (f.extension(SNAP, statuses=()), "no-status"),
+    (f.extension(SNAP, handler_status=m.Status(code="ProvisioningState/NotReady", display_status="Not Ready")), "not-ready"),
+])
+def test_bcdr302_fails_for_unhealthy_snapshot_extension(ext, health):
+    vm = _vm(ext)
+    [finding] = run("BCDR302", _backed(vm))
+    assert (finding.status, finding.severity, finding.resource_id) == ("FAIL", "high", vm.display_id)
+    assert finding.evidence["extensions"][0]["health"] == health
+    assert "ExtensionOperationFailedForManagedDisks" in finding.predicted_errors
+
+
+def test_bcdr302_transitioning_during_a_running_backup_is_expected():
+    vm = _vm(f.extension(SNAP, **TRANSITIONING))
+    inv = _backed(vm, jobs=[{"status": "InProgress", "start_time": "2026-11-22T05:30:00Z", "end_time": None}])
+    assert run("BCDR302", inv) == []
+    assert passes("BCDR302", inv) == 1
+
+
+def test_bcdr302_finished_backup_does_not_excuse_transitioning():
+    vm = _vm(f.extension(SNAP, **TRANSITIONING))
+    assert [x.status for x in run("BCDR302", _backed(vm, jobs=[{"status": "Completed"}]))] == ["FAIL"]
+
+
+def test_bcdr302_model_short_type_with_publisher_is_recognised():
+    model_ext = m.Extension(name="VMSnapshot", type="VMSnapshot", publisher="Microsoft.Azure.RecoveryServices",
+                            provisioning_state="Failed")
+    vm = f.vm(instance_view=f.instance_view(), extensions=(model_ext,))
+    [finding] = run("BCDR302", _backed(vm))
+    assert finding.evidence["extensions"][0]["type"] == SNAP
+
+
+def test_bcdr302_not_assessed_when_instance_views_failed():
+    inv = _backed(f.vm(instance_view=None), coverage_overrides={m.INSTANCE_VIEWS: f.failed(m.INSTANCE_VIEWS)})
+    assert [x.status for x in run("BCDR302", inv)] == ["NOT_ASSESSED"]
+
+
+# ---------------------------------------------------------------- BCDR303
+def test_bcdr303_passes_for_healthy_site_recovery_extension():
+    inv = _replicated(_vm(f.extension(ASR, name="SiteRecovery-Windows")))
+    assert run("BCDR303", inv) == []
+    assert passes("BCDR303", inv) == 1
+
+
+def test_bcdr303_passes_without_the_extension():
+    inv = _replicated(_vm())
+    assert run("BCDR303", inv) == []
+    assert passes("BCDR303", inv) == 1
+
+
+@pytest.mark.parametrize("ext,health", [
+    (f.extension(ASR, name="asr", statuses=()), "no-status"),
+    (f.extension(ASR, name="asr", **TRANSITIONING), "transitioning"),
+    (f.extension(ASR, name="asr", handler_status=m.Status(code="ProvisioningState/Unavailable", level="Warning",
+                                                          display_status="Not Ready")), "not-ready"),
+    (f.extension("Microsoft.Azure.RecoveryServices.SiteRecovery.Linux", name="asr", **FAILED), "failed"),
+])
+def test_bcdr303_fails_for_unhealthy_site_recovery_extension(ext, health):
+    vm = _vm(ext)
+    [finding] = run("BCDR303", _replicated(vm))
+    assert (finding.status, finding.severity, finding.resource_id) == ("FAIL", "high", vm.display_id)
+    assert finding.evidence["extensions"][0]["health"] == health
+    assert "151076" in finding.predicted_errors
+
+
+def test_bcdr303_only_replicated_vms():
+    inv = _backed(_vm(f.extension(ASR, name="asr", **FAILED)))
+    assert run("BCDR303", inv) == []
+    # On a VM that is only backed up, the generic rule reports it.
+    assert [x.status for x in run("BCDR301", inv)] == ["FAIL"]
+
+
+def test_bcdr303_not_assessed_when_instance_view_missing():
+    [finding] = run("BCDR303", _replicated(f.vm(instance_view=None, instance_view_error="OperationNotAllowed")))
+    assert finding.status == "NOT_ASSESSED"
+
+
+def test_bcdr303_not_assessed_for_subscription_when_replication_items_unreadable():
+    inv = f.inventory(virtual_machines=[_vm()],
+                      coverage_overrides={m.REPLICATION_ITEMS: f.failed(m.REPLICATION_ITEMS)})
+    [finding] = run("BCDR303", inv)
+    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
