@@ -1,2 +1,266 @@
-"""9xx Site Recovery (see ../shared/rule-catalog.md)."""
+"""9xx Site Recovery (see ../shared/rule-catalog.md).
+
+Replication protected items and jobs are read per vault; a vault whose items or jobs could not be
+read yields NOT_ASSESSED (rules.jobs.vault_gaps) instead of silently passing.
+"""
 from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from scanner import ids
+from scanner import inventory as m
+from scanner.timeutil import parse
+
+from . import knowledge
+from ._common import not_assessed_for_failed
+from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
+from .jobs import vault_gaps
+
+DOC_FAILBACK = "https://learn.microsoft.com/azure/site-recovery/vmware-azure-troubleshoot-failback-reprotect"
+DOC_EXTENSION = "https://learn.microsoft.com/azure/site-recovery/site-recovery-extension-troubleshoot"
+DOC_AVS_FAILBACK = "https://learn.microsoft.com/azure/site-recovery/avs-tutorial-failback"
+DOC_A2A_TROUBLESHOOT = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-troubleshoot-errors"
+DOC_MONITOR = "https://learn.microsoft.com/azure/site-recovery/site-recovery-monitor-and-troubleshoot"
+DOC_A2A_MOBILITY = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-autoupdate"
+
+A2A = "a2a"
+# allowedOperations value that offers reprotect: ReplicationProtectedItemOperation.REVERSE_REPLICATE
+# in azure-mgmt-recoveryservicessiterecovery ("Execute Reverse Replication\\Reprotect"); the portal
+# calls it "Re-protect".
+REPROTECT_OPERATIONS = frozenset({"reversereplicate", "reprotect"})
+FAILED_JOB_STATES = frozenset({"failed"})
+SUCCEEDED_JOB_STATES = frozenset({"succeeded", "completedwithinformation"})
+
+
+def _items(inv: m.Inventory) -> tuple[list[Result], list[m.ReplicationItem]]:
+    """NOT_ASSESSED for subscriptions and vaults whose replication items could not be read, and the
+    items that can be evaluated."""
+    skip, gaps = not_assessed_for_failed(inv, m.REPLICATION_ITEMS)
+    gaps.extend(vault_gaps(inv, m.REPLICATION_ITEMS, skip))
+    return gaps, [i for i in inv.replication_items if i.subscription_id.lower() not in skip]
+
+
+def _is_a2a(item: m.ReplicationItem) -> bool:
+    return item.instance_type.lower() == A2A
+
+
+@rule(
+    code="BCDR901", slug="asr-no-recovery-point", severity="high",
+    title="Replicated item has no recovery point",
+    predicts=("failover and failback impossible",),
+    source="seeds/001 'run a failover to fail back' (every VM needs at least one recovery point; every VM of a "
+           "recovery plan)",
+    remediation="""Failover, and failback after a failover, need at least one recovery point for the VM, and a
+        recovery plan needs one for every VM in it. Wait for initial replication to finish, or fix what keeps it
+        from producing recovery points (replication health errors, BCDR903); after a reprotect, do not plan a
+        failback until the item shows a recovery point.""",
+    references=(DOC_AVS_FAILBACK, DOC_MONITOR),
+)
+def asr_no_recovery_point(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, items = _items(inv)
+    yield from gaps
+    for item in items:
+        has = item.has_recovery_point
+        if has is None and item.last_recovery_point_time:
+            has = True
+        if has is None:
+            yield not_assessed(item, "the replication provider reports no recovery point information",
+                               instance_type=item.instance_type)
+        elif has:
+            yield passed(item)
+        else:
+            yield fail(item, f"{item.friendly_name or item.name} has no recovery point to fail over to",
+                       protection_state=item.protection_state, replication_health=item.replication_health,
+                       instance_type=item.instance_type, source_vm=item.source_vm_id)
+
+
+def _waiting_for_reprotect(item: m.ReplicationItem) -> bool:
+    """Failed over (and committed) and not yet protected in the other direction. The item says so
+    by offering reprotect in allowedOperations, or by a protectionState such as
+    'UnplannedFailoverCommitted' (A2A, after `failover-commit`)."""
+    if {op.lower() for op in item.allowed_operations} & REPROTECT_OPERATIONS:
+        return True
+    return item.protection_state.lower().endswith("failovercommitted")
+
+
+def _azure_vm_of(item: m.ReplicationItem) -> str:
+    """The Azure VM that must run for reprotect: after failover to Azure (activeLocation Recovery)
+    the recovery-side VM; when the item is active on the primary side (A2A after failback), the
+    source VM."""
+    where = item.active_location.lower()
+    if where == "recovery":
+        return item.recovery_vm_id
+    if where == "primary":
+        return item.source_vm_id
+    return item.recovery_vm_id or item.source_vm_id
+
+
+@rule(
+    code="BCDR902", slug="asr-reprotect-vm-not-running", severity="high",
+    title="Failed-over VM waiting for reprotect is not running",
+    predicts=("78093",),
+    source="seeds/000 error code 78093; seeds/001 (reprotect fails for up to 15 minutes after the VM starts)",
+    remediation="""The item has failed over and must be reprotected, but its Azure VM is not running. Reprotect
+        needs the VM up so its Mobility service can register with the configuration server and start
+        replicating back; otherwise it fails with 78093. Start the VM on a network that reaches the
+        configuration server, wait about 15 minutes for the agent to re-register, then run reprotect.""",
+    references=(DOC_FAILBACK + "#error-code-78093", DOC_AVS_FAILBACK),
+)
+def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, items = _items(inv)
+    yield from gaps
+    scanned = {s.lower() for s in inv.subscriptions}
+    for item in items:
+        if not _waiting_for_reprotect(item):
+            continue
+        vm_id = _azure_vm_of(item)
+        evidence = dict(protection_state=item.protection_state, active_location=item.active_location,
+                        allowed_operations=list(item.allowed_operations))
+        if not vm_id:
+            yield not_assessed(item, "the item does not name its Azure VM", **evidence)
+            continue
+        sub = ids.subscription_of(vm_id)
+        vm = inv.vm_by_id.get(vm_id)
+        if vm is None:
+            reason = (f"the VM's subscription {sub or '(unknown)'} was not scanned" if sub not in scanned
+                      else inv.gap(m.VMS, sub))
+            if reason:
+                yield not_assessed(item, f"cannot tell whether the VM runs: {reason}", vm_id=vm_id, **evidence)
+            else:
+                yield fail(item, f"{item.friendly_name or item.name} waits for reprotect but its Azure VM no longer exists",
+                           vm_id=vm_id, vm_exists=False, power_state=None, **evidence)
+            continue
+        status_gap = inv.gap(m.VM_STATUS, sub, vm.id)
+        if vm.power_state is None or status_gap:
+            yield not_assessed(item, f"power state of {vm.name} unknown{': ' + status_gap if status_gap else ''}",
+                               vm_id=vm.display_id, **evidence)
+        elif vm.power_state.lower() == "running":
+            yield passed(item)
+        else:
+            yield fail(item, f"{item.friendly_name or item.name} waits for reprotect but VM {vm.name} is {vm.power_state}",
+                       vm_id=vm.display_id, vm_exists=True, power_state=vm.power_state, **evidence)
+
+
+@rule(
+    code="BCDR903", slug="asr-replication-unhealthy", severity="high",
+    title="Replication health is Critical or Warning",
+    predicts=("the health error codes listed in the evidence",),
+    source="seeds/000 (reprotect/failback errors); seeds/003 (extension errors); replicationHealth / healthErrors",
+    remediation="""Site Recovery reports the item's replication as unhealthy: recovery points may stop, and a
+        failover would use old data or fail. The evidence lists the health error codes with the known cause and
+        fix for each code we recognise (agent not ready, extension time-outs, configuration server unreachable);
+        resolve them and check that health returns to Normal.""",
+    references=(DOC_MONITOR, DOC_EXTENSION, DOC_A2A_TROUBLESHOOT),
+    params=(Param("warning_severity", "medium", "severity of a finding for replicationHealth Warning"),),
+)
+def asr_replication_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, items = _items(inv)
+    yield from gaps
+    warning = params["warning_severity"] if params["warning_severity"] in SEVERITIES else "medium"
+    for item in items:
+        health = item.replication_health.lower()
+        if health == "normal":
+            yield passed(item)
+        elif health in ("critical", "warning"):
+            yield fail(item, f"replication health of {item.friendly_name or item.name} is {item.replication_health}",
+                       severity=None if health == "critical" else warning,
+                       replication_health=item.replication_health, protection_state=item.protection_state,
+                       health_errors=[{"code": e.code, "title": e.title, "message": e.message} for e in item.health_errors],
+                       error_codes=knowledge.evidence_for(e.code for e in item.health_errors))
+        else:
+            yield not_assessed(item, f"replication health not reported ({item.replication_health or 'empty'})")
+
+
+@rule(
+    code="BCDR904", slug="asr-job-failed-known-error", severity="medium",
+    title="Site Recovery job failed with a known error",
+    predicts=("95226", "78052", "78093", "8061", "8038", "151076", "150066", "151099", "151095"),
+    source="seeds/000 (reprotect and failback error codes); seeds/003 (extension error codes)",
+    remediation="""A Site Recovery job failed with an error whose cause and fix are known; the evidence gives both
+        and the Microsoft Learn page. Fix the cause, then rerun the job (reprotect, failback or enable
+        replication). A later successful run of the same job on the same item clears this finding.""",
+    references=(DOC_FAILBACK, DOC_EXTENSION),
+)
+def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.REPLICATION_JOBS)
+    yield from gaps
+    yield from vault_gaps(inv, m.REPLICATION_JOBS, skip)
+    jobs = [j for j in inv.replication_jobs if j.subscription_id.lower() not in skip]
+    # Newest successful run of each (vault, target, scenario): a failure before it is resolved.
+    last_success: dict[tuple[str, str, str], Any] = {}
+    for job in jobs:
+        started = parse(job.start_time)
+        if job.state.lower() in SUCCEEDED_JOB_STATES and started is not None and job.target_object_id:
+            key = (job.vault_id, job.target_object_id.lower(), job.scenario_name.lower())
+            if key not in last_success or started > last_success[key]:
+                last_success[key] = started
+    for job in jobs:
+        if job.state.lower() not in FAILED_JOB_STATES:
+            continue
+        codes = [e.code for e in job.errors]
+        if not knowledge.known(codes):
+            yield passed(job)  # failed, but not with a code this rule knows how to explain
+            continue
+        key = (job.vault_id, job.target_object_id.lower(), job.scenario_name.lower())
+        started = parse(job.start_time)
+        resolved = job.target_object_id and key in last_success and started is not None and last_success[key] > started
+        if resolved:
+            yield passed(job)
+            continue
+        yield fail(job, f"{job.scenario_name or 'job'} for {job.target_object_name or job.friendly_name or job.name} failed "
+                        f"with {', '.join(e.code for e in knowledge.known(codes))}",
+                   scenario=job.scenario_name, target=job.target_object_name, started=job.start_time,
+                   error_codes=knowledge.evidence_for(codes))
+
+
+@rule(
+    code="BCDR905", slug="asr-rpo-breach", severity="medium",
+    title="Replication RPO above target",
+    predicts=("data loss beyond RPO on failover",),
+    source="catalog 'asr-rpo-breach' (the Site Recovery workbook shows rpoInSeconds but never flags it)",
+    remediation="""The item's current recovery point objective is above the target, so a failover now would lose
+        more data than planned. Check replication health and the source VM's disk churn against the limits for
+        Azure-to-Azure replication, and the network path from the VM to the cache storage account.""",
+    references=(DOC_A2A_TROUBLESHOOT, DOC_MONITOR),
+    params=(Param("max_rpo_seconds", 3600, "RPO in seconds above which an item is flagged", 60, 7 * 24 * 3600),),
+)
+def asr_rpo_breach(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, items = _items(inv)
+    yield from gaps
+    limit = params["max_rpo_seconds"]
+    for item in items:
+        if item.rpo_seconds is None:
+            if _is_a2a(item):  # A2A reports rpoInSeconds; a missing value is missing data
+                yield not_assessed(item, "the A2A item reports no RPO")
+            continue
+        if item.rpo_seconds > limit:
+            yield fail(item, f"RPO of {item.friendly_name or item.name} is {item.rpo_seconds} s, above {limit} s",
+                       rpo_seconds=item.rpo_seconds, max_rpo_seconds=limit,
+                       last_recovery_point_time=item.last_recovery_point_time)
+        else:
+            yield passed(item)
+
+
+@rule(
+    code="BCDR906", slug="asr-agent-update-required", severity="medium",
+    title="Site Recovery replication agent update required",
+    predicts=("151095",),
+    source="seeds/003 (151095: agent out of date; extension failures on outdated agents)",
+    remediation="""Site Recovery reports that the replication (Mobility) agent on this VM needs an update. Outdated
+        agents are behind extension time-outs such as 151095. Update the agent from the replicated item, or turn
+        on automatic update of the Mobility service for the vault.""",
+    references=(DOC_EXTENSION, DOC_A2A_MOBILITY),
+)
+def asr_agent_update_required(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    gaps, items = _items(inv)
+    yield from gaps
+    for item in items:
+        if item.agent_update_required is None:
+            if _is_a2a(item):  # A2A reports isReplicationAgentUpdateRequired; missing means missing data
+                yield not_assessed(item, "the A2A item does not say whether its agent needs an update")
+            continue
+        if item.agent_update_required:
+            yield fail(item, f"the replication agent of {item.friendly_name or item.name} needs an update",
+                       instance_type=item.instance_type, source_vm=item.source_vm_id)
+        else:
+            yield passed(item)
