@@ -67,3 +67,72 @@ def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         yield fail(rg, f"{'/'.join(levels)} lock on {rg.name} blocks Azure Backup from deleting expired restore points"
                        f"{f' for {len(vms)} backed-up VM(s) in {geo}' if vms else ''}",
                    locks=_lock_evidence(locks), region=geo, backed_up_vms=vms)
+
+
+DOC_LOCKS = "https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources"
+DOC_SUPPORT = "https://learn.microsoft.com/azure/backup/backup-support-matrix-iaas"
+
+
+@rule(
+    code="BCDR402", slug="rp-collection-locked", severity="high",
+    title="Lock on a backed-up VM's restore point collection",
+    predicts=("UserErrorRpCollectionLimitReached",),
+    source="seeds/004 UserErrorRpCollectionLimitReached ('a lock on the restore point resource group "
+           "prevents automatic cleanup')",
+    remediation="""Remove the lock from the restore point collection, or from the resource group that holds it
+        (the custom resource group an Enhanced policy may name for instant restore points, or the one
+        inherited from the subscription). Azure Backup must delete expired restore points from this
+        collection; while it is locked the collection fills to its limit and backups fail. Then run an
+        on-demand backup to trigger the cleanup.""",
+    references=(DOC_RP_LIMIT, DOC_LOCKS),
+    params=(Param("rg_name_pattern", BACKUP_RG.pattern,
+                  "regular expression for the Backup-managed resource group names (their locks are BCDR401's)"),),
+)
+def rp_collection_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    pattern = re.compile(params["rg_name_pattern"], re.IGNORECASE)
+    skip, out = not_assessed_for_failed(inv, m.LOCKS, m.RESTORE_POINT_COLLECTIONS, m.PROTECTED_ITEMS)
+    yield from out
+    seen: set[str] = set()
+    for vm_id in sorted({p.source_resource_id for p in inv.protected_items if p.is_backed_up and p.source_resource_id}):
+        for rpc in sorted(inv.restore_point_collections_by_vm.get(vm_id, ()), key=lambda r: r.id):
+            if rpc.id in seen or rpc.subscription_id.lower() in skip:
+                continue
+            seen.add(rpc.id)
+            # A lock on an AzureBackupRG_<geo>_<n> group, direct or inherited from the subscription, is
+            # BCDR401's finding (it names every VM in the region); here only the collection's own lock
+            # counts for those. For a collection kept anywhere else, its group and subscription count too.
+            backup_rg = bool(pattern.match(rpc.resource_group))
+            locks = tuple(l for l in inv.locks_applying_to(rpc.id) if not backup_rg or l.scope == rpc.id)
+            if not locks:
+                yield passed(rpc)
+                continue
+            vm = inv.vm_by_id.get(vm_id)
+            levels = sorted({l.level for l in locks})
+            yield fail(rpc, f"{'/'.join(levels)} lock on restore point collection {rpc.name} "
+                            f"(VM {vm.name if vm else ids.name_of(rpc.source_display_id or vm_id)}) blocks cleanup of expired restore points",
+                       locks=_lock_evidence(locks), vm_id=vm.display_id if vm else (rpc.source_display_id or vm_id),
+                       restore_points=rpc.restore_point_count)
+
+
+@rule(
+    code="BCDR403", slug="readonly-lock-on-backed-up-vm", severity="medium",
+    title="ReadOnly lock on a backed-up VM",
+    predicts=("extension install/update failures", "snapshot failures"),
+    source="Azure Backup support matrix ('backup after enabling a resource group lock: not supported')",
+    remediation="""A ReadOnly lock on the VM, its resource group or its subscription blocks every write to the
+        VM, including the extension install and update that Azure Backup performs before a snapshot. Replace
+        it with a CanNotDelete lock on the VM (it blocks deletion, not the updates Backup makes), or move the
+        lock to resources that Azure Backup does not need to update.""",
+    references=(DOC_SUPPORT, DOC_LOCKS),
+)
+def readonly_lock_on_backed_up_vm(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, out = not_assessed_for_failed(inv, m.LOCKS, m.VMS, m.PROTECTED_ITEMS)
+    yield from out
+    for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
+        if vm.subscription_id.lower() in skip or not inv.is_backed_up(vm.id):
+            continue
+        locks = tuple(l for l in inv.locks_applying_to(vm.id) if l.level.lower() == "readonly")
+        if locks:
+            yield fail(vm, f"ReadOnly lock applies to backed-up VM {vm.name}", locks=_lock_evidence(locks))
+        else:
+            yield passed(vm)

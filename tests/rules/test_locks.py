@@ -59,3 +59,117 @@ def test_bcdr401_not_assessed_when_locks_unreadable():
     [finding] = run("BCDR401", inv)
     assert finding.status == "NOT_ASSESSED"
     assert "AuthorizationFailed" in finding.message
+
+
+# ---------------------------------------------------------------- BCDR402
+def _rp_inv(rpc_rg=BACKUP_RG, locks=(), backed_up=True, **kw):
+    vm = f.vm("app1")
+    v = f.vault()
+    rpc = f.rpc(vm, 5, rg=rpc_rg)
+    inv = f.inventory(virtual_machines=[vm], vaults=[v], restore_point_collections=[rpc], locks=list(locks),
+                      protected_items=[f.protected_item(vm, v)] if backed_up else [], **kw)
+    return inv, vm, rpc
+
+
+def test_bcdr402_fails_for_lock_on_the_collection_itself():
+    rpc = f.rpc(f.vm("app1"), 5)
+    inv, vm, rpc = _rp_inv(locks=[f.lock(rpc.display_id, "keep", "CanNotDelete")])
+    [finding] = run("BCDR402", inv)
+    assert (finding.status, finding.rule_id, finding.severity) == ("FAIL", "BCDR402", "high")
+    assert finding.resource_id == rpc.display_id
+    assert finding.resource_type == "Microsoft.Compute/restorePointCollections"
+    assert finding.evidence["vm_id"] == vm.display_id
+    assert finding.evidence["locks"][0]["scope"] == "resource"
+
+
+def test_bcdr402_leaves_backup_rg_locks_to_bcdr401():
+    for scope in (f.resource_group(BACKUP_RG).display_id, f"/subscriptions/{f.SUB}"):
+        inv, _vm, _rpc = _rp_inv(locks=[f.lock(scope)], resource_groups=[f.resource_group(BACKUP_RG)])
+        assert run("BCDR402", inv) == []
+        assert passes("BCDR402", inv) == 1
+        assert [x.status for x in run("BCDR401", inv)] == ["FAIL"]
+
+
+def test_bcdr402_fails_for_lock_on_custom_restore_point_rg_in_other_casing():
+    # Lock scope as one API spells it, collection id as another: joined lower-cased.
+    scope = f"/Subscriptions/{f.SUB}/resourcegroups/RG-RESTOREPOINTS"
+    inv, _vm, rpc = _rp_inv(rpc_rg="rg-RestorePoints", locks=[f.lock(scope, "ro", "ReadOnly")])
+    [finding] = run("BCDR402", inv)
+    assert finding.status == "FAIL"
+    assert finding.evidence["locks"][0]["scope"] == "resourceGroup"
+
+
+def test_bcdr402_subscription_lock_applies_to_custom_rg():
+    inv, _vm, _rpc = _rp_inv(rpc_rg="rg-restorepoints", locks=[f.lock(f"/subscriptions/{f.SUB}")])
+    assert [x.status for x in run("BCDR402", inv)] == ["FAIL"]
+
+
+def test_bcdr402_passes_when_unlocked_and_ignores_vms_not_backed_up():
+    inv, _vm, _rpc = _rp_inv(rpc_rg="rg-restorepoints")
+    assert run("BCDR402", inv) == []
+    assert passes("BCDR402", inv) == 1
+    inv, _vm, _rpc = _rp_inv(rpc_rg="rg-restorepoints", locks=[f.lock(f"/subscriptions/{f.SUB}")], backed_up=False)
+    assert run("BCDR402", inv) == []
+
+
+def test_bcdr402_joins_on_id_not_name():
+    backed = f.vm("app1", rg="rg-a")
+    twin = f.vm("app1", rg="rg-b")
+    v = f.vault()
+    twin_rpc = f.rpc(twin, 5, name="twin-rpc", rg="rg-b")
+    inv = f.inventory(virtual_machines=[backed, twin], vaults=[v], protected_items=[f.protected_item(backed, v)],
+                      restore_point_collections=[f.rpc(backed, 5, rg="rg-a"), twin_rpc],
+                      locks=[f.lock(f.resource_group("rg-b").display_id)])
+    assert run("BCDR402", inv) == []
+    assert passes("BCDR402", inv) == 1
+
+
+def test_bcdr402_not_assessed_when_locks_or_collections_unreadable():
+    for collector in (m.LOCKS, m.RESTORE_POINT_COLLECTIONS):
+        inv, _vm, _rpc = _rp_inv(rpc_rg="rg-restorepoints", coverage_overrides={collector: f.failed(collector)})
+        [finding] = run("BCDR402", inv)
+        assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
+
+
+# ---------------------------------------------------------------- BCDR403
+def _vm_inv(locks=(), backed_up=True, **kw):
+    vm = f.vm("app1", rg="RG-App")
+    v = f.vault()
+    return f.inventory(virtual_machines=[vm], vaults=[v], locks=list(locks),
+                       protected_items=[f.protected_item(vm, v)] if backed_up else [], **kw), vm
+
+
+def test_bcdr403_fails_for_readonly_lock_on_vm_rg_or_subscription():
+    vm = f.vm("app1", rg="RG-App")
+    for scope in (vm.display_id, f"/subscriptions/{f.SUB}/resourcegroups/rg-app", f"/subscriptions/{f.SUB}"):
+        inv, vm = _vm_inv(locks=[f.lock(scope, "ro", "ReadOnly")])
+        [finding] = run("BCDR403", inv)
+        assert (finding.status, finding.severity, finding.resource_id) == ("FAIL", "medium", vm.display_id)
+        assert finding.evidence["locks"][0]["level"] == "ReadOnly"
+
+
+def test_bcdr403_passes_for_cannotdelete_lock():
+    inv, _vm = _vm_inv(locks=[f.lock(f"/subscriptions/{f.SUB}", "nodelete", "CanNotDelete")])
+    assert run("BCDR403", inv) == []
+    assert passes("BCDR403", inv) == 1
+
+
+def test_bcdr403_ignores_vm_not_backed_up():
+    inv, _vm = _vm_inv(locks=[f.lock(f"/subscriptions/{f.SUB}", "ro", "ReadOnly")], backed_up=False)
+    assert run("BCDR403", inv) == []
+
+
+def test_bcdr403_lock_on_twin_rg_does_not_apply():
+    backed = f.vm("app1", rg="rg-a")
+    twin = f.vm("app1", rg="rg-b")
+    v = f.vault()
+    inv = f.inventory(virtual_machines=[backed, twin], vaults=[v], protected_items=[f.protected_item(backed, v)],
+                      locks=[f.lock(f.resource_group("rg-b").display_id, "ro", "ReadOnly")])
+    assert run("BCDR403", inv) == []
+    assert passes("BCDR403", inv) == 1
+
+
+def test_bcdr403_not_assessed_when_locks_unreadable():
+    inv, _vm = _vm_inv(coverage_overrides={m.LOCKS: f.failed(m.LOCKS)})
+    [finding] = run("BCDR403", inv)
+    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
