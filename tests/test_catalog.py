@@ -1,0 +1,94 @@
+"""The rule catalog (../shared/rule-catalog.md) and the code agree: every catalog row is a registered
+rule with the catalog's slug and severity, complete metadata, parameters whose defaults sit inside
+their bounds, and at least one test under tests/rules/ that names its code."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import rules
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / ".." / "shared" / "rule-catalog.md"
+RULE_TESTS = ROOT / "tests" / "rules"
+CODE = re.compile(r"^BCDR\d{3}$")
+SEVERITY = re.compile(r"\b(critical|high|medium|low|info)\b")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def catalog_rows() -> dict[str, tuple[str, str, bool]]:
+    """code -> (slug, default severity, whether the row names predicted errors). Columns are found by
+    each table's header. A severity cell may read 'high (backed-up VM) / medium (other VM)': the first
+    severity named is the default. A predicts cell of '-' (or a table without that column, 0xx)
+    names no error, so the rule may predict none."""
+    rows: dict[str, tuple[str, str, bool]] = {}
+    header: list[str] = []
+    for line in CATALOG.read_text(encoding="utf-8").splitlines():
+        if not line.strip().startswith("|"):
+            header = []
+            continue
+        cells = _cells(line)
+        if cells and cells[0] == "code":
+            header = cells
+            continue
+        if not header or not CODE.match(cells[0]) or len(cells) != len(header):
+            continue
+        row = dict(zip(header, cells))
+        first = SEVERITY.search(row["sev"])
+        predicts = row.get("predicts", "-").strip()
+        rows[cells[0]] = (row["slug"], first.group(1) if first else row["sev"], predicts not in ("", "-"))
+    return rows
+
+
+pytestmark = pytest.mark.skipif(not CATALOG.exists(), reason=f"rule catalog not found at {CATALOG}")
+
+
+def _rows() -> dict[str, tuple[str, str, bool]]:
+    return catalog_rows() if CATALOG.exists() else {}
+
+
+def test_the_catalog_parses():
+    rows = _rows()
+    assert len(rows) >= 30
+    assert rows["BCDR501"] == ("rp-collection-limit-reached", "critical", True)
+    assert rows["BCDR601"][1] == "high"
+    assert rows["BCDR103"][2] is False and rows["BCDR001"][2] is False
+
+
+@pytest.mark.parametrize("code", sorted(_rows()))
+def test_catalog_rule_is_registered_with_complete_metadata(code):
+    slug, severity, names_errors = _rows()[code]
+    registry = rules.load_all()
+    assert code in registry, f"{code} ({slug}) is in the catalog but not registered"
+    meta = registry[code].meta
+    assert meta.code == code
+    assert meta.slug == slug
+    assert meta.severity == severity
+    assert meta.title.strip()
+    assert all(p.strip() for p in meta.predicts)
+    if names_errors:
+        assert meta.predicts, f"{code}: the catalog names predicted errors, the rule predicts none"
+    assert meta.source.strip()
+    assert meta.remediation.strip()
+    assert meta.references and all(r.startswith("https://") for r in meta.references)
+    for p in meta.params:
+        assert p.description.strip(), f"{code}.{p.name} has no description"
+        if isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
+            assert p.minimum is None or p.default >= p.minimum, f"{code}.{p.name} default below its minimum"
+            assert p.maximum is None or p.default <= p.maximum, f"{code}.{p.name} default above its maximum"
+
+
+@pytest.mark.parametrize("code", sorted(_rows()))
+def test_catalog_rule_is_tested(code):
+    texts = [p.read_text(encoding="utf-8") for p in sorted(RULE_TESTS.glob("test_*.py"))]
+    assert any(code in t for t in texts), f"no tests/rules/test_*.py mentions {code}"
+
+
+def test_no_registered_rule_is_missing_from_the_catalog():
+    extra = sorted(set(rules.load_all()) - set(_rows()))
+    assert extra == [], f"registered but not in the catalog: {extra}"
