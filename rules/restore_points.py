@@ -2,17 +2,24 @@
 does it only for collections of backed-up VMs."""
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Iterator, Mapping
 
+from scanner import ids
 from scanner import inventory as m
+from scanner.timeutil import parse
 
-from ._common import not_assessed_for_failed, policy_is_v2
+from ._common import collected_at, not_assessed_for_failed, policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
 
 DOC_RP_LIMIT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
                 "#usererrorrpcollectionlimitreached---the-restore-point-collection-max-limit-has-reached")
 DOC_ENHANCED = "https://learn.microsoft.com/azure/backup/backup-azure-vms-enhanced-policy"
+DOC_RP_CLEANUP = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
+                  "#clean-up-restore-point-collection")
 
 LIMIT_PARAMS = (
     # seeds/004: "the restore point collection max limit (18) has been reached" (Standard policy).
@@ -118,3 +125,134 @@ def rp_collection_near_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
                        restore_points=c.count, limit=limit, near_limit=near, collections=c.collections)
         else:
             yield passed(c.resource)
+
+
+def _window_jobs(inv: m.Inventory, item: m.ProtectedItem, start: datetime, now: datetime) -> list[tuple[datetime, m.BackupJob]]:
+    """Backup jobs of the item's VM (any vault) that started in [start, now] and may have left a
+    restore point: failed and cancelled jobs did not."""
+    out = []
+    for job in inv.backup_jobs_by_vm.get(item.source_resource_id, ()):
+        if job.operation.lower() != "backup" or job.status.lower() in ("failed", "cancelled", "cancelling"):
+            continue
+        if job.container_name and item.container_name and job.container_name != item.container_name:
+            # Inventory.vm_id_for_job falls back to a friendly name unique in the vault; a job whose
+            # container names another resource group (a same-named VM) is not this VM's.
+            continue
+        started = parse(job.start_time)
+        if started is not None and start <= started <= now:
+            out.append((started, job))
+    return sorted(out, key=lambda x: x[0])
+
+
+def _on_demand(jobs: list[tuple[datetime, m.BackupJob]]) -> tuple[int, str]:
+    """(on-demand backups, how they were told apart). isUserTriggered (AzureIaaSVMJob) says it when
+    the service sends it; otherwise a Standard policy runs at most one scheduled backup a day, so every
+    backup beyond the first of a UTC day was on demand."""
+    if all(j.is_user_triggered is not None for _t, j in jobs):
+        return sum(1 for _t, j in jobs if j.is_user_triggered), "isUserTriggered"
+    per_day = Counter(t.date() for t, _j in jobs)
+    return sum(n - 1 for n in per_day.values()), "backups beyond one per UTC day"
+
+
+@rule(
+    code="BCDR503", slug="rp-projection-over-limit", severity="medium",
+    title="On-demand backups will push instant restore points over the limit",
+    predicts=("UserErrorRpCollectionLimitReached",),
+    source="seeds/004 UserErrorRpCollectionLimitReached ('several backups a day'; 'one backup a day is recommended')",
+    remediation="""At the observed rate of on-demand backups, this Standard-policy VM will keep more instant
+        restore points than the limit (instant restore retention days x backups a day), and backups will
+        start failing with UserErrorRpCollectionLimitReached. Stop the extra on-demand backups (one backup a
+        day is the recommended schedule on a Standard policy), shorten the policy's instant restore
+        retention, or move the VM to an Enhanced policy if it really needs several backups a day.""",
+    references=(DOC_RP_LIMIT, DOC_ENHANCED),
+    params=(Param("limit", 18, "instant restore points a Standard (V1) policy VM can hold", 1, 1000),
+            Param("history_days", 7, "days of backup job history to measure on-demand backups over", 1, 30)),
+)
+def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS, m.BACKUP_JOBS)
+    yield from gaps
+    now = collected_at(inv)
+    history = params["history_days"]
+    limit = params["limit"]
+    seen: set[str] = set()
+    for item in sorted(inv.protected_items, key=lambda p: p.id):
+        if not item.is_backed_up or item.source_resource_id in seen or item.subscription_id.lower() in skip:
+            continue
+        seen.add(item.source_resource_id)
+        resource = inv.vm_by_id.get(item.source_resource_id) or item
+        v2 = policy_is_v2(inv, item)
+        if v2:
+            continue  # Enhanced policies take several snapshots a day by design; BCDR501/502 use their limit
+        policy = inv.policy_by_id.get(item.policy_id)
+        retention = policy.instant_rp_retention_days if policy else None
+        if v2 is None or retention is None:
+            yield not_assessed(resource, "backup policy not readable: policy type or instant restore retention unknown",
+                               policy=item.policy_name or item.policy_id)
+            continue
+        reason = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
+        if reason:
+            yield not_assessed(resource, reason)
+            continue
+        jobs = _window_jobs(inv, item, now - timedelta(days=history), now)
+        on_demand, method = _on_demand(jobs)
+        # Days actually observed: from the VM's first backup in the window (a VM protected two days ago,
+        # or a collector that read fewer days, must not have its rate diluted over the full window).
+        days = min(history, max(1, math.ceil((now - jobs[0][0]).total_seconds() / 86400))) if jobs else history
+        per_day = on_demand / days
+        projected = retention * (1 + per_day)
+        evidence = dict(instant_rp_retention_days=retention, on_demand_backups=on_demand, days_observed=days,
+                        on_demand_per_day=round(per_day, 2), projected_restore_points=round(projected, 1),
+                        limit=limit, method=method, policy=policy.name if policy else "")
+        if projected > limit:
+            yield fail(resource, f"{retention} day(s) x {round(1 + per_day, 2)} backups a day = "
+                                 f"{round(projected, 1)} instant restore points, over the limit of {limit}", **evidence)
+        else:
+            yield passed(resource)
+
+
+@rule(
+    code="BCDR504", slug="orphaned-rp-collection", severity="low",
+    title="Restore point collection whose source VM no longer exists",
+    predicts=(),
+    source="seeds/004 'clean up restore point collection' (instant restore snapshots outlive a deleted VM)",
+    remediation="""The VM this restore point collection was made from no longer exists, but its snapshots are
+        kept (and billed) until they expire. If nothing needs to be restored from them, delete the
+        collection (retry if the portal times out on a large one); if the VM was deleted by mistake, restore
+        it from the vault first.""",
+    references=(DOC_RP_CLEANUP,),
+)
+def orphaned_rp_collection(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    skip, gaps = not_assessed_for_failed(inv, m.RESTORE_POINT_COLLECTIONS)
+    yield from gaps
+    scanned = {s.lower() for s in inv.subscriptions}
+    for rpc in sorted(inv.restore_point_collections, key=lambda r: r.id):
+        if rpc.subscription_id.lower() in skip:
+            continue
+        if not rpc.source_id:
+            yield not_assessed(rpc, "the collection does not name its source VM")
+            continue
+        source_sub = ids.subscription_of(rpc.source_id)
+        if source_sub not in scanned:
+            continue  # the source's subscription was not scanned: whether its VM exists is unknown
+        if rpc.source_id in inv.vm_by_id:
+            yield passed(rpc)
+            continue
+        reason = _vm_list_gap(inv, source_sub, rpc.source_id)
+        if reason:
+            yield not_assessed(rpc, reason, source_vm=rpc.source_display_id or rpc.source_id)
+            continue
+        yield fail(rpc, f"restore point collection {rpc.name} belongs to VM "
+                        f"{ids.name_of(rpc.source_display_id or rpc.source_id)}, which no longer exists",
+                   source_vm=rpc.source_display_id or rpc.source_id, restore_points=rpc.restore_point_count,
+                   latest_restore_point_time=rpc.latest_restore_point_time)
+
+
+def _vm_list_gap(inv: m.Inventory, subscription_id: str, vm_id: str) -> str | None:
+    """Why the VM list cannot prove that `vm_id` is gone: failed, or partial with this VM (or an item
+    the collector could not identify) among the unreadable ones."""
+    cov = inv.coverage_index.get((subscription_id, m.VMS))
+    if cov is None or cov.status == m.FAILED:
+        return inv.gap(m.VMS, subscription_id) or "VM list missing"
+    if cov.status == m.PARTIAL and (vm_id in cov.failed_scopes or not cov.failed_scopes):
+        return f"{m.VMS} partial: {cov.error_code or 'error'}"
+    return None
