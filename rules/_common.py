@@ -49,3 +49,15 @@ def policy_is_v2(inv: m.Inventory, item: m.ProtectedItem) -> bool | None:
     if item.policy_type:
         return item.policy_type.upper() == "V2"
     return None
+
+
+def vm_existence_gap(inv: m.Inventory, vm_id: str) -> str | None:
+    """Why absence of `vm_id` from the VM list does not prove the VM is gone: its subscription was
+    not scanned, or that subscription's VM list failed. None when absence means the VM no longer
+    exists."""
+    from scanner import ids
+
+    sub = ids.subscription_of(vm_id)
+    if not sub or sub not in {s.lower() for s in inv.subscriptions}:
+        return f"the VM's subscription {sub or '(unknown)'} was not scanned"
+    return inv.gap(m.VMS, sub)

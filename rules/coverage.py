@@ -12,7 +12,7 @@ from scanner import ids
 from scanner import inventory as m
 
 from . import knowledge
-from ._common import not_assessed_for_failed
+from ._common import not_assessed_for_failed, vm_existence_gap
 from .base import Result, fail, not_assessed, passed, rule
 from .jobs import vault_gaps
 
@@ -30,15 +30,6 @@ _VM_TYPE = "/providers/microsoft.compute/virtualmachines/"
 
 def _scanned(inv: m.Inventory) -> set[str]:
     return {s.lower() for s in inv.subscriptions}
-
-
-def _vm_list_gap(inv: m.Inventory, vm_id: str) -> str | None:
-    """Why we cannot tell whether the VM `vm_id` exists: its subscription was not scanned, or the VM
-    list of that subscription failed. None when absence from the list means the VM is gone."""
-    sub = ids.subscription_of(vm_id)
-    if not sub or sub not in _scanned(inv):
-        return f"the VM's subscription {sub or '(unknown)'} was not scanned"
-    return inv.gap(m.VMS, sub)
 
 
 @rule(
@@ -104,7 +95,7 @@ def protected_item_source_missing(inv: m.Inventory, params: Mapping[str, Any]) -
         if source in inv.vm_by_id:
             yield passed(item)
             continue
-        reason = _vm_list_gap(inv, source)
+        reason = vm_existence_gap(inv, source)
         if reason:
             yield not_assessed(item, f"cannot tell whether the VM exists: {reason}", source_vm=item.source_display_id or source)
             continue
@@ -134,7 +125,7 @@ def protection_stopped_or_paused(inv: m.Inventory, params: Mapping[str, Any]) ->
         source = item.source_resource_id
         vm = inv.vm_by_id.get(source) if source else None
         if vm is None:
-            reason = _vm_list_gap(inv, source) if source else "the backup item reports no source VM id"
+            reason = vm_existence_gap(inv, source) if source else "the backup item reports no source VM id"
             if reason:
                 yield not_assessed(item, f"cannot tell whether the VM exists: {reason}")
             else:

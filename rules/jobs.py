@@ -8,7 +8,6 @@ from scanner import inventory as m
 from scanner.timeutil import hours_between, parse
 
 from . import knowledge
-
 from ._common import collected_at, not_assessed_for_failed
 from .base import Param, Result, fail, not_assessed, passed, rule
 
@@ -119,6 +118,11 @@ def _vault_name(inv: m.Inventory, vault_id: str) -> str:
     return vault.name if vault else ids.name_of(vault_id)
 
 
+def _vault_display(inv: m.Inventory, vault_id: str) -> str:
+    vault = inv.vault_by_id.get(vault_id)
+    return vault.display_id if vault else vault_id
+
+
 def _backed_up_items(inv: m.Inventory, skip: set[str]) -> Iterator[m.ProtectedItem]:
     for item in inv.protected_items:
         if item.is_backed_up and _iaas(item) and item.subscription_id.lower() not in skip:
@@ -155,13 +159,12 @@ def job_in_previous_vault(inv: m.Inventory, params: Mapping[str, Any]) -> Iterat
             yield passed(job)
         elif current:
             started = parse(job.start_time)
-            vm_display = inv.vm_by_id[vm].display_id if vm in inv.vm_by_id else vm
             yield fail(job, f"backup job for {job.entity_friendly_name or ids.name_of(vm)} still runs in vault "
                             f"{_vault_name(inv, job.vault_id)}, but the VM is now protected by "
                             f"{', '.join(_vault_name(inv, v) for v in current)}",
-                       vm_id=vm_display, job_vault=inv.vault_by_id[job.vault_id].display_id
-                       if job.vault_id in inv.vault_by_id else job.vault_id,
-                       protecting_vaults=[inv.vault_by_id[v].display_id if v in inv.vault_by_id else v for v in current],
+                       vm_id=inv.vm_by_id[vm].display_id if vm in inv.vm_by_id else vm,
+                       job_vault=_vault_display(inv, job.vault_id),
+                       protecting_vaults=[_vault_display(inv, v) for v in current],
                        started=job.start_time,
                        hours_in_progress=round(hours_between(started, now), 1) if started else None)
         else:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from scanner import ids
 from scanner import inventory as m
 from scanner.timeutil import parse
 
 from . import knowledge
-from ._common import not_assessed_for_failed
+from ._common import not_assessed_for_failed, vm_existence_gap
 from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
 from .jobs import vault_gaps
 
@@ -109,7 +108,6 @@ def _azure_vm_of(item: m.ReplicationItem) -> str:
 def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     gaps, items = _items(inv)
     yield from gaps
-    scanned = {s.lower() for s in inv.subscriptions}
     for item in items:
         if not _waiting_for_reprotect(item):
             continue
@@ -119,18 +117,16 @@ def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) ->
         if not vm_id:
             yield not_assessed(item, "the item does not name its Azure VM", **evidence)
             continue
-        sub = ids.subscription_of(vm_id)
         vm = inv.vm_by_id.get(vm_id)
         if vm is None:
-            reason = (f"the VM's subscription {sub or '(unknown)'} was not scanned" if sub not in scanned
-                      else inv.gap(m.VMS, sub))
+            reason = vm_existence_gap(inv, vm_id)
             if reason:
                 yield not_assessed(item, f"cannot tell whether the VM runs: {reason}", vm_id=vm_id, **evidence)
             else:
                 yield fail(item, f"{item.friendly_name or item.name} waits for reprotect but its Azure VM no longer exists",
                            vm_id=vm_id, vm_exists=False, power_state=None, **evidence)
             continue
-        status_gap = inv.gap(m.VM_STATUS, sub, vm.id)
+        status_gap = inv.gap(m.VM_STATUS, vm.subscription_id, vm.id)
         if vm.power_state is None or status_gap:
             yield not_assessed(item, f"power state of {vm.name} unknown{': ' + status_gap if status_gap else ''}",
                                vm_id=vm.display_id, **evidence)

@@ -43,8 +43,6 @@ def test_bcdr701_not_assessed_for_unreadable_vault():
 # --------------------------------------------------------------------------- BCDR702-705
 import pytest  # noqa: E402
 
-from scanner import ids  # noqa: E402
-
 OLD, NEW = "vault-old", "vault-new"
 
 
