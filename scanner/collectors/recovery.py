@@ -84,6 +84,7 @@ def map_policy(raw: dict[str, Any]) -> m.BackupPolicy:
         backup_management_type=s(props.get("backupManagementType")), schedule_policy_type=schedule_type,
         schedule_run_frequency=s(schedule.get("scheduleRunFrequency")),
         hourly_interval=i_or_none(get(schedule, "hourlySchedule", "interval")),
+        schedule_window_hours=i_or_none(get(schedule, "hourlySchedule", "scheduleWindowDuration")),
         instant_rp_retention_days=i_or_none(props.get("instantRpRetentionRangeInDays")),
     )
 
