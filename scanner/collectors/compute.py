@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import ids
 from .. import inventory as m
+from ..timeutil import parse as parse_time
 from .base import (MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none,
                    statuses, tags)
 
@@ -135,6 +136,13 @@ def map_disk(raw: dict[str, Any]) -> m.Disk:
     )
 
 
+def _instant(text: str):
+    try:
+        return parse_time(text)
+    except OverflowError:  # e.g. '9999-12-31T23:59:59-01:00' is past datetime.max in UTC
+        return None
+
+
 def map_restore_point_collection(raw: dict[str, Any]) -> m.RestorePointCollection:
     """A collection from the list (no restorePoints) or from GET $expand=restorePoints (counted)."""
     rid, display = require_id(raw)
@@ -145,8 +153,10 @@ def map_restore_point_collection(raw: dict[str, Any]) -> m.RestorePointCollectio
     latest = None
     if isinstance(points, list):
         count = len(points)
-        times = sorted(t for t in (s(get(p, "properties", "timeCreated")) for p in points) if t)
-        latest = times[-1] if times else None
+        # Compare instants, not strings: '...+05:30' and '...Z' do not sort by time as text.
+        times = [(when, t) for t in (s(get(p, "properties", "timeCreated")) for p in points)
+                 if (when := _instant(t)) is not None]
+        latest = max(times)[1] if times else None
     return m.RestorePointCollection(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
