@@ -1,0 +1,377 @@
+"""Every output format over reports built by the real engine, including hostile strings: names,
+a resource group, a lock, a job and a coverage message that an attacker who can name Azure
+resources controls. Each hostile check would fail without the writer's escaping."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import report_scenarios as rs
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+from scanner.output import FORMATS, _text, write_report
+from scanner.report import validate_report
+
+SARIF_SCHEMA = Path("/work/shared/sarif/sarif-schema-2.1.0.json")
+
+
+def render(report: dict, fmt: str, stream: io.StringIO | None = None) -> str:
+    validate_report(report)
+    stream = stream or io.StringIO()
+    write_report(report, fmt, stream)
+    return stream.getvalue()
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return rs.report()
+
+
+@pytest.fixture(scope="module")
+def hostile() -> dict:
+    return rs.report(hostile=True)
+
+
+def _finding(report: dict, rule_id: str, status: str = "FAIL") -> dict:
+    return next(x for x in report["findings"] if x["rule_id"] == rule_id and x["status"] == status)
+
+
+# --------------------------------------------------------------------------- registry
+def test_formats_and_dispatch():
+    assert FORMATS[:6] == ("json", "table", "sarif", "markdown", "csv", "junit")
+    with pytest.raises(ValueError):
+        write_report(rs.report(), "yaml", io.StringIO())
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_a_report_loaded_back_from_json_identically(report, fmt):
+    loaded = json.loads(render(report, "json"))
+    assert render(loaded, fmt) == render(report, fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_an_empty_report(fmt):
+    from scanner import inventory as m
+    from scanner.engine import evaluate
+    inv = m.Inventory(collected_at="2026-11-22T06:00:00Z")
+    assert render(rs.report(inv, evaluate(inv)), fmt)
+
+
+# --------------------------------------------------------------------------- json
+def test_json_is_the_report_as_is(hostile):
+    out = render(hostile, "json")
+    assert out.isascii()
+    assert json.loads(out) == hostile
+    assert out.startswith('{\n  "schema_version"')  # indent 2
+
+
+# --------------------------------------------------------------------------- table
+class TtyStream(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def plain_env(monkeypatch):
+    for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_table_groups_findings_by_severity_with_coverage_and_summary(report, plain_env):
+    out = render(report, "table")
+    assert "\x1b" not in out  # not a TTY: no colour
+    critical, high, unknown = out.index("CRITICAL (1)"), out.index("HIGH (3)"), out.index("NOT ASSESSED (2)")
+    assert critical < high < unknown
+    assert out.index("BCDR501") > critical and out.index("BCDR501") < high
+    assert "Coverage: 26 ok, 1 partial, 1 failed" in out
+    assert "Summary: 4 failed (1 critical, 3 high, 0 medium, 0 low, 0 info), 2 not assessed" in out
+    assert "2 virtual machines" in out
+
+
+def test_table_colours_only_on_a_tty(report, plain_env):
+    assert "\x1b[" in render(report, "table", TtyStream())
+
+
+def test_table_neutralises_escape_sequences_and_markup(plain_env, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping inside cells, so strings can be searched
+    inv = rs.scenario(hostile=True)
+    # A job name that would clear the screen and print a terminal hyperlink, and rich markup.
+    evil = "\x1b[2J\x1b]8;;http://evil/\x1b\\click\x1b]8;;\x1b\\ [link=http://evil]x[/link] [bold]b[/bold]\u202e"
+    from factories import with_
+    inv = with_(inv, backup_jobs=tuple(with_(j, entity_friendly_name=evil) for j in inv.backup_jobs))
+    report = rs.report(inv)
+    for stream in (io.StringIO(), TtyStream()):
+        out = render(report, "table", stream)
+        assert "\x1b[2J" not in out and "\x1b]8" not in out and "\u202e" not in out and "\x00" not in out
+        assert "\\x1b[2J" in out  # shown, not executed
+        assert "[link=http://evil]x[/link] [bold]b[/bold]" in out  # printed as written, not as markup
+
+
+# --------------------------------------------------------------------------- sarif
+def _sarif(report: dict) -> dict:
+    return json.loads(render(report, "sarif"))
+
+
+@pytest.mark.skipif(not SARIF_SCHEMA.exists(), reason="shared SARIF schema not available")
+@pytest.mark.parametrize("which", ["report", "hostile"])
+def test_sarif_validates_against_the_oasis_schema(which, request):
+    from jsonschema import Draft4Validator
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    errors = list(Draft4Validator(schema).iter_errors(_sarif(request.getfixturevalue(which))))
+    assert errors == [], errors[0].message if errors else ""
+
+
+def test_sarif_rules_results_fingerprints_and_locations(report):
+    run = _sarif(report)["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert sorted(r["id"] for r in rules) == ["BCDR401", "BCDR501", "BCDR601", "BCDR701"]
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["BCDR501"]["name"] == "rp-collection-limit-reached"
+    assert by_id["BCDR501"]["helpUri"].startswith("https://learn.microsoft.com/")
+    assert by_id["BCDR501"]["properties"]["predictedErrors"] == ["UserErrorRpCollectionLimitReached"]
+    assert len(run["results"]) == len(report["findings"])
+    for result, finding in zip(run["results"], report["findings"]):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["rule_id"]
+        assert result["partialFingerprints"] == {"azBcdrScan/v1": finding["fingerprint"]}
+        [loc] = result["locations"][0]["logicalLocations"]
+        assert loc["fullyQualifiedName"] == finding["resource_id"]
+        assert result["properties"]["evidence"] == finding["evidence"]
+    levels = {(r["ruleId"], r["kind"], r["level"]) for r in run["results"]}
+    assert ("BCDR501", "fail", "error") in levels  # critical
+    assert ("BCDR601", "fail", "error") in levels  # high
+    # NOT_ASSESSED: kind "open" (not enough information to decide), level "none" (required when not "fail")
+    assert ("BCDR401", "open", "none") in levels and ("BCDR701", "open", "none") in levels
+
+
+def test_sarif_levels_follow_severity():
+    from scanner.output.sarif import LEVEL
+    assert LEVEL == {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+    from scanner.engine import RuleSettings
+    inv = rs.scenario()
+    report = rs.report(inv, rs.evaluation(inv, settings={"BCDR501": RuleSettings(severity="medium"),
+                                                          "BCDR601": RuleSettings(severity="info")}))
+    levels = {r["ruleId"]: r["level"] for r in _sarif(report)["runs"][0]["results"] if r["kind"] == "fail"}
+    assert levels["BCDR501"] == "warning" and levels["BCDR601"] == "note"
+
+
+def test_sarif_coverage_gaps_are_tool_notifications(report):
+    invocation = _sarif(report)["runs"][0]["invocations"][0]
+    notes = invocation["toolExecutionNotifications"]
+    assert {(n["properties"]["collector"], n["level"]) for n in notes} == {("locks", "error"), ("backup_jobs", "warning")}
+    assert invocation["executionSuccessful"] is False
+
+
+def _sarif_unescape(s: str) -> str:
+    return re.sub(r"\\([\\\[\]])|\{\{|\}\}", lambda m: m.group(1) or m.group()[0], s)
+
+
+def test_sarif_escapes_untrusted_message_text(hostile):
+    run = _sarif(hostile)["runs"][0]
+    finding = _finding(hostile, "BCDR601")
+    [result] = [r for r in run["results"] if r["ruleId"] == "BCDR601"]
+    text = result["message"]["text"]
+    assert "[x](1)" not in text  # would be an embedded link (SARIF 3.11.6)
+    assert "{0}" not in text.replace("{{0}}", "")  # would be a placeholder (SARIF 3.11.5)
+    assert "\x00" not in text and "\x1b" not in text
+    assert _sarif_unescape(text) == _text.visible(finding["message"], keep="\n\t")
+    note = next(n for n in run["invocations"][0]["toolExecutionNotifications"] if n["properties"]["collector"] == "locks")
+    assert "[x](1)" not in note["message"]["text"] and "\x1b" not in note["message"]["text"]
+
+
+# --------------------------------------------------------------------------- markdown
+class _Cells(HTMLParser):
+    """Tables as rows of cell text (<br> read as a newline), plus every tag seen."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self.tags: list[tuple[str, dict]] = []
+        self._cell: list[str] | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _gfm(markdown: str) -> _Cells:
+    # html=True: raw HTML passes through, as on many renderers; escaping must not rely on it off.
+    html = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(markdown)
+    parsed = _Cells()
+    parsed.feed(html)
+    return parsed
+
+
+def test_markdown_tables(report):
+    parsed = _gfm(render(report, "markdown"))
+    findings = next(t for t in parsed.tables if t[0][:3] == ["Severity", "Status", "Rule"])
+    assert len(findings) == 1 + len(report["findings"])
+    assert {row[1] for row in findings[1:]} == {"FAIL", "NOT_ASSESSED"}
+    assert findings[1][3] == report["findings"][0]["resource_id"]
+    links = [a["href"] for tag, a in parsed.tags if tag == "a"]
+    assert links and all(h.startswith("https://learn.microsoft.com/") for h in links)
+
+
+def test_markdown_escapes_every_untrusted_string(hostile):
+    out = render(hostile, "markdown")
+    # GitHub turns bare URLs and www. names into links (GFM autolink extension, which the renderer
+    # below does not implement): the raw text must not contain them unbroken.
+    assert "http://x" not in out and "www.evil" not in out
+    parsed = _gfm(out)
+    tags = {tag for tag, _ in parsed.tags}
+    assert "script" not in tags
+    assert not tags & {"h3", "h4", "em", "strong", "code", "del", "img"}
+    assert sum(1 for tag, _ in parsed.tags if tag == "h1") == 1  # "\n# c" did not become a heading
+    assert [t for t, _ in parsed.tags if t == "h2"] == ["h2"] * 4  # only our own sections
+    links = [a.get("href", "") for tag, a in parsed.tags if tag == "a"]
+    assert all(h.startswith("https://learn.microsoft.com/") for h in links)  # no [x](1), no autolinks
+    findings = next(t for t in parsed.tables if t[0][:3] == ["Severity", "Status", "Rule"])
+    assert all(len(row) == 6 for row in findings)  # "a|b" did not add a column
+    for row, finding in zip(findings[1:], hostile["findings"]):
+        assert row[3] == _text.visible(finding["resource_id"], keep="\n")
+        assert row[4] == _text.visible(finding["resource_group"], keep="\n")
+        assert row[5] == _text.visible(finding["message"], keep="\n")
+    assert any(_text.visible(rs.HOSTILE, keep="\n") in row[5] for row in findings)
+    coverage = next(t for t in parsed.tables if t[0][:2] == ["Subscription", "Collector"])
+    assert all(len(row) == 6 for row in coverage)
+    assert coverage[1][5] == _text.visible(rs.HOSTILE, keep="\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e) | st.sampled_from("\n\r\t\x00\x1b"),
+               max_size=40))
+def test_markdown_cell_round_trips_any_ascii(s):
+    parsed = _gfm(f"| h | x |\n|---|---|\n| {_text.markdown(s)} | y |\n")
+    [table] = parsed.tables
+    assert len(table) == 2 and len(table[1]) == 2
+    expected = _text.visible(s.replace("\r\n", "\n").replace("\r", "\n"), keep="\n").strip(" ")
+    assert table[1][0] == expected
+    assert {tag for tag, _ in parsed.tags} <= {"table", "thead", "tbody", "tr", "th", "td", "br"}
+
+
+# --------------------------------------------------------------------------- csv
+def _rows(out: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(out, newline="")))
+
+
+def test_csv_one_row_per_finding(report):
+    rows = _rows(render(report, "csv"))
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["rule_id", "rule_name", "status", "severity"]
+    assert len(body) == len(report["findings"])
+    for row, finding in zip(body, report["findings"]):
+        record = dict(zip(header, row))
+        assert record["rule_id"] == finding["rule_id"] and record["resource_id"] == finding["resource_id"]
+        assert record["fingerprint"] == finding["fingerprint"]
+        assert json.loads(record["evidence"]) == finding["evidence"]
+
+
+def test_csv_guards_against_formula_injection(hostile):
+    out = render(hostile, "csv")
+    rows = _rows(out)
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    header = rows[0]
+    record = dict(zip(header, rows[1 + hostile["findings"].index(_finding(hostile, "BCDR601"))]))
+    assert record["resource_group"] == "'" + rs.FORMULA  # read as text by spreadsheets
+    assert "\n# c" in record["message"]  # newline kept inside the quoted cell
+    assert "\x00" not in out and "\x1b" not in out
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("  =1", "'  =1"), ("a=1", "a=1"), ("vm-1", "vm-1"), ("", ""),
+])
+def test_csv_cell_guard(value, expected):
+    assert _text.csv_cell(value) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_csv_any_text_round_trips_guarded(s):
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\r\n").writerow([_text.csv_cell(s)])
+    [[cell]] = _rows(buf.getvalue()) or [[""]]
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert cell in (_text.visible(s, keep="\t\n\r"), "'" + _text.visible(s, keep="\t\n\r"))
+
+
+# --------------------------------------------------------------------------- junit
+def test_junit_counts_and_structure(report):
+    root = ET.fromstring(render(report, "junit"))
+    assert root.tag == "testsuites"
+    fails = sum(1 for x in report["findings"] if x["status"] == "FAIL")
+    unknown = sum(1 for x in report["findings"] if x["status"] == "NOT_ASSESSED")
+    assert (int(root.get("failures")), int(root.get("skipped")), int(root.get("errors"))) == (fails, unknown, 2)
+    cases = root.findall(".//testcase")
+    assert int(root.get("tests")) == len(cases)
+    suite = next(s for s in root.findall("testsuite") if s.get("name").startswith("BCDR501"))
+    [case] = suite.findall("testcase")
+    assert case.get("name") == _finding(report, "BCDR501")["resource_id"]
+    assert case.find("failure") is not None
+    quiet = next(s for s in root.findall("testsuite") if s.get("name").startswith("BCDR602"))
+    assert [c.get("name") for c in quiet.findall("testcase")] == ["no findings"]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert {c.get("classname") for c in skipped} == {"az-bcdr-scan.BCDR401", "az-bcdr-scan.BCDR701"}
+
+
+def test_junit_is_well_formed_with_hostile_strings(hostile):
+    out = render(hostile, "junit")
+    assert "\x00" not in out and "\x1b" not in out  # illegal in XML 1.0: stripped
+    assert "<script>" not in out and "]]>" not in out
+    root = ET.fromstring(out)  # expat rejects NUL/ESC: this parse fails without stripping
+    failure_messages = [c.find("failure").get("message") for c in root.iter("testcase") if c.find("failure") is not None]
+    stripped = rs.HOSTILE.replace("\x00", "").replace("\x1b", "")
+    assert any(stripped in m for m in failure_messages)  # round-trips as text
+    error_text = "".join(e.text or "" for e in root.iter("error"))
+    assert stripped in error_text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_junit_any_text_is_well_formed(s):
+    el = ET.Element("testcase", {"name": _text.xml(s)})
+    el.text = _text.xml(s)
+    parsed = ET.fromstring(ET.tostring(el, encoding="unicode"))
+    assert parsed.text == _text.xml(s) or (parsed.text is None and _text.xml(s) == "")
+
+
+# --------------------------------------------------------------------------- html
+def test_html_escapes_and_has_no_script(hostile):
+    out = render(hostile, "html")
+    parsed = _Cells()
+    parsed.feed(out)
+    tags = [t for t, _ in parsed.tags]
+    assert "script" not in tags
+    assert all(a.get("href", "").startswith("https://learn.microsoft.com/") for t, a in parsed.tags if t == "a")
+    csp = [a for t, a in parsed.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in csp[0]["content"]
+    text = "".join(parsed.text)
+    assert "<script>alert(1)</script>" in text  # shown as text
+    assert "\x00" not in out and "\x1b" not in out
