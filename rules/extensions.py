@@ -45,18 +45,27 @@ def full_type(ext: m.Extension) -> str:
 
 
 def extensions_of(vm: m.VirtualMachine, iv: m.InstanceView) -> list[m.Extension]:
-    """Instance-view extensions, with the model's provisioningState filled in by name, plus the
-    model's extensions the instance view does not list (those have no status to show)."""
-    model = {e.name.lower(): e for e in vm.extensions}
-    out: list[m.Extension] = []
-    for ext in iv.extensions:
-        known = model.pop(ext.name.lower(), None)
-        if known is not None:
-            ext = replace(ext, provisioning_state=ext.provisioning_state or known.provisioning_state,
-                          publisher=ext.publisher or known.publisher)
-        out.append(ext)
-    out.extend(model.values())
-    return sorted(out, key=lambda e: e.name.lower())
+    """Instance-view extensions (including entries the collector made from a handler status alone,
+    which carry a type but no name), with the VM model's provisioningState filled in, matched by
+    name or else by type; plus the model's extensions the instance view does not show at all (those
+    have no status to show)."""
+    out = list(iv.extensions)
+    for known in vm.extensions:
+        match = next((i for i, e in enumerate(out) if e.name and e.name.lower() == known.name.lower()), None)
+        if match is None:
+            match = next((i for i, e in enumerate(out) if full_type(e).lower() == full_type(known).lower()), None)
+        if match is None:
+            out.append(known)
+            continue
+        ext = out[match]
+        out[match] = replace(ext, name=ext.name or known.name,
+                             provisioning_state=ext.provisioning_state or known.provisioning_state,
+                             publisher=ext.publisher or known.publisher)
+    return sorted(out, key=lambda e: (e.name.lower(), full_type(e).lower()))
+
+
+def label(ext: m.Extension) -> str:
+    return ext.name or full_type(ext)
 
 
 def _word(status: m.Status) -> str:
@@ -130,7 +139,7 @@ def extension_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         pvm, iv = item
         failed = [e for e in extensions_of(pvm.vm, iv) if not _has_dedicated_rule(pvm, e) and health(e) == FAILED]
         if failed:
-            yield fail(pvm.vm, f"{len(failed)} failed extension(s) on {pvm.vm.name}: {', '.join(e.name for e in failed)}",
+            yield fail(pvm.vm, f"{len(failed)} failed extension(s) on {pvm.vm.name}: {', '.join(label(e) for e in failed)}",
                        extensions=[_evidence(e, FAILED) for e in failed], protection=pvm.protection)
         else:
             yield passed(pvm.vm)

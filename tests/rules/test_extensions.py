@@ -187,3 +187,31 @@ def test_bcdr303_not_assessed_for_subscription_when_replication_items_unreadable
                       coverage_overrides={m.REPLICATION_ITEMS: f.failed(m.REPLICATION_ITEMS)})
     [finding] = run("BCDR303", inv)
     assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
+
+
+def test_handler_only_entry_and_model_extension_are_one_extension():
+    # The instance view has no extensions[] entry for VMSnapshot, only its handler status (the
+    # collector keeps it as a nameless entry); the VM model lists it by name with a short type.
+    handler_only = m.Extension(name="", type=SNAP, handler_status=m.Status(code="ProvisioningState/succeeded",
+                                                                         level="Info", display_status="Ready"))
+    model_ext = m.Extension(name="VMSnapshot", type="VMSnapshot", publisher="Microsoft.Azure.RecoveryServices",
+                            provisioning_state="Succeeded")
+    vm = f.vm(instance_view=f.instance_view(extensions=(handler_only,)), extensions=(model_ext,))
+    inv = _backed(vm)
+    assert run("BCDR302", inv) == []
+    assert passes("BCDR302", inv) == 1
+
+
+def test_rest_example_instance_view_through_the_real_mapper():
+    import json
+    from pathlib import Path
+
+    from scanner.collectors.compute import map_instance_view
+    raw = json.loads(Path("/work/shared/azure-rest-examples/compute/VirtualMachine_Get_InstanceView.json")
+                     .read_text())["responses"]["200"]["body"]
+    vm = f.vm("myVM", instance_view=map_instance_view(raw))
+    inv = _backed(vm)
+    for code in ("BCDR301", "BCDR302", "BCDR201", "BCDR202"):
+        assert run(code, inv) == [], code
+    [outdated] = run("BCDR203", inv)  # the example's agent is 2.7.41491.949
+    assert (outdated.status, outdated.evidence["agent_version"]) == ("FAIL", "2.7.41491.949")
