@@ -238,3 +238,18 @@ def test_bcdr504_not_assessed_without_source_or_collection_list():
     assert [x.status for x in run("BCDR504", f.inventory(restore_point_collections=[rpc]))] == ["NOT_ASSESSED"]
     inv = f.inventory(coverage_overrides={m.RESTORE_POINT_COLLECTIONS: f.failed(m.RESTORE_POINT_COLLECTIONS)})
     assert [(x.status, x.resource_id) for x in run("BCDR504", inv)] == [("NOT_ASSESSED", f"/subscriptions/{f.SUB}")]
+
+
+def test_bcdr503_counts_jobs_whose_container_is_spelled_with_the_long_prefix():
+    vm = f.vm("app1")
+    v = f.vault()
+    p = f.policy(v=v, instant_rp_retention_days=5)
+    item = f.protected_item(vm, v, p)
+    long_name = f"iaasvmcontainer;{item.container_name}"
+    jobs = [f.job(v, name="sched", target=vm, start_time=_at(6 * 24 + 23), is_user_triggered=False)]
+    jobs += [f.job(v, name=f"od{i}", target=vm, start_time=_at(1 + i * 0.1), is_user_triggered=True,
+                   container_name=long_name) for i in range(30)]
+    inv = f.inventory(virtual_machines=[vm], vaults=[v], backup_policies=[p], protected_items=[item], backup_jobs=jobs)
+    # 30 on-demand backups reach the VM through its friendly name; 5 x (1 + 30/7) = 26.4.
+    [finding] = run("BCDR503", inv)
+    assert finding.evidence["on_demand_backups"] == 30
