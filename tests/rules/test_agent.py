@@ -211,3 +211,12 @@ def test_bcdr203_not_assessed_without_os_type():
 
 def test_bcdr203_skips_vm_without_agent():
     assert run("BCDR203", _backed(_vm(iv=m.InstanceView(agent_present=False)))) == []
+
+
+def test_not_assessed_when_only_the_vm_records_the_failed_get():
+    # Coverage says ok, but this VM's instance view GET failed: still NOT_ASSESSED, never PASS.
+    vm = f.vm(instance_view=None, instance_view_error="TooManyRequests")
+    for code in AGENT_RULES:
+        [finding] = run(code, _backed(vm))
+        assert (finding.status, finding.evidence["instance_view_error"]) == ("NOT_ASSESSED", "TooManyRequests")
+        assert passes(code, _backed(vm)) == 0
