@@ -64,8 +64,12 @@ def i_or_none(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII digits only, and short: '²'.isdigit() is True but int('²') raises, and int() of a
+        # string over 4,300 digits raises too; either would lose the whole item for one odd field.
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            return int(text)
     return None
 
 
