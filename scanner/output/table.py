@@ -106,27 +106,28 @@ def _coverage(console: Console, coverage: Iterable[Mapping[str, Any]]) -> None:
 
 def _findings_table(console: Console, title: str, style: str, findings: list[Mapping[str, Any]],
                     frame: box.Box, multi_sub: bool, reason: bool = False) -> None:
+    """Three columns so that it stays readable at 80 columns: the rule code, the resource (name,
+    then type, group and, when several subscriptions were scanned, subscription on their own
+    lines), and the rule slug with the message."""
     console.print()
     console.print(Text(title, style=style or "bold"))
-    table = Table(box=frame, show_lines=False, expand=False, header_style="bold")
+    table = Table(box=frame, show_lines=True, expand=False, header_style="bold")
     table.add_column("Rule", no_wrap=True)
-    if multi_sub:
-        table.add_column("Subscription", overflow="fold")
-    table.add_column("Resource", overflow="fold")
-    table.add_column("Type", overflow="fold")
-    table.add_column("Group", overflow="fold")
-    table.add_column("Reason" if reason else "Message", overflow="fold", ratio=1)
+    table.add_column("Resource", overflow="fold", ratio=2)
+    table.add_column("Reason" if reason else "Message", overflow="fold", ratio=3)
     for f in findings:
-        row = [Text(f"{terminal(f.get('rule_id'))} {terminal(f.get('rule_name'))}")]
-        if multi_sub:
-            row.append(Text(terminal(f.get("subscription_id"))))
-        row += [
-            Text(terminal(ids.name_of(f.get("resource_id", "")))),
-            Text(terminal((f.get("resource_type") or "").rsplit("/", 1)[-1])),
-            Text(terminal(f.get("resource_group"))),
-            Text(terminal(f.get("message"))),
-        ]
-        table.add_row(*row)
+        resource = Text(terminal(ids.name_of(f.get("resource_id", ""))) or terminal(f.get("resource_id")))
+        details = [(f.get("resource_type") or "").rsplit("/", 1)[-1]]
+        if f.get("resource_group"):
+            details.append(f"group {f.get('resource_group')}")
+        if multi_sub and f.get("subscription_id"):
+            details.append(f"subscription {f.get('subscription_id')}")
+        for line in details:
+            if line:
+                resource.append("\n" + terminal(line), style="dim")
+        message = Text(terminal(f.get("rule_name")), style="dim")
+        message.append("\n" + terminal(f.get("message")))
+        table.add_row(Text(terminal(f.get("rule_id"))), resource, message)
     console.print(table)
 
 
