@@ -115,7 +115,7 @@ def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | 
         write_report(report, fmt or _default_format(output), stream)
     if evaluation.rule_errors:
         return EXIT_INTERNAL
-    return _exit_code(report, fail_on or cfg.fail_on)
+    return _exit_code(report, fail_on or cfg.fail_on or "high")
 
 
 # --------------------------------------------------------------------------- scan

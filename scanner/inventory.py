@@ -415,20 +415,26 @@ class Inventory:
         return tuple(found)
 
     @cached_property
-    def protected_item_by_container(self) -> dict[tuple[str, str], ProtectedItem]:
-        return {(p.vault_id, p.container_name): p for p in self.protected_items if p.container_name}
+    def protected_item_by_container(self) -> dict[tuple[str, tuple[str, str]], ProtectedItem]:
+        return {(p.vault_id, key): p for p in self.protected_items if (key := container_key(p.container_name))}
 
     def vm_id_for_job(self, job: BackupJob) -> str:
         """The VM a backup job is about. Jobs carry no ARM id: join on the container name
-        (iaasvmcontainerv2;<rg>;<vm>) within the vault, else on a friendly name that is unique in
-        the vault. Empty when it cannot be resolved without guessing."""
-        item = self.protected_item_by_container.get((job.vault_id, job.container_name)) if job.container_name else None
-        if item is None and job.entity_friendly_name:
+        (iaasvmcontainerv2;<rg>;<vm>, which is the VM's resource group and name) within the vault.
+        Only a job that has no container name at all falls back to a friendly name that is unique in
+        the vault: a container that matches no item names another VM (e.g. a same-named VM in
+        another resource group), never the one with the same friendly name. Empty when it cannot be
+        resolved without guessing."""
+        key = container_key(job.container_name)
+        if key:
+            item = self.protected_item_by_container.get((job.vault_id, key))
+            return item.source_resource_id if item else ""
+        if job.entity_friendly_name:
             same = [p for p in self.protected_items
                     if p.vault_id == job.vault_id and p.friendly_name.lower() == job.entity_friendly_name.lower()]
             if len(same) == 1:
-                item = same[0]
-        return item.source_resource_id if item else ""
+                return same[0].source_resource_id
+        return ""
 
     @cached_property
     def backup_jobs_by_vm(self) -> dict[str, tuple[BackupJob, ...]]:
@@ -492,6 +498,14 @@ class Inventory:
         except json.JSONDecodeError as exc:
             raise InventoryFormatError(f"inventory file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+def container_key(container: str) -> tuple[str, str] | None:
+    """(resource group, VM name) from a backup container name, in either spelling:
+    'iaasvmcontainerv2;rg;vm' (protected item / job property) or
+    'IaasVMContainer;iaasvmcontainerv2;rg;vm' (the container segment of an item id)."""
+    parts = [p for p in (container or "").lower().split(";") if p]
+    return (parts[-2], parts[-1]) if len(parts) >= 3 else None
 
 
 class InventoryFormatError(ValueError):

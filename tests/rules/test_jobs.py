@@ -301,3 +301,25 @@ def test_bcdr705_not_assessed_without_policy_or_success_time():
 def test_bcdr705_ignores_stopped_protection():
     _vm, inv = _stale(item_kw=dict(protection_state="ProtectionStopped", last_backup_time="2026-01-01T00:00:00Z"))
     assert run("BCDR705", inv) == [] and passes("BCDR705", inv) == 0
+
+
+def test_job_join_uses_container_not_friendly_name_when_container_is_known():
+    # A job for rg-b/app1 must not be attributed to the protected rg-a/app1 just because the
+    # friendly names match (the job's container names another resource group).
+    protected = f.vm("app1", rg="rg-a")
+    other = f.vm("app1", rg="rg-b")
+    v = f.vault()
+    old_job = f.job(v, target=other, status="InProgress", start_time="2026-11-20T00:00:00Z", end_time=None)
+    inv = f.inventory(virtual_machines=[protected, other], vaults=[v], protected_items=[f.protected_item(protected, v)],
+                      backup_jobs=[old_job])
+    assert inv.vm_id_for_job(old_job) == ""
+    assert protected.id not in inv.backup_jobs_by_vm
+
+
+def test_job_join_accepts_both_container_spellings():
+    vm = f.vm("app1")
+    v = f.vault()
+    item = f.protected_item(vm, v, container_name="iaasvmcontainer;iaasvmcontainerv2;rg-app;app1")
+    job = f.job(v, target=vm)
+    inv = f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[item], backup_jobs=[job])
+    assert inv.vm_id_for_job(job) == vm.id
