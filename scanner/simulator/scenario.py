@@ -7,9 +7,10 @@ response. The simulator serves these bodies; it invents nothing except where not
 
 Top-level keys (all optional except "subscriptions"; keys starting with "_" are comments):
 
-  "subscriptions"             list of subscription ids, or objects {"subscriptionId",
-                              "displayName", "tenantId", "state"}. Any other subscription id in a
-                              request gets 404 SubscriptionNotFound.
+  "subscriptions"             list of subscription ids (or objects {"subscriptionId", ...}). Any
+                              other subscription id in a request gets 404 SubscriptionNotFound.
+  "subscriptionDetails"       object: subscription id -> {"displayName", "tenantId", "state"} for
+                              GET /subscriptions/{id} (defaults: the id, a fake tenant, Enabled).
   "resourceGroups"            Microsoft.Resources/resourceGroups bodies (id, name, location,
                               properties.provisioningState).
   "virtualMachines"           full Microsoft.Compute/virtualMachines models (hardwareProfile,
@@ -65,7 +66,7 @@ KINDS = (
     "resourceGroups", "virtualMachines", "disks", "restorePointCollections", "locks", "vaults",
     "backupProtectedItems", "backupPolicies", "backupJobs", "replicationProtectedItems", "replicationJobs",
 )
-MAPS = ("instanceViews",)
+MAPS = ("instanceViews", "subscriptionDetails")
 
 _RELATIVE = re.compile(r"^@now((?:\s*[+-]\s*\d+(?:\.\d+)?\s*[smhdw])*)$")
 _OFFSET = re.compile(r"([+-])\s*(\d+(?:\.\d+)?)\s*([smhdw])")

@@ -133,9 +133,11 @@ class _Index:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.subscriptions: dict[str, dict] = {}
+        details = {k.lower(): v for k, v in data.get("subscriptionDetails", {}).items()}
         for entry in data.get("subscriptions", []):
             body = dict(entry) if isinstance(entry, dict) else {"subscriptionId": entry}
             sub = body["subscriptionId"]
+            body = {**details.get(sub.lower(), {}), **body}
             self.subscriptions[sub.lower()] = {
                 "id": f"/subscriptions/{sub}",
                 "authorizationSource": "RoleBased",
