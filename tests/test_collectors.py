@@ -161,3 +161,16 @@ def test_scrubber_redacts_and_pseudonymises_every_occurrence():
     assert real not in out.lower()
     assert out.count(pseudonym(real)) == 2  # both occurrences, whatever their casing
     assert "abcDEF123" not in out and "xyz123456" not in out and "eyJhbGci" not in out
+
+
+def test_a2a_recovery_point_is_derived_from_rpo_and_initial_replication(no_network):
+    from scanner.collectors.recovery import map_replication_item
+    inv = replay("collect_full")
+    assert inv.replication_items[0].has_recovery_point is True  # RPO reported: a recovery point exists
+    base = {"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/"
+                  "replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/i",
+            "properties": {"protectionState": "Protected", "providerSpecificDetails": {"instanceType": "A2A"}}}
+    assert map_replication_item(base).has_recovery_point is None  # nothing said either way
+    base["properties"]["providerSpecificDetails"].update(
+        {"monitoringJobType": "InitialReplication", "vmProtectionStateDescription": "Initial replication in progress"})
+    assert map_replication_item(base).has_recovery_point is False

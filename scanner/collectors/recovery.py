@@ -149,6 +149,16 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
         recovery = ids.norm(s(psd.get("recoveryFabricObjectId")))
         if not recovery:
             recovery = _vm_from_parts(sub, s(psd.get("recoveryAzureResourceGroupId")), s(psd.get("recoveryAzureVMName")))
+        # A2A reports no recovery point list on the item. Initial replication (seed 001: failover
+        # needs at least one recovery point) means none exists yet; an RPO, which is measured from
+        # the latest recovery point, means one does.
+        initial = any("initialreplication" in x.replace(" ", "").lower() for x in (
+            s(psd.get("monitoringJobType")), s(psd.get("vmProtectionState")), s(psd.get("vmProtectionStateDescription")),
+            s(props.get("protectionState")), s(props.get("protectionStateDescription"))))
+        if initial:
+            has_rp = False
+        elif rpo is not None:
+            has_rp = True
     elif kind == "InMageRcmFailback":
         # Failback from Azure to on-premises: the Azure VM is the one being replicated back.
         source = ids.norm(s(psd.get("azureVirtualMachineId")))
