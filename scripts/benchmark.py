@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Benchmark a full scan against synthetic subscriptions served by the loopback ARM simulator.
+
+    python scripts/benchmark.py                 # 100, 500 and 2000 VMs
+    python scripts/benchmark.py --vms 10000     # one size
+
+For each size it prints the ARM requests the scan made (and how they split between paged lists
+and per-resource GETs), wall time on loopback, peak Python heap during collect + evaluate, and
+the time the same request count would take at the least against real ARM's read bucket
+(design.md: 250 burst, 25 requests/s refill per subscription and principal): the simulator does
+not throttle, so the loopback time measures our own overhead and the floor measures the calls.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential  # noqa: E402
+from scanner.collect import CollectOptions, collect  # noqa: E402
+from scanner.engine import evaluate  # noqa: E402
+from scanner.simulator import Simulator  # noqa: E402
+
+SUB = "00000000-0000-4000-8000-0000000be4c4"
+S = f"/subscriptions/{SUB}"
+BURST, REFILL = 250, 25.0
+
+
+def synthetic(n_vms: int) -> dict:
+    """A subscription with n_vms VMs: 80 % running, 70 % backed up (one vault per 500), 10 %
+    replicated, two managed disks each, a restore point collection per backed-up VM and a week
+    of daily backup jobs."""
+    rgs = [f"rg-{i:03d}" for i in range(max(1, n_vms // 50))]
+    vaults = [f"{S}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/vault-{i}"
+              for i in range(max(1, n_vms // 500))]
+    sc: dict = {"subscriptions": [SUB], "resourceGroups": [], "virtualMachines": [], "instanceViews": {}, "disks": [],
+                "restorePointCollections": [], "locks": [], "vaults": [], "backupProtectedItems": [],
+                "backupPolicies": [], "backupJobs": [], "replicationProtectedItems": [], "replicationJobs": []}
+    for rg in rgs + ["rg-backup", "AzureBackupRG_westeurope_1"]:
+        sc["resourceGroups"].append({"id": f"{S}/resourceGroups/{rg}", "name": rg, "location": "westeurope",
+                                     "properties": {"provisioningState": "Succeeded"}})
+    for v in vaults:
+        sc["vaults"].append({"id": v, "name": v.rsplit("/", 1)[1], "type": "Microsoft.RecoveryServices/vaults",
+                             "location": "westeurope", "sku": {"name": "RS0", "tier": "Standard"},
+                             "properties": {"provisioningState": "Succeeded",
+                                            "redundancySettings": {"standardTierStorageRedundancy": "GeoRedundant",
+                                                                   "crossRegionRestore": "Enabled"},
+                                            "securitySettings": {"softDeleteSettings": {"softDeleteState": "Enabled"},
+                                                                 "immutabilitySettings": {"state": "Locked"}}}})
+        sc["backupPolicies"].append({"id": f"{v}/backupPolicies/DefaultPolicy", "name": "DefaultPolicy",
+                                     "properties": {"backupManagementType": "AzureIaasVM", "instantRpRetentionRangeInDays": 2,
+                                                    "schedulePolicy": {"schedulePolicyType": "SimpleSchedulePolicy",
+                                                                       "scheduleRunFrequency": "Daily",
+                                                                       "scheduleRunTimes": ["2026-01-01T22:00:00Z"]}}})
+    for i in range(n_vms):
+        rg, name = rgs[i % len(rgs)], f"vm-{i:05d}"
+        vid = f"{S}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+        disks = [f"{S}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name}-{d}" for d in ("os", "data")]
+        sc["virtualMachines"].append({
+            "id": vid, "name": name, "location": "westeurope", "type": "Microsoft.Compute/virtualMachines",
+            "properties": {"vmId": f"{i:08d}-0000-4000-8000-000000000000", "provisioningState": "Succeeded",
+                           "storageProfile": {"osDisk": {"osType": "Linux", "name": f"{name}-os", "managedDisk": {"id": disks[0]}},
+                                              "dataDisks": [{"lun": 0, "name": f"{name}-data", "managedDisk": {"id": disks[1]}}]},
+                           "osProfile": {"computerName": name, "linuxConfiguration": {"provisionVMAgent": True}}}})
+        running = i % 5 != 0
+        sc["instanceViews"][vid] = {
+            "vmAgent": {"vmAgentVersion": "2.10.0.8", "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Ready"}]},
+            "extensions": [{"name": "VMSnapshotLinux", "type": "Microsoft.Azure.RecoveryServices.VMSnapshotLinux", "typeHandlerVersion": "1.0.9",
+                            "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"}]}],
+            "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info"},
+                         {"code": "PowerState/running" if running else "PowerState/deallocated", "level": "Info"}]}
+        for d, size in zip(disks, (64, 512)):
+            sc["disks"].append({"id": d, "name": d.rsplit("/", 1)[1], "location": "westeurope", "managedBy": vid,
+                                "properties": {"diskSizeGB": size, "encryption": {"type": "EncryptionAtRestWithPlatformKey"}}})
+        if i % 10 < 7:  # backed up
+            vault = vaults[i % len(vaults)]
+            container = f"iaasvmcontainerv2;{rg};{name}"
+            sc["backupProtectedItems"].append({
+                "id": f"{vault}/backupFabrics/Azure/protectionContainers/IaasVMContainer;{container}/protectedItems/VM;{container}",
+                "name": f"VM;{container}",
+                "properties": {"backupManagementType": "AzureIaasVM", "protectedItemType": "Microsoft.Compute/virtualMachines",
+                               "workloadType": "VM", "containerName": container, "friendlyName": name, "sourceResourceId": vid,
+                               "virtualMachineId": vid, "protectionState": "Protected", "healthStatus": "Passed",
+                               "lastBackupStatus": "Completed", "lastBackupTime": "@now-8h", "lastRecoveryPoint": "@now-8h",
+                               "policyId": f"{vault}/backupPolicies/DefaultPolicy"}})
+            rpc = f"{S}/resourceGroups/AzureBackupRG_westeurope_1/providers/Microsoft.Compute/restorePointCollections/AzureBackup_{name}"
+            sc["restorePointCollections"].append({
+                "id": rpc, "name": rpc.rsplit("/", 1)[1], "location": "westeurope",
+                "properties": {"source": {"id": vid}, "restorePoints": [
+                    {"id": f"{rpc}/restorePoints/rp{k}", "name": f"rp{k}", "properties": {"timeCreated": f"@now-{k + 1}d"}}
+                    for k in range(3)]}})
+            for day in range(7):
+                sc["backupJobs"].append({
+                    "id": f"{vault}/backupJobs/{i:08d}-{day:04d}-4000-8000-000000000000", "name": f"{i:08d}-{day:04d}",
+                    "properties": {"jobType": "AzureIaaSVMJob", "backupManagementType": "AzureIaasVM", "operation": "Backup",
+                                   "status": "Completed", "entityFriendlyName": name, "containerName": container,
+                                   "startTime": f"@now-{day}d-8h", "endTime": f"@now-{day}d-7h"}})
+        if i % 10 == 9:  # replicated
+            vault = vaults[0]
+            sc["replicationProtectedItems"].append({
+                "id": f"{vault}/replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/rpi-{i}",
+                "name": f"rpi-{i}",
+                "properties": {"friendlyName": name, "protectionState": "Protected", "replicationHealth": "Normal",
+                               "activeLocation": "Primary", "allowedOperations": ["PlannedFailover", "TestFailover"],
+                               "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": vid, "rpoInSeconds": 120,
+                                                           "lastRpoCalculatedTime": "@now-5m",
+                                                           "isReplicationAgentUpdateRequired": False}}})
+    return sc
+
+
+def run(n_vms: int, workers: int) -> dict:
+    from scanner.simulator.scenario import load_scenario
+    import json
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(synthetic(n_vms), fh)
+    scenario = load_scenario(fh.name)
+    Path(fh.name).unlink()
+    with Simulator(scenario, page_size=1000) as sim:
+        factory = ClientFactory(StaticTokenCredential("benchmark"),
+                                ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path, timeout=3600))
+        gc.collect()
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        inv = collect(factory, [SUB], CollectOptions(workers=workers))
+        t1 = time.perf_counter()
+        ev = evaluate(inv)
+        t2 = time.perf_counter()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    kinds = Counter()
+    for _method, path in factory.ledger.sent:
+        if path.endswith("/instanceView"):
+            kinds["instance views"] += 1
+        elif "/restorePointCollections/" in path:
+            kinds["restore point counts"] += 1
+        else:
+            kinds["list pages"] += 1
+    requests = factory.ledger.count
+    return {"vms": n_vms, "requests": requests, "kinds": dict(kinds), "collect_s": t1 - t0, "evaluate_s": t2 - t1,
+            "peak_mib": peak / 2**20, "floor_s": max(0.0, requests - BURST) / REFILL,
+            "findings": len(ev.findings), "per_vm": requests / n_vms}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vms", type=int, action="append", help="VM count (repeatable); default 100, 500, 2000")
+    ap.add_argument("--workers", type=int, default=8)
+    args = ap.parse_args()
+    sizes = args.vms or [100, 500, 2000]
+    run(5, args.workers)  # warm-up: SDK modules are imported on first use and would count as scan memory
+    print(f"{'VMs':>6} {'requests':>9} {'per VM':>7} {'lists':>6} {'views':>6} {'RP GETs':>7} "
+          f"{'collect s':>10} {'rules s':>8} {'peak MiB':>9} {'ARM floor s':>12}")
+    for n in sizes:
+        r = run(n, args.workers)
+        k = r["kinds"]
+        print(f"{r['vms']:>6} {r['requests']:>9} {r['per_vm']:>7.2f} {k.get('list pages', 0):>6} "
+              f"{k.get('instance views', 0):>6} {k.get('restore point counts', 0):>7} {r['collect_s']:>10.2f} "
+              f"{r['evaluate_s']:>8.2f} {r['peak_mib']:>9.1f} {r['floor_s']:>12.1f}")
+    print("ARM floor: the least time real ARM's read bucket (250 burst, 25/s) allows for that many requests.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
