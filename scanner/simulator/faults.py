@@ -1,5 +1,9 @@
 """Fault injection for the loopback ARM simulator.
 
+Faults act on authenticated GETs (a request that fails authentication is answered 401 and not
+counted), before the request is routed, so they also work on paths the simulator does not serve.
+Other methods are always refused with 405; only `error` and `stall` faults apply to them.
+
 A `Fault` says what to do to which requests: it matches on the HTTP method, a regular expression
 searched in the decoded request path (case-insensitive, as ARM paths are), and optionally one
 searched in the raw query string. Among the requests it matches it applies only to a window:

@@ -411,6 +411,11 @@ class Simulator:
 
     def _respond(self, method: str, raw_path: str, path: str, query: str, auth: str) -> _Response:
         if method.upper() != "GET":
+            # Read-only: every other method is refused (and recorded by the caller). Only stall and
+            # error faults apply to them, so a test can shape the answer to a write attempt.
+            for fault in self._take_faults(method, path, query):
+                if fault.kind == "error":
+                    return self._error(self._fault_error(fault, path))
             return self._error(_ArmError(405, "MethodNotAllowed",
                                          f"The simulator is read-only: {method} is not allowed on '{path[:200]}'.",
                                          headers={"Allow": "GET"}))
@@ -418,10 +423,7 @@ class Simulator:
             self._authenticate(auth)
         except _ArmError as err:
             return self._error(err)
-        applied = [f for f in self.faults if f.take(method, path, query)]
-        for fault in applied:
-            if fault.kind == "stall":
-                self._stopping.wait(max(0.0, min(fault.seconds, self.max_stall)))
+        applied = self._take_faults(method, path, query)
         for fault in applied:
             if fault.kind == "error":
                 return self._error(self._fault_error(fault, path))
@@ -436,6 +438,14 @@ class Simulator:
         except _ArmError as err:
             return self._error(err)
         return self._post_faults(resp, [f for f in applied if f.kind in POST_ROUTE], raw_path, query)
+
+    def _take_faults(self, method: str, path: str, query: str) -> list[Fault]:
+        """The faults that act on this request (each counts it); stalls are slept here."""
+        applied = [f for f in self.faults if f.take(method, path, query)]
+        for fault in applied:
+            if fault.kind == "stall":
+                self._stopping.wait(max(0.0, min(fault.seconds, self.max_stall)))
+        return applied
 
     def _authenticate(self, auth: str) -> None:
         scheme, _, token = auth.partition(" ")
@@ -764,9 +774,17 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         if method != "GET":
             self._drain_body()
-        resp, entry = self.server.sim.handle(method, self.path, self.headers)
+        try:
+            resp, entry = self.server.sim.handle(method, self.path, self.headers)
+            data = _encode(resp.body) if resp.body is not None else b""
+        except Exception as exc:  # a bug or a failing transform hook: answer, never kill the thread
+            log.warning("simulator error on %s %s: %s", method, self.path[:200], exc, exc_info=True)
+            resp = _Response(500, arm_error("InternalServerError", f"simulator error: {type(exc).__name__}"))
+            data = _encode(resp.body)
+            split = urlsplit(self.path)
+            entry = LedgerEntry(method, unquote(split.path), split.query, self.headers.get("Host", ""),
+                                bool((self.headers.get("Authorization") or "").strip()), 500)
         self.server.sim.ledger.append(entry)
-        data = _encode(resp.body) if resp.body is not None else b""
         try:
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
