@@ -127,24 +127,12 @@ def rp_collection_near_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
             yield passed(c.resource)
 
 
-def _rg_and_vm(container: str) -> tuple[str, ...]:
-    """('rg', 'vm') from 'iaasvmcontainerv2;rg;vm' or 'iaasvmcontainer;iaasvmcontainerv2;rg;vm' (both
-    spellings occur: recoveryservicesbackup/Compute_ProtectedItem_Get.json); () when not of that shape."""
-    parts = [p for p in container.lower().split(";") if p]
-    return tuple(parts[-2:]) if len(parts) >= 3 else ()
-
-
 def _window_jobs(inv: m.Inventory, item: m.ProtectedItem, start: datetime, now: datetime) -> list[tuple[datetime, m.BackupJob]]:
     """Backup jobs of the item's VM (any vault) that started in [start, now] and may have left a
     restore point: failed and cancelled jobs did not."""
     out = []
     for job in inv.backup_jobs_by_vm.get(item.source_resource_id, ()):
         if job.operation.lower() != "backup" or job.status.lower() in ("failed", "cancelled", "cancelling"):
-            continue
-        if _rg_and_vm(job.container_name) and _rg_and_vm(item.container_name) \
-                and _rg_and_vm(job.container_name) != _rg_and_vm(item.container_name):
-            # Inventory.vm_id_for_job falls back to a friendly name unique in the vault; a job whose
-            # container names another resource group (a same-named VM) is not this VM's.
             continue
         started = parse(job.start_time)
         if started is not None and start <= started <= now:

@@ -363,19 +363,11 @@ class Inventory:
 
     @cached_property
     def protected_items_by_vm(self) -> dict[str, tuple[ProtectedItem, ...]]:
-        out: dict[str, list[ProtectedItem]] = {}
-        for item in self.protected_items:
-            if item.source_resource_id:
-                out.setdefault(item.source_resource_id, []).append(item)
-        return {k: tuple(v) for k, v in out.items()}
+        return _group(self.protected_items, lambda p: (p.source_resource_id,))
 
     @cached_property
     def replication_items_by_vm(self) -> dict[str, tuple[ReplicationItem, ...]]:
-        out: dict[str, list[ReplicationItem]] = {}
-        for item in self.replication_items:
-            for vm in {item.source_vm_id, item.recovery_vm_id} - {""}:
-                out.setdefault(vm, []).append(item)
-        return {k: tuple(v) for k, v in out.items()}
+        return _group(self.replication_items, lambda r: {r.source_vm_id, r.recovery_vm_id})
 
     @cached_property
     def disks_by_vm(self) -> dict[str, tuple[Disk, ...]]:
@@ -394,18 +386,11 @@ class Inventory:
 
     @cached_property
     def restore_point_collections_by_vm(self) -> dict[str, tuple[RestorePointCollection, ...]]:
-        out: dict[str, list[RestorePointCollection]] = {}
-        for rpc in self.restore_point_collections:
-            if rpc.source_id:
-                out.setdefault(rpc.source_id, []).append(rpc)
-        return {k: tuple(v) for k, v in out.items()}
+        return _group(self.restore_point_collections, lambda r: (r.source_id,))
 
     @cached_property
     def locks_by_scope(self) -> dict[str, tuple[Lock, ...]]:
-        out: dict[str, list[Lock]] = {}
-        for lock in self.locks:
-            out.setdefault(lock.scope, []).append(lock)
-        return {k: tuple(v) for k, v in out.items()}
+        return _group(self.locks, lambda lock: (lock.scope,))
 
     def locks_applying_to(self, resource_id: str) -> tuple[Lock, ...]:
         """Locks on the resource itself, its resource group and its subscription (inherited)."""
@@ -498,6 +483,16 @@ class Inventory:
         except json.JSONDecodeError as exc:
             raise InventoryFormatError(f"inventory file is not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+def _group(items: Iterable[Any], keys: Any) -> dict[str, tuple[Any, ...]]:
+    """Index items under each non-empty key `keys(item)` returns (an item can sit under several)."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        for key in keys(item):
+            if key:
+                out.setdefault(key, []).append(item)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def container_key(container: str) -> tuple[str, str] | None:
