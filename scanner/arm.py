@@ -152,7 +152,12 @@ class CappedRetryPolicy(RetryPolicy):
         self.deadline = deadline
 
     def get_retry_after(self, response):  # type: ignore[override]
-        value = super().get_retry_after(response)
+        try:
+            value = super().get_retry_after(response)
+        except (ValueError, TypeError, OverflowError):
+            # azure-core raises for a Retry-After that is neither seconds nor an HTTP date; that
+            # would fail the whole call. Ignore the header and back off instead.
+            return None
         if value is None:
             return None
         return min(max(value, 0.0), self.max_retry_after)
