@@ -143,7 +143,10 @@ def _parallel(workers: int, items: list[Any], fn: Callable[[Any], Any]) -> list[
 
 def _instance_view(compute: Any, rec: Recorder, vm: m.VirtualMachine) -> tuple[m.VirtualMachine, m.InstanceView | None, str]:
     try:
-        view = cmp.map_instance_view(wire(compute.virtual_machines.instance_view(vm.resource_group, vm.name)))
+        # Address the VM by its id, not by the body's `name`: that is an untrusted string which, when it
+        # disagrees with the id, would send the GET to another (or no) resource.
+        view = cmp.map_instance_view(wire(compute.virtual_machines.instance_view(
+            ids.resource_group_of(vm.display_id), ids.name_of(vm.display_id))))
         rec.ok(m.INSTANCE_VIEWS, 1)
         return vm, view, ""
     except Exception as exc:  # noqa: BLE001 - recorded per VM; the rules say NOT_ASSESSED for it
@@ -153,7 +156,8 @@ def _instance_view(compute: Any, rec: Recorder, vm: m.VirtualMachine) -> tuple[m
 
 def _count_restore_points(compute: Any, rec: Recorder, rpc: m.RestorePointCollection):
     try:
-        raw = wire(compute.restore_point_collections.get(rpc.resource_group, rpc.name, expand="restorePoints"))
+        raw = wire(compute.restore_point_collections.get(ids.resource_group_of(rpc.display_id), ids.name_of(rpc.display_id),
+                                                         expand="restorePoints"))
         got = cmp.map_restore_point_collection(raw)
         if got.restore_point_count is None:
             # An expand GET without restorePoints means zero points (ARM omits empty arrays).
