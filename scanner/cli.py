@@ -121,14 +121,16 @@ def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | 
 # --------------------------------------------------------------------------- scan
 def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, credential: Any, *, cfg: Any,
              fmt: str | None, output: str | None, fail_on: str | None, save_inventory: str | None,
-             timeout: float, max_retry_after: float, workers: int, job_window_days: int) -> int:
+             timeout: float, max_retry_after: float, workers: int, job_window_days: int,
+             read_timeout: float = 60.0) -> int:
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     from .arm import ArmSettings, ClientFactory, classify
     from .collect import CollectOptions, collect
     from .timeutil import iso, utcnow
 
-    settings = ArmSettings(endpoint=endpoint, verify=verify, timeout=timeout, max_retry_after=max_retry_after)
+    settings = ArmSettings(endpoint=endpoint, verify=verify, timeout=timeout, max_retry_after=max_retry_after,
+                           read_timeout=read_timeout)
     factory = ClientFactory(credential, settings)
     started = utcnow()
     try:
@@ -197,6 +199,8 @@ def _formats() -> list[str]:
 @click.option("--save-inventory", metavar="FILE", help="Also write the collected Inventory (JSON) for 'evaluate'.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True, help="Overall deadline for the scan, seconds.")
 @click.option("--max-retry-after", type=click.FloatRange(min=0), default=60, show_default=True, help="Cap on a server's Retry-After, seconds.")
+@click.option("--read-timeout", type=click.FloatRange(min=0.1), default=60, show_default=True,
+              help="Seconds to wait for each response before retrying it (a stalled proxy or service).")
 @click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Concurrent per-VM requests per subscription.")
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
 @click.option("--demo", is_flag=True, help="Scan the bundled demo subscription on a loopback ARM simulator (no Azure account needed).")
@@ -205,7 +209,8 @@ def _formats() -> list[str]:
 @click.pass_context
 def cli(ctx: click.Context, subscriptions: tuple[str, ...], fmt: str | None, output: str | None, arm_endpoint: str,
         fail_on: str | None, config_path: str | None, save_inventory: str | None, timeout: float,
-        max_retry_after: float, workers: int, job_window_days: int, demo: bool, debug: bool) -> None:
+        max_retry_after: float, read_timeout: float, workers: int, job_window_days: int, demo: bool,
+        debug: bool) -> None:
     """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
 
     Read-only: it only ever sends GET requests to Azure Resource Manager."""
@@ -220,7 +225,8 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], fmt: str | None, out
         subs = validate_subscriptions(subscriptions)
     cfg = _load_config(config_path)
     common = dict(cfg=cfg, fmt=fmt, output=output, fail_on=fail_on, save_inventory=save_inventory, timeout=timeout,
-                  max_retry_after=max_retry_after, workers=workers, job_window_days=job_window_days)
+                  max_retry_after=max_retry_after, read_timeout=read_timeout, workers=workers,
+                  job_window_days=job_window_days)
     if demo:
         ctx.exit(run_demo(**common))
     from .arm import make_credential, tls_verify_from_env
