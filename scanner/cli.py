@@ -40,6 +40,11 @@ def _setup_logging(debug: bool) -> None:
         logging.getLogger("rules").setLevel(logging.DEBUG)
     # Azure SDK loggers stay at WARNING even with --debug: their DEBUG output includes request headers.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    # azure-mgmt-core's auto-registration policy warns "We are registering for you" on a 409
+    # MissingSubscriptionRegistration *before* it POSTs .../register, which GuardedTransport refuses:
+    # the warning would tell a CI log that a read-only scan wrote to the subscription. The refusal
+    # is recorded in coverage (error_code MissingSubscriptionRegistration) instead.
+    logging.getLogger("azure.mgmt.core.policies").setLevel(logging.ERROR)
 
 
 def validate_endpoint(url: str) -> str:
