@@ -40,6 +40,9 @@ def _setup_logging(debug: bool) -> None:
         logging.getLogger("rules").setLevel(logging.DEBUG)
     # Azure SDK loggers stay at WARNING even with --debug: their DEBUG output includes request headers.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    # azure-mgmt-core warns "...We are registering for you" before our read-only guard blocks that
+    # POST; the line is untrue here, and the coverage record says what really happened.
+    logging.getLogger("azure.mgmt.core.policies._base").setLevel(logging.ERROR)
     # azure-mgmt-core's auto-registration policy warns "We are registering for you" on a 409
     # MissingSubscriptionRegistration *before* it POSTs .../register, which GuardedTransport refuses:
     # the warning would tell a CI log that a read-only scan wrote to the subscription. The refusal

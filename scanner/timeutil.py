@@ -30,11 +30,11 @@ def parse(value: str | None) -> datetime | None:
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest[i:]}"
     try:
         dt = datetime.fromisoformat(text)
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # e.g. 9999-12-31T23:59:59-01:00 overflows when moved to UTC
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
 
 
 def hours_between(start: datetime, end: datetime) -> float:

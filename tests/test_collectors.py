@@ -174,3 +174,16 @@ def test_a2a_recovery_point_is_derived_from_rpo_and_initial_replication(no_netwo
     base["properties"]["providerSpecificDetails"].update(
         {"monitoringJobType": "InitialReplication", "vmProtectionStateDescription": "Initial replication in progress"})
     assert map_replication_item(base).has_recovery_point is False
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "not a time", "", None, 5])
+def test_timeutil_parse_never_raises_on_hostile_times(value):
+    from scanner.timeutil import parse
+    assert parse(value) is None
+
+
+@pytest.mark.parametrize("rid", ["/", "///", " / "])
+def test_an_id_without_segments_is_malformed(rid):
+    from scanner.collectors.base import MalformedItem, require_id
+    with pytest.raises(MalformedItem):
+        require_id({"id": rid})

@@ -96,7 +96,7 @@ def tags(value: Any) -> dict[str, str]:
 def require_id(raw: dict[str, Any]) -> tuple[str, str]:
     """(normalised id, display id); MalformedItem when there is none."""
     rid = raw.get("id") if isinstance(raw, dict) else None
-    if not isinstance(rid, str) or not rid.strip().startswith("/"):
+    if not isinstance(rid, str) or not rid.strip().startswith("/") or not ids.norm(rid).strip("/"):
         raise MalformedItem("item without a valid ARM id")
     return ids.norm(rid), rid.strip()
 
