@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
 def utcnow() -> datetime:
@@ -13,9 +14,14 @@ def iso(dt: datetime) -> str:
 
 
 def parse(value: str | None) -> datetime | None:
-    """Parse an ARM timestamp ('2017-08-03T05:31:07.014604Z', '+00:00', 7-digit fractions)."""
     if not value or not isinstance(value, str):
         return None
+    return _parse(value)
+
+
+@lru_cache(maxsize=65536)  # rules parse the same job and backup times many times over
+def _parse(value: str) -> datetime | None:
+    """Parse an ARM timestamp ('2017-08-03T05:31:07.014604Z', '+00:00', 7-digit fractions)."""
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
