@@ -376,6 +376,7 @@ def test_unknown_paths_get_an_arm_404(sim):
     assert r.status_code == 404 and r.json()["error"]["code"]
 
 
+@pytest.mark.simulator_writes  # sends writes on purpose (conftest's suite-wide write check)
 def test_every_non_get_is_recorded_and_refused(sim):
     for method in ("POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
         r = raw(sim, f"{P}/providers/Microsoft.Compute/register?{API}", method=method, json={"x": 1} if method != "HEAD" else None)
@@ -431,6 +432,7 @@ def test_arm_error_faults(sim, make, status, code, error_type):
         assert "Microsoft.Compute/virtualMachines/instanceView/read" in exc.value.error.message
 
 
+@pytest.mark.simulator_writes  # sends writes on purpose (conftest's suite-wide write check)
 def test_missing_registration_409_triggers_the_sdk_auto_registration_write(sim):
     """Without the scanner's read-only guard, azure-mgmt-core answers a 409
     MissingSubscriptionRegistration by POSTing .../providers/<rp>/register: the ledger catches it."""
@@ -678,6 +680,7 @@ def test_a_failing_transform_hook_answers_500_and_the_server_lives_on(sim):
     assert raw(sim, f"{P}/providers/Microsoft.Compute/disks?{API}").status_code == 200
 
 
+@pytest.mark.simulator_writes  # sends writes on purpose (conftest's suite-wide write check)
 def test_error_faults_can_shape_the_answer_to_a_write(sim):
     sim.add_fault(Fault.error(409, "/register$", method="POST", code="Conflict"))
     r = raw(sim, f"{P}/providers/Microsoft.Compute/register?{API}", method="POST")
