@@ -511,8 +511,11 @@ def test_body_transforms_unknown_enum_and_missing_fields(sim):
     assert {i.properties.as_dict()["protectionState"] for i in items} == {"SomethingNew"}
     view = compute(sim).virtual_machines.instance_view("rg-app", "vm-00")
     assert view.vm_agent is None and view.extensions is None and view.statuses
-    # the scenario itself is untouched
-    assert raw(sim, f"{P}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-00/instanceView?{API}").status_code == 200
+    # the transforms work on copies: the scenario (and the simulator's computed lists) stay untouched
+    sim.clear_faults()
+    items = list(backup(sim).backup_protected_items.list("rsv-test", "rg-backup"))
+    assert {i.properties.as_dict()["protectionState"] for i in items} == {"Protected"}
+    assert compute(sim).virtual_machines.instance_view("rg-app", "vm-00").vm_agent is not None
 
 
 def test_fault_window_and_counters(sim):
