@@ -43,11 +43,6 @@ def _setup_logging(debug: bool) -> None:
     # azure-mgmt-core warns "...We are registering for you" before our read-only guard blocks that
     # POST; the line is untrue here, and the coverage record says what really happened.
     logging.getLogger("azure.mgmt.core.policies._base").setLevel(logging.ERROR)
-    # azure-mgmt-core's auto-registration policy warns "We are registering for you" on a 409
-    # MissingSubscriptionRegistration *before* it POSTs .../register, which GuardedTransport refuses:
-    # the warning would tell a CI log that a read-only scan wrote to the subscription. The refusal
-    # is recorded in coverage (error_code MissingSubscriptionRegistration) instead.
-    logging.getLogger("azure.mgmt.core.policies").setLevel(logging.ERROR)
 
 
 def validate_endpoint(url: str) -> str:
