@@ -3,3 +3,136 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+
+# --------------------------------------------------------------------------- suite-wide simulator ledger check
+# design.md, "Safety requirements": the scanner only ever reads. Every test that drives the scanner
+# through the loopback ARM simulator asserts that for its own run; this check is the net under all
+# of them. Every Simulator constructed during the session (by a test, a fixture, or `--demo` inside
+# the CLI) is tracked, and at the end the session fails if any of them ever received a request that
+# is not GET or HEAD. The terminal summary prints the tally.
+#
+# Left out of the check, and counted separately: simulators made by tests that send non-GET requests
+# to the simulator *themselves*, to test its ledger and its 405 answer (the simulator's own tests).
+# Mark such a test `@pytest.mark.simulator_writes`; SIMULATOR_WRITE_PROBE_MODULES covers a module that
+# does this and is not marked yet.
+import dataclasses as _dataclasses
+import functools as _functools
+
+import pytest as _pytest
+
+SIMULATOR_WRITE_PROBE_MODULES = frozenset({"test_simulator.py"})
+_LEDGER_CHECK = _pytest.StashKey["_SimulatorLedgerCheck"]()
+_FAULT_MATRIX = _pytest.StashKey["FaultMatrixTally"]()
+
+
+class _SimulatorLedgerCheck:
+    def __init__(self) -> None:
+        self.sims: list[tuple[object, str, bool]] = []  # (simulator, test node id, exempt)
+        self.current: tuple[str, bool] = ("(outside any test)", False)
+        self.restore = lambda: None
+
+    def track(self, sim: object) -> None:
+        nodeid, exempt = self.current
+        self.sims.append((sim, nodeid, exempt))
+
+    def checked(self) -> list[tuple[object, str]]:
+        return [(sim, nodeid) for sim, nodeid, exempt in self.sims if not exempt]
+
+    def writes(self) -> list[tuple[str, object]]:
+        return [(nodeid, entry) for sim, nodeid in self.checked() for entry in sim.writes()]
+
+    def requests(self) -> int:
+        return sum(len(sim.ledger.snapshot()) for sim, _ in self.checked())
+
+    def exempt_nodeids(self) -> list[str]:
+        return sorted({nodeid for _, nodeid, exempt in self.sims if exempt})
+
+
+@_dataclasses.dataclass
+class FaultMatrixTally:
+    """Filled in by tests/test_fault_matrix.py, printed once in the terminal summary."""
+    scenarios_run: int = 0
+    survived: int = 0
+    assessed: int = 0
+    not_assessed: int = 0
+    dropped: int = 0
+    writes: int = 0
+
+    def line(self) -> str:
+        return (f"fault matrix: scenarios run {self.scenarios_run}, survived {self.survived}, resources assessed "
+                f"{self.assessed} or NOT_ASSESSED {self.not_assessed} (dropped {self.dropped}), "
+                f"write requests sent {self.writes}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "simulator_writes: the test sends non-GET requests to a Simulator itself (to test the "
+                   "simulator's ledger); its simulators are left out of the suite-wide write check")
+    config.stash[_FAULT_MATRIX] = FaultMatrixTally()
+    try:
+        from scanner.simulator import Simulator
+    except ImportError:  # the simulator's own import error shows up in the tests that use it
+        return
+    check = _SimulatorLedgerCheck()
+    original = Simulator.__init__
+
+    @_functools.wraps(original)
+    def tracking_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        check.track(self)
+
+    Simulator.__init__ = tracking_init
+    check.restore = lambda: setattr(Simulator, "__init__", original)
+    config.stash[_LEDGER_CHECK] = check
+
+
+def pytest_unconfigure(config):
+    check = config.stash.get(_LEDGER_CHECK, None)
+    if check is not None:
+        check.restore()
+
+
+@_pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    check = item.config.stash.get(_LEDGER_CHECK, None)
+    if check is None:
+        return (yield)
+    exempt = item.get_closest_marker("simulator_writes") is not None or item.path.name in SIMULATOR_WRITE_PROBE_MODULES
+    check.current = (item.nodeid, exempt)
+    try:
+        return (yield)
+    finally:
+        check.current = ("(outside any test)", False)
+
+
+@_pytest.fixture(scope="session")
+def fault_matrix_tally(pytestconfig) -> FaultMatrixTally:
+    return pytestconfig.stash[_FAULT_MATRIX]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    check = session.config.stash.get(_LEDGER_CHECK, None)
+    if check is not None and check.writes():
+        session.exitstatus = _pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    tally = config.stash.get(_FAULT_MATRIX, None)
+    if tally is not None and tally.scenarios_run:
+        terminalreporter.write_line(tally.line())
+    check = config.stash.get(_LEDGER_CHECK, None)
+    if check is None or not check.sims:
+        return
+    writes = check.writes()
+    terminalreporter.write_line(
+        f"simulator ledger: {check.requests()} requests across {len(check.checked())} simulators, {len(writes)} writes",
+        red=bool(writes), bold=bool(writes))
+    for nodeid, entry in writes:
+        terminalreporter.write_line(f"  WRITE {entry.method} {entry.path} (status {entry.status}) during {nodeid}", red=True)
+    exempt = check.exempt_nodeids()
+    if exempt:
+        n = sum(1 for _, _, e in check.sims if e)
+        modules = ", ".join(sorted(SIMULATOR_WRITE_PROBE_MODULES))
+        terminalreporter.write_line(f"simulator ledger: {n} simulators in {len(exempt)} tests exempted as write probes "
+                                    f"(marker simulator_writes, or module {modules}) were not checked")
