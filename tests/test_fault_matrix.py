@@ -23,7 +23,6 @@ The session's terminal summary prints one line with the totals (see the tally in
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import time
