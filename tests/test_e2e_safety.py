@@ -146,7 +146,8 @@ def _error_paths(sim: Simulator) -> None:
     sim.add_fault(Fault.resource_not_found(r"/vm-web-02/instanceView$"))
     sim.add_fault(Fault.throttle(r"/backupJobs$", retry_after=1200, times=1))
     sim.add_fault(Fault.error(401, r"/providers/Microsoft\.Compute/disks$", code="InvalidAuthenticationToken"))
-    sim.add_fault(Fault.foreign_next_link(r"/restorePointCollections$", host=urlsplit(sim.alias_endpoint).netloc))
+    sim.add_fault(Fault.foreign_next_link(r"/restorePointCollections$", query=r"^(?!.*skiptoken)",
+                                          host=urlsplit(sim.alias_endpoint).netloc))
 
 
 @pytest.fixture
