@@ -49,6 +49,12 @@ def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         if vm.subscription_id.lower() in skip:
             continue
         items = inv.protected_items_by_vm.get(vm.id, ())
+        if items and not any(p.state_known for p in items):
+            # Only states the scanner does not know: whether the VM is backed up is unknown, and the
+            # backup rules that key on "backed up" would skip it silently.
+            yield not_assessed(vm, "backup item in an unknown protection state: "
+                               + ", ".join(sorted({p.protection_state or "(none)" for p in items})))
+            continue
         if items:
             yield passed(vm)
             continue

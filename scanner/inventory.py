@@ -48,6 +48,10 @@ OK, PARTIAL, FAILED = "ok", "partial", "failed"
 
 # protectionState values that make a VM "backed up" (rule-catalog.md, "Words used below").
 BACKED_UP_STATES = frozenset({"protected", "irpending", "protectionerror"})
+# Every protectionState the SDK knows (ProtectedItemState, azure-mgmt-recoveryservicesbackup 11.2.0).
+# A state outside this set is one the service added later: we cannot tell if the VM is backed up.
+KNOWN_PROTECTION_STATES = BACKED_UP_STATES | frozenset(
+    {"invalid", "protectionstopped", "protectionpaused", "backupssuspended"})
 
 
 # --------------------------------------------------------------------------- models
@@ -223,6 +227,10 @@ class ProtectedItem:
     @property
     def is_backed_up(self) -> bool:
         return self.protection_state.lower() in BACKED_UP_STATES
+
+    @property
+    def state_known(self) -> bool:
+        return self.protection_state.lower() in KNOWN_PROTECTION_STATES
 
 
 @dataclass(frozen=True)

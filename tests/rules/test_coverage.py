@@ -166,3 +166,13 @@ def test_bcdr804_not_assessed_without_health_or_for_unreadable_vault():
     assert [(x.status, x.resource_id) for x in run("BCDR804", inv)] == [("NOT_ASSESSED", item.display_id)]
     failed = f.inventory(coverage_overrides={m.PROTECTED_ITEMS: f.failed(m.PROTECTED_ITEMS)})
     assert [x.status for x in run("BCDR804", failed)] == ["NOT_ASSESSED"]
+
+
+def test_bcdr801_unknown_protection_state_is_not_assessed_not_a_silent_pass():
+    vm = f.vm("app1")
+    v = f.vault()
+    inv = f.inventory(virtual_machines=[vm], vaults=[v],
+                      protected_items=[f.protected_item(vm, v, protection_state="SomethingNew")])
+    [finding] = run("BCDR801", inv)
+    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", vm.display_id)
+    assert "SomethingNew" in finding.evidence["reason"]
