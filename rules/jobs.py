@@ -37,28 +37,41 @@ def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Res
     params=(Param("max_hours", 24, "hours after which an InProgress backup job counts as stuck", 1, 24 * 30),),
 )
 def backup_job_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    for job, hours in _aged_jobs(inv, "inprogress", operations=("backup", "configurebackup")):
+        if isinstance(job, Result):
+            yield job
+        elif hours > params["max_hours"]:
+            yield fail(job, f"backup of {job.entity_friendly_name or 'a VM'} has been in progress for {hours} h",
+                       hours_in_progress=hours, max_hours=params["max_hours"], **_job_evidence(inv, job))
+        else:
+            yield passed(job)
+
+
+def _aged_jobs(inv: m.Inventory, status: str, operations: tuple[str, ...] = ()
+               ) -> Iterator[tuple[Result, float] | tuple[m.BackupJob, float]]:
+    """Backup jobs in `status` (and, if given, one of `operations`) with their age in hours at
+    collection time; NOT_ASSESSED results (as (result, 0)) where the jobs could not be read or a
+    job has no start time."""
     skip, gaps = not_assessed_for_failed(inv, m.BACKUP_JOBS)
-    yield from gaps
-    yield from vault_gaps(inv, m.BACKUP_JOBS, skip)
+    for r in [*gaps, *vault_gaps(inv, m.BACKUP_JOBS, skip)]:
+        yield r, 0.0
     now = collected_at(inv)
     for job in inv.backup_jobs:
-        if job.subscription_id in skip or job.status.lower() != "inprogress":
+        if job.subscription_id.lower() in skip or job.status.lower() != status:
             continue
-        if job.operation and job.operation.lower() not in ("backup", "configurebackup"):
+        if operations and job.operation and job.operation.lower() not in operations:
             continue
         started = parse(job.start_time)
         if started is None:
-            yield not_assessed(job, "job has no start time")
+            yield not_assessed(job, "job has no start time"), 0.0
             continue
-        hours = round(hours_between(started, now), 1)
-        if hours > params["max_hours"]:
-            vm = inv.vm_id_for_job(job)
-            yield fail(job, f"backup of {job.entity_friendly_name or 'a VM'} has been in progress for {hours} h",
-                       hours_in_progress=hours, max_hours=params["max_hours"], started=job.start_time,
-                       vm=job.entity_friendly_name, vm_id=inv.vm_by_id[vm].display_id if vm in inv.vm_by_id else vm,
-                       vault=inv.vault_by_id[job.vault_id].name if job.vault_id in inv.vault_by_id else job.vault_id)
-        else:
-            yield passed(job)
+        yield job, round(hours_between(started, now), 1)
+
+
+def _job_evidence(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
+    vm = job_vm_id(inv, job)
+    return dict(started=job.start_time, operation=job.operation, vm=job.entity_friendly_name,
+                vm_id=inv.vm_by_id[vm].display_id if vm in inv.vm_by_id else vm, vault=_vault_name(inv, job.vault_id))
 
 
 # --------------------------------------------------------------------------- BCDR702-705
@@ -245,26 +258,13 @@ def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
     params=(Param("max_hours", 2, "hours since the job started after which a Cancelling job counts as stuck", 1, 24 * 30),),
 )
 def job_cancel_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.BACKUP_JOBS)
-    yield from gaps
-    yield from vault_gaps(inv, m.BACKUP_JOBS, skip)
-    now = collected_at(inv)
-    for job in inv.backup_jobs:
-        if job.subscription_id.lower() in skip or job.status.lower() != "cancelling":
-            continue
-        started = parse(job.start_time)
-        if started is None:
-            yield not_assessed(job, "job has no start time")
-            continue
-        hours = round(hours_between(started, now), 1)
-        if hours > params["max_hours"]:
-            vm = job_vm_id(inv, job)
+    for job, hours in _aged_jobs(inv, "cancelling"):
+        if isinstance(job, Result):
+            yield job
+        elif hours > params["max_hours"]:
             yield fail(job, f"{job.operation or 'job'} of {job.entity_friendly_name or 'an item'} has been cancelling; "
                             f"it started {hours} h ago",
-                       hours_since_start=hours, max_hours=params["max_hours"], started=job.start_time,
-                       operation=job.operation, vm=job.entity_friendly_name,
-                       vm_id=inv.vm_by_id[vm].display_id if vm in inv.vm_by_id else vm,
-                       vault=_vault_name(inv, job.vault_id))
+                       hours_since_start=hours, max_hours=params["max_hours"], **_job_evidence(inv, job))
         else:
             yield passed(job)
 
