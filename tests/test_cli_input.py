@@ -85,6 +85,7 @@ def test_unreachable_endpoint_is_exit_2(capsys, offline_env, monkeypatch):
     ('["a list"]', "not a JSON object"),
     ('{"schema_version": "999", "collected_at": "x"}', "schema_version"),
     ('{"schema_version": "1", "collected_at": "2026-01-01T00:00:00Z", "virtual_machines": [{"id": 5}]}', "virtual_machines[0]"),
+    ('{"schema_version": "1", "collected_at": "yesterday"}', "collected_at"),
 ])
 def test_evaluate_rejects_bad_inventory(capsys, offline_env, content, needle):
     path = offline_env / "inv.json"
