@@ -102,3 +102,27 @@ def test_console_script_never_prints_a_traceback(offline_env):
     assert proc.returncode == EXIT_USAGE
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("az-bcdr-scan: error:")
+
+
+@pytest.mark.parametrize("setup,argv,needle", [
+    ({"az-bcdr-scan.toml": 'fail_on = "urgent"\n'}, [], "fail_on"),
+    ({"az-bcdr-scan.toml": "[rules.BCDR501.params]\nlimit = 0\n"}, [], "rules.BCDR501.params.limit"),
+    ({}, ["--config", "nowhere.toml"], "nowhere.toml"),
+], ids=["bad-value", "out-of-bounds", "missing-explicit-file"])
+def test_bad_config_is_one_line_and_exit_2(capsys, offline_env, setup, argv, needle):
+    for name, text in setup.items():
+        (offline_env / name).write_text(text)
+    inv = offline_env / "inv.json"
+    inv.write_text('{"schema_version": "1", "collected_at": "2026-01-01T00:00:00Z"}')
+    code, out, err = _run(capsys, "evaluate", str(inv), *argv)
+    assert code == EXIT_USAGE
+    assert needle in _one_line_error(err)
+    assert out == ""
+
+
+def test_valid_empty_inventory_evaluates_cleanly(capsys, offline_env):
+    inv = offline_env / "inv.json"
+    inv.write_text('{"schema_version": "1", "collected_at": "2026-01-01T00:00:00Z"}')
+    code, out, err = _run(capsys, "evaluate", str(inv), "--format", "json")
+    assert code == 0, err
+    assert '"findings": []' in out
