@@ -20,14 +20,8 @@ from scanner import inventory as m
 
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .vm_state import running_with_instance_view
+from .docs import DOC_AGENT_MIN_VERSION, DOC_AGENT_UNAVAILABLE, DOC_ASR_EXTENSIONS, DOC_LINUX_AGENT_UPDATE, DOC_WINDOWS_AGENT
 
-DOC_AGENT_UNAVAILABLE = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                         "#usererrorguestagentstatusunavailable---vm-agent-unable-to-communicate-with-azure-backup")
-DOC_ASR_EXTENSIONS = "https://learn.microsoft.com/azure/site-recovery/site-recovery-extension-troubleshoot"
-DOC_AGENT_MIN_VERSION = ("https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/"
-                         "support-extensions-agent-version")
-DOC_WINDOWS_AGENT = "https://learn.microsoft.com/azure/virtual-machines/extensions/agent-windows"
-DOC_LINUX_AGENT_UPDATE = "https://learn.microsoft.com/azure/virtual-machines/extensions/update-linux-agent"
 
 ABSENT, SILENT, NO_VERSION, NOT_READY, READY = "absent", "silent", "no-version", "not-ready", "ready"
 

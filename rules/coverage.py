@@ -15,13 +15,8 @@ from . import knowledge
 from ._common import not_assessed_for_failed, vm_existence_gap
 from .base import Result, fail, not_assessed, passed, rule
 from .jobs import vault_gaps
+from .docs import DOC_BCM_NOT_PRESENT, DOC_ENABLE, DOC_MANAGE, DOC_MONITOR, DOC_VMS_TROUBLESHOOT, DOC_VM_TROUBLESHOOT
 
-DOC_VM_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-DOC_BCM_NOT_PRESENT = (DOC_VM_TROUBLESHOOT + "#usererrorbcmdatasourcenotpresent---backup-failed-this-virtual-machine-is-not-actively-protected-by-azure-backup")
-DOC_VMS_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-vms-troubleshoot"
-DOC_ENABLE = "https://learn.microsoft.com/azure/backup/backup-azure-vms-first-look-arm"
-DOC_MANAGE = "https://learn.microsoft.com/azure/backup/backup-azure-manage-vms"
-DOC_MONITOR = "https://learn.microsoft.com/azure/backup/backup-azure-monitoring-built-in-monitor"
 
 STOPPED_STATES = frozenset({"protectionstopped", "protectionpaused"})
 UNHEALTHY = frozenset({"actionrequired", "actionsuggested"})

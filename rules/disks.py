@@ -7,10 +7,7 @@ from scanner import inventory as m
 
 from ._common import not_assessed_for_failed
 from .base import Param, Result, fail, not_assessed, passed, rule
-
-DOC_DISK_SIZE = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                 "#usererrorunsupporteddisksize---the-configured-disk-sizes-is-currently-not-supported-by-azure-backup")
-DOC_SUPPORT = "https://learn.microsoft.com/azure/backup/backup-support-matrix-iaas"
+from .docs import DOC_DISK_SIZE, DOC_ENCRYPTED_BACKUP, DOC_SUPPORT
 
 
 def _vm_disks(inv: m.Inventory, vm: m.VirtualMachine) -> list[tuple[str, str, int | None, m.Disk | None]]:
@@ -81,9 +78,6 @@ def encrypted_disk_over_size_limit(inv: m.Inventory, params: Mapping[str, Any]) 
                            disk=name, disk_id=key, size_gb=size, limit_gb=limit)
             else:
                 yield passed(vm, key=key)
-
-
-DOC_ENCRYPTED_BACKUP = "https://learn.microsoft.com/azure/backup/backup-azure-vms-encryption"
 
 
 @rule(

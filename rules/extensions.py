@@ -19,13 +19,8 @@ from scanner import inventory as m
 
 from .base import Result, fail, passed, rule
 from .vm_state import ProtectedVm, running_with_instance_view
+from .docs import DOC_ASR_EXTENSIONS, DOC_EXTENSIONS, DOC_TROUBLESHOOT, DOC_VMSNAPSHOT
 
-DOC_EXTENSIONS = "https://learn.microsoft.com/azure/virtual-machines/extensions/overview#troubleshoot-extensions"
-DOC_BACKUP_STEPS = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                    "#step-by-step-guide-to-troubleshoot-backup-failures")
-DOC_VMSNAPSHOT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                  "#extensionoperationfailedformanageddisks---vmsnapshot-extension-operation-failed")
-DOC_ASR_EXTENSIONS = "https://learn.microsoft.com/azure/site-recovery/site-recovery-extension-troubleshoot"
 
 # Extension types (publisher.type): VMSnapshot (Windows) and VMSnapshotLinux; Site Recovery installs
 # Microsoft.Azure.RecoveryServices.SiteRecovery.Windows / .Linux.
@@ -129,7 +124,7 @@ def _backup_job_running(inv: m.Inventory, vm_id: str) -> bool:
         a failed extension puts the VM in a failed provisioning state, and Azure Backup then refuses to
         snapshot it. Read the extension's status message, fix the cause or uninstall the extension, and
         retry the backup.""",
-    references=(DOC_EXTENSIONS, DOC_BACKUP_STEPS),
+    references=(DOC_EXTENSIONS, DOC_TROUBLESHOOT),
 )
 def extension_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for item in running_with_instance_view(inv):
@@ -156,7 +151,7 @@ def extension_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         plugin folders), that the VM can reach 168.63.129.16 and Azure Storage, and that DHCP is enabled in
         the guest. If it stays failed, uninstall the extension: Azure Backup reinstalls it at the next
         backup.""",
-    references=(DOC_VMSNAPSHOT, DOC_BACKUP_STEPS),
+    references=(DOC_VMSNAPSHOT, DOC_TROUBLESHOOT),
 )
 def backup_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for item in running_with_instance_view(inv, replication=False):

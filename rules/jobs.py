@@ -10,9 +10,7 @@ from scanner.timeutil import hours_between, parse
 from . import knowledge
 from ._common import collected_at, not_assessed_for_failed
 from .base import Param, Result, fail, not_assessed, passed, rule
-
-DOC_IN_PROGRESS = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                   "#usererrorbackupoperationinprogress---unable-to-initiate-backup-as-another-backup-operation-is-currently-in-progress")
+from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VMS_TROUBLESHOOT, DOC_VM_TROUBLESHOOT
 
 
 def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Result]:
@@ -75,10 +73,6 @@ def _job_evidence(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- BCDR702-705
-DOC_VM_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-DOC_JOBS_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-vms-troubleshoot"
-DOC_MONITOR = "https://learn.microsoft.com/azure/backup/backup-azure-monitoring-built-in-monitor"
-DOC_POLICY = "https://learn.microsoft.com/azure/backup/backup-azure-vms-enhanced-policy"
 
 BACKUP_OPERATIONS = frozenset({"backup", "configurebackup"})
 SUCCEEDED = frozenset({"completed", "completedwithwarnings"})
@@ -199,7 +193,7 @@ def job_in_previous_vault(inv: m.Inventory, params: Mapping[str, Any]) -> Iterat
         The evidence lists every error code seen in the failing jobs with its known cause, fix and Microsoft Learn
         page: work through them (agent, extension, network, locks on the restore point resource group), then run
         an on-demand backup to confirm the fix.""",
-    references=(DOC_VM_TROUBLESHOOT, DOC_JOBS_TROUBLESHOOT),
+    references=(DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT),
     params=(Param("failed_jobs", 2, "fail when this many most recent finished Backup jobs all failed", 1, 50),),
 )
 def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
@@ -251,7 +245,7 @@ def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
     remediation="""A cancelled job normally leaves the Cancelling state within minutes; while it lingers it cannot
         be cancelled again and can block the VM's next backup. Wait for it to finish, then look at the job's
         sub-tasks in the vault; if it stays in Cancelling, open a support case for the job id.""",
-    references=(DOC_JOBS_TROUBLESHOOT,),
+    references=(DOC_VMS_TROUBLESHOOT,),
     # The jobs API has no time of the cancel request (AzureIaaSVMJob carries startTime, endTime and
     # duration only), so the age is counted from the job's start: an upper bound on time spent
     # cancelling.
@@ -299,7 +293,7 @@ def _stale_limit(policy: m.BackupPolicy, params: Mapping[str, Any]) -> tuple[flo
         would lose more data than planned. Look at the VM's recent Backup jobs: failing jobs (BCDR703) point to the
         cause; if no jobs run at all, check that the policy's schedule is what you expect and that protection is not
         paused. Run an on-demand backup once the cause is fixed.""",
-    references=(DOC_MONITOR, DOC_POLICY),
+    references=(DOC_MONITOR, DOC_ENHANCED),
     params=(
         Param("daily_max_hours", 36, "hours after which a Daily policy's last successful backup is stale (24 h + grace)", 25, 24 * 10),
         Param("hourly_grace_hours", 3, "grace hours added to an Hourly policy's longest scheduled gap", 0, 48),

@@ -10,9 +10,8 @@ from scanner import inventory as m
 
 from ._common import not_assessed_for_failed
 from .base import Param, Result, fail, passed, rule
+from .docs import DOC_LOCKS, DOC_RP_LIMIT, DOC_SUPPORT
 
-DOC_RP_LIMIT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                "#usererrorrpcollectionlimitreached---the-restore-point-collection-max-limit-has-reached")
 
 # seeds/004: Azure Backup keeps instant restore points in a resource group it creates per region,
 # named AzureBackupRG_<geo>_<number>. A lock there stops it deleting old restore points.
@@ -67,10 +66,6 @@ def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         yield fail(rg, f"{'/'.join(levels)} lock on {rg.name} blocks Azure Backup from deleting expired restore points"
                        f"{f' for {len(vms)} backed-up VM(s) in {geo}' if vms else ''}",
                    locks=_lock_evidence(locks), region=geo, backed_up_vms=vms)
-
-
-DOC_LOCKS = "https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources"
-DOC_SUPPORT = "https://learn.microsoft.com/azure/backup/backup-support-matrix-iaas"
 
 
 @rule(

@@ -14,12 +14,8 @@ from scanner.timeutil import parse
 
 from ._common import collected_at, not_assessed_for_failed, policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
+from .docs import DOC_ENHANCED, DOC_RP_CLEANUP, DOC_RP_LIMIT
 
-DOC_RP_LIMIT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                "#usererrorrpcollectionlimitreached---the-restore-point-collection-max-limit-has-reached")
-DOC_ENHANCED = "https://learn.microsoft.com/azure/backup/backup-azure-vms-enhanced-policy"
-DOC_RP_CLEANUP = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                  "#clean-up-restore-point-collection")
 
 LIMIT_PARAMS = (
     # seeds/004: "the restore point collection max limit (18) has been reached" (Standard policy).

@@ -14,13 +14,8 @@ from . import knowledge
 from ._common import not_assessed_for_failed, vm_existence_gap
 from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
 from .jobs import vault_gaps
+from .docs import DOC_A2A_MOBILITY, DOC_A2A_TROUBLESHOOT, DOC_ASR_EXTENSIONS, DOC_ASR_MONITOR, DOC_AVS_FAILBACK, DOC_FAILBACK
 
-DOC_FAILBACK = "https://learn.microsoft.com/azure/site-recovery/vmware-azure-troubleshoot-failback-reprotect"
-DOC_EXTENSION = "https://learn.microsoft.com/azure/site-recovery/site-recovery-extension-troubleshoot"
-DOC_AVS_FAILBACK = "https://learn.microsoft.com/azure/site-recovery/avs-tutorial-failback"
-DOC_A2A_TROUBLESHOOT = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-troubleshoot-errors"
-DOC_MONITOR = "https://learn.microsoft.com/azure/site-recovery/site-recovery-monitor-and-troubleshoot"
-DOC_A2A_MOBILITY = "https://learn.microsoft.com/azure/site-recovery/azure-to-azure-autoupdate"
 
 A2A = "a2a"
 # allowedOperations value that offers reprotect: ReplicationProtectedItemOperation.REVERSE_REPLICATE
@@ -53,7 +48,7 @@ def _is_a2a(item: m.ReplicationItem) -> bool:
         recovery plan needs one for every VM in it. Wait for initial replication to finish, or fix what keeps it
         from producing recovery points (replication health errors, BCDR903); after a reprotect, do not plan a
         failback until the item shows a recovery point.""",
-    references=(DOC_AVS_FAILBACK, DOC_MONITOR),
+    references=(DOC_AVS_FAILBACK, DOC_ASR_MONITOR),
 )
 def asr_no_recovery_point(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     gaps, items = _items(inv)
@@ -146,7 +141,7 @@ def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) ->
         failover would use old data or fail. The evidence lists the health error codes with the known cause and
         fix for each code we recognise (agent not ready, extension time-outs, configuration server unreachable);
         resolve them and check that health returns to Normal.""",
-    references=(DOC_MONITOR, DOC_EXTENSION, DOC_A2A_TROUBLESHOOT),
+    references=(DOC_ASR_MONITOR, DOC_ASR_EXTENSIONS, DOC_A2A_TROUBLESHOOT),
     params=(Param("warning_severity", "medium", "severity of a finding for replicationHealth Warning"),),
 )
 def asr_replication_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
@@ -175,7 +170,7 @@ def asr_replication_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> It
     remediation="""A Site Recovery job failed with an error whose cause and fix are known; the evidence gives both
         and the Microsoft Learn page. Fix the cause, then rerun the job (reprotect, failback or enable
         replication). A later successful run of the same job on the same item clears this finding.""",
-    references=(DOC_FAILBACK, DOC_EXTENSION),
+    references=(DOC_FAILBACK, DOC_ASR_EXTENSIONS),
 )
 def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     skip, gaps = not_assessed_for_failed(inv, m.REPLICATION_JOBS)
@@ -217,7 +212,7 @@ def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> I
     remediation="""The item's current recovery point objective is above the target, so a failover now would lose
         more data than planned. Check replication health and the source VM's disk churn against the limits for
         Azure-to-Azure replication, and the network path from the VM to the cache storage account.""",
-    references=(DOC_A2A_TROUBLESHOOT, DOC_MONITOR),
+    references=(DOC_A2A_TROUBLESHOOT, DOC_ASR_MONITOR),
     params=(Param("max_rpo_seconds", 3600, "RPO in seconds above which an item is flagged", 60, 7 * 24 * 3600),),
 )
 def asr_rpo_breach(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
@@ -245,7 +240,7 @@ def asr_rpo_breach(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
     remediation="""Site Recovery reports that the replication (Mobility) agent on this VM needs an update. Outdated
         agents are behind extension time-outs such as 151095. Update the agent from the replicated item, or turn
         on automatic update of the Mobility service for the vault.""",
-    references=(DOC_EXTENSION, DOC_A2A_MOBILITY),
+    references=(DOC_ASR_EXTENSIONS, DOC_A2A_MOBILITY),
 )
 def asr_agent_update_required(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     gaps, items = _items(inv)

@@ -15,11 +15,7 @@ from scanner import inventory as m
 
 from ._common import not_assessed_for_failed
 from .base import Result, fail, not_assessed, passed, rule
-
-DOC_SOFT_DELETE = "https://learn.microsoft.com/azure/backup/backup-azure-security-feature-cloud"
-DOC_SECURE_BY_DEFAULT = "https://learn.microsoft.com/azure/backup/secure-by-default"
-DOC_CRR = "https://learn.microsoft.com/azure/backup/backup-create-recovery-services-vault#set-cross-region-restore"
-DOC_IMMUTABLE = "https://learn.microsoft.com/azure/backup/backup-azure-immutable-vault-concept"
+from .docs import DOC_CRR, DOC_IMMUTABLE, DOC_SECURE_BY_DEFAULT, DOC_SOFT_DELETE
 
 
 def _vaults(inv: m.Inventory) -> Iterator[Result | m.Vault]:

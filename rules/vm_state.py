@@ -12,14 +12,8 @@ from typing import Any, Iterator, Mapping
 from scanner import inventory as m
 
 from .base import Result, fail, not_assessed, not_assessed_subscription, passed, rule
+from .docs import DOC_CONSISTENCY, DOC_PROVISIONING_FAILED, DOC_TROUBLESHOOT, DOC_VM_STATES, DOC_VM_STATES_TROUBLESHOOT
 
-DOC_TROUBLESHOOT = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                    "#step-by-step-guide-to-troubleshoot-backup-failures")
-DOC_PROVISIONING_FAILED = ("https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout"
-                           "#usererrorvmprovisioningstatefailed---the-vm-is-in-failed-provisioning-state")
-DOC_VM_STATES = "https://learn.microsoft.com/azure/virtual-machines/states-billing"
-DOC_VM_TROUBLESHOOT = "https://learn.microsoft.com/azure/backup/backup-azure-vms-troubleshoot"
-DOC_CONSISTENCY = "https://learn.microsoft.com/azure/backup/backup-azure-vms-introduction#snapshot-consistency"
 
 # seeds/002 backup table ("VM is not in a state that allows backup": wait until the VM is out of the
 # transitional state between running and shut down) and seeds/004 step 1 (stopped / deallocated /
@@ -205,7 +199,7 @@ def vm_provisioning_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Itera
     remediation="""The VM was being created, updated, deleted, started or stopped when the scan ran. A backup
         that starts in that window fails. If the state persists across scans, look for a stuck operation
         (activity log) and bring the VM to running or fully stopped before the backup window.""",
-    references=(DOC_VM_TROUBLESHOOT, DOC_VM_STATES),
+    references=(DOC_VM_STATES_TROUBLESHOOT, DOC_VM_STATES),
 )
 def vm_transitional_state(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     gaps, vms = protected_vms(inv, replication=False)
