@@ -286,6 +286,29 @@ class ClientFactory:
         """Fail early, before any scan, when no credential works (exit 2, nothing scanned)."""
         self.credential.get_token(self.scope)
 
+    def list_subscriptions(self) -> list[str]:
+        """Every subscription this identity can read (GET /subscriptions, paged), for
+        --all-subscriptions. Disabled and deleted subscriptions cannot be scanned and are left out."""
+        from azure.core.rest import HttpRequest
+        client = self.resources("00000000-0000-0000-0000-000000000000")  # the list needs no subscription
+        url: str | None = f"{self.endpoint}/subscriptions?api-version=2022-12-01"
+        found: list[str] = []
+        pages = 0
+        while url and pages < 1000:  # bounded: a service that loops its nextLink cannot keep us here
+            response = client.send_request(HttpRequest("GET", url))
+            response.raise_for_status()
+            body = response.json()
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise MalformedResponse("subscription list is not an ARM list")
+            for sub in body["value"]:
+                sid = sub.get("subscriptionId") if isinstance(sub, dict) else None
+                state = str(sub.get("state") or "").lower() if isinstance(sub, dict) else ""
+                if isinstance(sid, str) and state in ("enabled", "warning", "pastdue", ""):
+                    found.append(sid.lower())
+            url = body.get("nextLink") if isinstance(body.get("nextLink"), str) else None
+            pages += 1
+        return sorted(set(found))
+
     def preflight(self, subscription_id: str) -> None:
         """GET /subscriptions/{id}: tells an unknown subscription or a missing role apart from an
         empty one before anything is collected."""

@@ -56,7 +56,7 @@ def validate_endpoint(url: str) -> str:
 
 def validate_subscriptions(values: tuple[str, ...]) -> list[str]:
     if not values:
-        raise InputError("give at least one --subscription ID (or --demo)")
+        raise InputError("give at least one --subscription ID (or --all-subscriptions, or --demo)")
     out: list[str] = []
     for v in values:
         if not ids.is_subscription_id(v.strip()):
@@ -125,7 +125,7 @@ def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | 
 def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, credential: Any, *, cfg: Any,
              fmt: str | None, output: str | None, fail_on: str | None, save_inventory: str | None,
              timeout: float, max_retry_after: float, workers: int, job_window_days: int,
-             read_timeout: float = 60.0) -> int:
+             read_timeout: float = 60.0, all_subscriptions: bool = False) -> int:
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     from .arm import ArmSettings, ClientFactory, classify
@@ -142,6 +142,14 @@ def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, creden
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"no usable Azure credentials ({first[:200]}); run 'az login', set AZURE_CLIENT_ID/"
                          f"AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or set AZURE_ACCESS_TOKEN") from None
+    if all_subscriptions:
+        try:
+            visible = factory.list_subscriptions()
+        except Exception as exc:  # noqa: BLE001 - cannot resolve the scope: nothing is scanned
+            raise InputError(f"cannot list the subscriptions visible to this identity: {classify(exc)[1]}") from None
+        subscriptions = sorted(set(subscriptions) | set(visible))
+        if not subscriptions:
+            raise InputError("--all-subscriptions: no enabled subscription is visible to this identity")
     for sub in subscriptions:
         try:
             factory.preflight(sub)
@@ -189,6 +197,7 @@ def _formats() -> list[str]:
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--subscription", "-s", "subscriptions", multiple=True, metavar="ID", help="Subscription to scan (repeatable).")
+@click.option("--all-subscriptions", is_flag=True, help="Scan every enabled subscription the identity can read.")
 @click.option("--format", "-f", "fmt", type=click.Choice(_formats()), help=FORMAT_HELP)
 @click.option("--output", "-o", metavar="FILE", help="Write the report here (default: stdout).")
 @click.option("--arm-endpoint", default="https://management.azure.com", show_default=True,
@@ -207,7 +216,8 @@ def _formats() -> list[str]:
 @click.option("--debug", is_flag=True, help="Verbose logs and tracebacks (never request headers or tokens).")
 @click.version_option(__version__, prog_name="az-bcdr-scan")
 @click.pass_context
-def cli(ctx: click.Context, subscriptions: tuple[str, ...], fmt: str | None, output: str | None, arm_endpoint: str,
+def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: str | None,
+        output: str | None, arm_endpoint: str,
         fail_on: str | None, config_path: str | None, save_inventory: str | None, timeout: float,
         max_retry_after: float, read_timeout: float, workers: int, job_window_days: int, demo: bool,
         debug: bool) -> None:
@@ -218,11 +228,11 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], fmt: str | None, out
     ctx.obj = {"debug": debug}
     if ctx.invoked_subcommand is not None:
         return
-    if demo and subscriptions:
+    if demo and (subscriptions or all_subscriptions):
         raise InputError("--demo scans the bundled demo subscription; do not combine it with --subscription")
     if not demo:  # cheap checks first: nothing is loaded or contacted for a malformed command line
         endpoint = validate_endpoint(arm_endpoint)
-        subs = validate_subscriptions(subscriptions)
+        subs = validate_subscriptions(subscriptions) if subscriptions or not all_subscriptions else []
     cfg = _load_config(config_path)
     common = dict(cfg=cfg, fmt=fmt, output=output, fail_on=fail_on, save_inventory=save_inventory, timeout=timeout,
                   max_retry_after=max_retry_after, read_timeout=read_timeout, workers=workers,
@@ -230,7 +240,8 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], fmt: str | None, out
     if demo:
         ctx.exit(run_demo(**common))
     from .arm import make_credential, tls_verify_from_env
-    ctx.exit(run_scan(subs, endpoint, tls_verify_from_env(), make_credential(), **common))
+    ctx.exit(run_scan(subs, endpoint, tls_verify_from_env(), make_credential(), all_subscriptions=all_subscriptions,
+                      **common))
 
 
 @cli.command()

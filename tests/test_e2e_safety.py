@@ -381,3 +381,24 @@ def test_evaluate_reproduces_the_live_findings_with_zero_arm_requests(env, capsy
     assert offline["summary"]["passed"] == live["summary"]["passed"]
     assert offline["scan"]["arm_requests"] == 0 and live["scan"]["arm_requests"] == requests_during_scan
     assert len(sim.ledger.snapshot()) == requests_during_scan
+
+
+def test_all_subscriptions_resolves_the_scope_through_arm(tmp_path, monkeypatch, capsys):
+    """--all-subscriptions lists what the identity can read (GET /subscriptions) and scans it."""
+    import json as _json
+
+    from scanner.cli import main
+    from scanner.simulator import Simulator, load_scenario
+    scenario = load_scenario("demo")
+    subs = [s if isinstance(s, str) else s["subscriptionId"] for s in scenario["subscriptions"]]
+    out = tmp_path / "report.json"
+    with Simulator(scenario) as sim:
+        monkeypatch.setenv("AZURE_ACCESS_TOKEN", "all-subs-token")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
+        code = main(["--all-subscriptions", "--arm-endpoint", sim.endpoint, "--format", "json", "-o", str(out),
+                     "--fail-on", "none"])
+        assert code == 0, capsys.readouterr().err
+        assert sim.writes() == []
+        assert any(e.path.rstrip("/").lower() == "/subscriptions" for e in sim.ledger)
+    report = _json.loads(out.read_text())
+    assert report["scan"]["subscriptions"] == sorted(s.lower() for s in subs)
