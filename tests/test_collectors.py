@@ -187,3 +187,16 @@ def test_an_id_without_segments_is_malformed(rid):
     from scanner.collectors.base import MalformedItem, require_id
     with pytest.raises(MalformedItem):
         require_id({"id": rid})
+
+
+@pytest.mark.parametrize("error,expected", [
+    ({"errorCode": "UserErrorGuestAgentStatusUnavailable"}, "UserErrorGuestAgentStatusUnavailable"),
+    ({"errorCode": 400235, "errorTitle": "x"}, "400235"),  # the SDK declares an int
+    ({"errorTitle": "UserErrorRpCollectionLimitReached"}, "UserErrorRpCollectionLimitReached"),
+    ({"errorCode": True}, ""),
+])
+def test_backup_job_error_codes_keep_names_and_numbers(error, expected):
+    from scanner.collectors.recovery import map_backup_job
+    job = map_backup_job({"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j",
+                          "properties": {"status": "Failed", "errorDetails": [error]}})
+    assert job.errors[0].code == expected

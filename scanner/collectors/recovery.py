@@ -89,11 +89,23 @@ def map_policy(raw: dict[str, Any]) -> m.BackupPolicy:
     )
 
 
+def _code(value: Any) -> str:
+    """An error code as text: the service sends names, the SDK models declare ints."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    return s(value)
+
+
 def _backup_errors(value: Any) -> tuple[m.JobError, ...]:
     out = []
     for e in lst(value):
         if isinstance(e, dict):
-            out.append(m.JobError(code=s(e.get("errorCode")), message=s(e.get("errorString"))[:500],
+            # The SDK types errorCode as int (AzureIaaSVMErrorInfo); the service sends names such as
+            # UserErrorGuestAgentStatusUnavailable. Keep whichever arrives.
+            out.append(m.JobError(code=_code(e.get("errorCode")) or s(e.get("errorTitle")),
+                                  message=s(e.get("errorString"))[:500],
                                   recommendations=tuple(x[:300] for x in lst(e.get("recommendations")) if isinstance(x, str))))
     return tuple(out)
 
