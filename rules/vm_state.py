@@ -11,6 +11,7 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
+from ._extension_health import FAILED, extensions_of, health, label
 from .base import Result, fail, not_assessed, not_assessed_subscription, passed, rule
 from .docs import DOC_CONSISTENCY, DOC_PROVISIONING_FAILED, DOC_TROUBLESHOOT, DOC_VM_STATES, DOC_VM_STATES_TROUBLESHOOT
 
@@ -151,14 +152,9 @@ def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replica
 
 def _failed_extensions(vm: m.VirtualMachine) -> list[str]:
     """Names of extensions reporting failure (seeds/004: a failed extension puts the VM in a failed
-    provisioning state)."""
-    names = set()
-    for ext in list(vm.extensions) + list(vm.instance_view.extensions if vm.instance_view else ()):
-        codes = [s for s in ext.statuses] + ([ext.handler_status] if ext.handler_status else [])
-        if ext.provisioning_state.lower() == "failed" or any(
-                s.level.lower() == "error" or "/failed" in s.code.lower() for s in codes):
-            names.add(ext.name)
-    return sorted(names)
+    provisioning state), judged exactly as the extension rules judge them."""
+    view = vm.instance_view or m.InstanceView(agent_present=False)
+    return sorted({label(ext) for ext in extensions_of(vm, view) if health(ext) == FAILED})
 
 
 # --------------------------------------------------------------------------- rules
