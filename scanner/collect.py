@@ -97,7 +97,7 @@ def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptio
     rpcs = read_list(rec, m.RESTORE_POINT_COLLECTIONS, lambda: compute.restore_point_collections.list_all(),
                      cmp.map_restore_point_collection)
     out.vaults = read_list(rec, m.VAULTS, lambda: factory.vaults(sub).vaults.list_by_subscription_id(), rsv.map_vault)
-    vault_cov = {c.collector: c for c in rec.records()}.get(m.VAULTS)
+    vault_cov = rec.get(m.VAULTS)
     vault_collectors = (m.PROTECTED_ITEMS, m.BACKUP_POLICIES, m.BACKUP_JOBS, m.REPLICATION_ITEMS, m.REPLICATION_JOBS)
     if vault_cov is not None and vault_cov.status == m.FAILED:
         for c in vault_collectors:
@@ -130,7 +130,7 @@ def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptio
 
 
 def _is_ok(rec: Recorder, collector: str) -> bool:
-    cov = {c.collector: c for c in rec.records()}.get(collector)
+    cov = rec.get(collector)
     return cov is not None and cov.status == m.OK
 
 

@@ -158,6 +158,9 @@ class Recorder:
             if scope and ids.norm(scope) not in e.failed_scopes:
                 e.failed_scopes.append(ids.norm(scope))
 
+    def get(self, collector: str) -> m.Coverage | None:
+        return next((c for c in self.records() if c.collector == collector), None)
+
     def records(self) -> list[m.Coverage]:
         return [m.Coverage(subscription_id=self.subscription_id, collector=c, status=e.status,
                            error_code=e.error_code, message=e.message, failed_scopes=tuple(e.failed_scopes),
