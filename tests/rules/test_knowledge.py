@@ -130,3 +130,31 @@ def test_parse_rejects_bad_documents(doc, message):
 
 def test_parse_indexes_by_lower_case_code():
     assert list(kb.parse({"codes": [_entry(code="MixedCase")]})) == ["mixedcase"]
+
+
+def test_aliases_find_an_entry_by_number_or_name():
+    doc = kb.parse({"codes": [_entry(code="BCMV2VMNotFound", aliases=["400094"])]})
+    assert doc["400094"] is doc["bcmv2vmnotfound"]
+    assert doc["400094"].identifiers == ("BCMV2VMNotFound", "400094")
+
+
+@pytest.mark.parametrize("aliases", ["400094", [""], [3]])
+def test_parse_rejects_bad_aliases(aliases):
+    with pytest.raises(kb.KnowledgeBaseError, match="aliases"):
+        kb.parse({"codes": [_entry(aliases=aliases)]})
+
+
+def test_an_alias_may_not_repeat_another_entrys_code():
+    with pytest.raises(kb.KnowledgeBaseError, match="listed twice"):
+        kb.parse({"codes": [_entry(code="A"), _entry(code="B", aliases=["a"])]})
+
+
+def test_number_and_name_pair_is_looked_up_by_either_and_shown_whole():
+    # Real job errors: errorCode 520512 (int) with the name in errorTitle.
+    name = "UserErrorRpCollectionLimitReached"
+    assert kb.lookup((520512, name)).code == name
+    assert kb.lookup(("999999", "Nope")) is None
+    out = kb.evidence_for([(520512, name), (151076, ""), ("999999", "NotInTheTable")])
+    assert out[0]["code"] == f"520512 {name}" and out[0]["fix"] == kb.lookup(name).fix
+    assert out[1]["code"] == "151076" and out[1]["link"]
+    assert out[2] == {"code": "999999 NotInTheTable", "meaning": "unknown code", "fix": "", "link": ""}
