@@ -66,7 +66,7 @@ def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
 @rule(
     code="BCDR802", slug="protected-item-source-missing", severity="medium",
     title="Backup item whose VM no longer exists",
-    predicts=("VM does not exist", "BackUpOperationFailed"),
+    predicts=("BCMV2VMNotFound", "ResourceNotFound", "VM does not exist", "BackUpOperationFailed"),
     source="seeds/002 backup table ('the VM does not exist' / 'Azure virtual machine not found': the VM was "
            "deleted but the backup policy keeps looking for it)",
     remediation="""The VM this backup item protects has been deleted, but its protection is still active, so every

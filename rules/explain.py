@@ -20,8 +20,10 @@ def find_rule(what: str) -> Rule | None:
 
 
 def rules_predicting(code: str) -> list[Rule]:
-    key = code.strip().lower()
-    return [r for _, r in sorted(load_all().items()) if any(p.lower() == key for p in r.meta.predicts)]
+    """Rules that predict `code`, or the same error under another identifier (number or name)."""
+    entry = knowledge.lookup(code)
+    keys = {i.lower() for i in entry.identifiers} if entry else {code.strip().lower()}
+    return [r for _, r in sorted(load_all().items()) if any(p.lower() in keys for p in r.meta.predicts)]
 
 
 def explain_rule(rule: Rule) -> str:
@@ -47,7 +49,10 @@ def explain_rule(rule: Rule) -> str:
 
 
 def explain_code(entry: knowledge.ErrorCode) -> str:
-    lines = [f"{entry.code} ({entry.service})", _wrap(entry.meaning), "", "What to do:", _wrap(entry.fix), ""]
+    lines = [f"{entry.code} ({entry.service})"]
+    if entry.aliases:  # the service may send the number in errorCode and the name in errorTitle
+        lines.append(f"  also reported as: {', '.join(entry.aliases)}")
+    lines += [_wrap(entry.meaning), "", "What to do:", _wrap(entry.fix), ""]
     predicting = rules_predicting(entry.code)
     if predicting:
         lines.append("Predicted by:")

@@ -190,7 +190,7 @@ def vm_provisioning_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Itera
 @rule(
     code="BCDR102", slug="vm-transitional-state", severity="low",
     title="Backed-up VM caught in a transitional state",
-    predicts=("VM is not in a state that allows backup",),
+    predicts=("UserErrorVmNotInDesirableState", "VM is not in a state that allows backup"),
     source="seeds/002 backup table ('VM is not in a state that allows backup'); seeds/004 step 1",
     remediation="""The VM was being created, updated, deleted, started or stopped when the scan ran. A backup
         that starts in that window fails. If the state persists across scans, look for a stuck operation
