@@ -1,8 +1,27 @@
-import sys
-from pathlib import Path
+# tests/ is on sys.path through pyproject's `pythonpath`, so helper modules import by name.
+import dataclasses as _dataclasses
+import functools as _functools
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+import pytest
+import shared_data
+
+
+# --------------------------------------------------------------------------- ../shared: one marker, one line
+# Tests that read ../shared carry the `shared` marker. Without the folder they are skipped from the
+# one line below, so pytest's -ra summary folds them into a single "SKIPPED [N] ... ../shared not
+# found" line; when the folder is required (CI, AZ_BCDR_REQUIRE_SHARED) its absence fails the run.
+def pytest_collection_finish(session):
+    required_by = shared_data.shared_required()
+    if shared_data.SHARED.is_dir() or not required_by:
+        return
+    if any(item.get_closest_marker("shared") for item in session.items):
+        raise pytest.UsageError(f"{shared_data.missing_line()} and {required_by} is set: the tests that read "
+                                "public reference data must run, not skip")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("shared") and not shared_data.SHARED.is_dir():
+        pytest.skip(reason=f"{shared_data.missing_line()}: tests that read public reference data skipped")
 
 
 # --------------------------------------------------------------------------- suite-wide simulator ledger check
@@ -16,14 +35,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 # to the simulator *themselves*, to test its ledger and its 405 answer (the simulator's own tests).
 # Mark such a test `@pytest.mark.simulator_writes`; SIMULATOR_WRITE_PROBE_MODULES covers a module that
 # does this and is not marked yet.
-import dataclasses as _dataclasses
-import functools as _functools
-
-import pytest as _pytest
-
 SIMULATOR_WRITE_PROBE_MODULES: frozenset[str] = frozenset()  # tests that write on purpose are marked instead
-_LEDGER_CHECK = _pytest.StashKey["_SimulatorLedgerCheck"]()
-_FAULT_MATRIX = _pytest.StashKey["FaultMatrixTally"]()
+_LEDGER_CHECK = pytest.StashKey["_SimulatorLedgerCheck"]()
+_FAULT_MATRIX = pytest.StashKey["FaultMatrixTally"]()
 
 
 class _SimulatorLedgerCheck:
@@ -93,7 +107,7 @@ def pytest_unconfigure(config):
         check.restore()
 
 
-@_pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     check = item.config.stash.get(_LEDGER_CHECK, None)
     if check is None:
@@ -106,7 +120,7 @@ def pytest_runtest_protocol(item, nextitem):
         check.current = ("(outside any test)", False)
 
 
-@_pytest.fixture(scope="session")
+@pytest.fixture(scope="session")
 def fault_matrix_tally(pytestconfig) -> FaultMatrixTally:
     return pytestconfig.stash[_FAULT_MATRIX]
 
@@ -114,7 +128,7 @@ def fault_matrix_tally(pytestconfig) -> FaultMatrixTally:
 def pytest_sessionfinish(session, exitstatus):
     check = session.config.stash.get(_LEDGER_CHECK, None)
     if check is not None and check.writes():
-        session.exitstatus = _pytest.ExitCode.TESTS_FAILED
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -30,11 +30,10 @@ from scanner.collectors import compute as cmp
 from scanner.collectors import recovery as rsv
 from scanner.collectors import resources as res
 from scanner.collectors.base import MalformedItem, Recorder, read_list
+from shared_data import REST_EXAMPLES as EXAMPLES
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT.parent / "shared" / "azure-rest-examples"
 
-pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason=f"official REST examples not found at {EXAMPLES}")
+pytestmark = pytest.mark.shared
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

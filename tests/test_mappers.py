@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +24,10 @@ from scanner.collectors import compute as cmp
 from scanner.collectors import recovery as rsv
 from scanner.collectors import resources as res
 from scanner.collectors.base import MalformedItem, wire
+from shared_data import REST_EXAMPLES as EXAMPLES
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT.parent / "shared" / "azure-rest-examples"
 
-pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason=f"official REST examples not found at {EXAMPLES}")
+pytestmark = pytest.mark.shared
 
 
 def body(rel: str, status: str = "200") -> Any:

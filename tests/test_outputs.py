@@ -9,18 +9,18 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import report_scenarios as rs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from shared_data import SARIF_DIR
 
 from scanner.output import FORMATS, _text, write_report
 from scanner.report import validate_report
 
-SARIF_SCHEMA = Path("/work/shared/sarif/sarif-schema-2.1.0.json")
+SARIF_SCHEMA = SARIF_DIR / "sarif-schema-2.1.0.json"
 
 
 def render(report: dict, fmt: str, stream: io.StringIO | None = None) -> str:
@@ -120,7 +120,7 @@ def _sarif(report: dict) -> dict:
     return json.loads(render(report, "sarif"))
 
 
-@pytest.mark.skipif(not SARIF_SCHEMA.exists(), reason="shared SARIF schema not available")
+@pytest.mark.shared
 @pytest.mark.parametrize("which", ["report", "hostile"])
 def test_sarif_validates_against_the_oasis_schema(which, request):
     from jsonschema import Draft4Validator

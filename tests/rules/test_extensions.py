@@ -202,13 +202,15 @@ def test_handler_only_entry_and_model_extension_are_one_extension():
     assert passes("BCDR302", inv) == 1
 
 
+@pytest.mark.shared
 def test_rest_example_instance_view_through_the_real_mapper():
     import json
-    from pathlib import Path
+
+    from shared_data import REST_EXAMPLES
 
     from scanner.collectors.compute import map_instance_view
-    raw = json.loads(Path("/work/shared/azure-rest-examples/compute/VirtualMachine_Get_InstanceView.json")
-                     .read_text())["responses"]["200"]["body"]
+    raw = json.loads((REST_EXAMPLES / "compute/VirtualMachine_Get_InstanceView.json")
+                     .read_text(encoding="utf-8"))["responses"]["200"]["body"]
     vm = f.vm("myVM", instance_view=map_instance_view(raw))
     inv = _backed(vm)
     for code in ("BCDR301", "BCDR302", "BCDR201", "BCDR202"):

@@ -1,12 +1,11 @@
 """The error-code knowledge base (rules/error_codes.json via rules/knowledge.py)."""
 import re
-from pathlib import Path
 
 import pytest
+from shared_data import SHARED
 
 from rules import knowledge as kb
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 CATALOG = SHARED / "rule-catalog.md"
 SEEDS = SHARED / "seeds"
 
@@ -34,21 +33,21 @@ def _seed_codes() -> set[str]:
     return found
 
 
-@pytest.mark.skipif(not CATALOG.exists(), reason="../shared/rule-catalog.md not present")
+@pytest.mark.shared
 def test_every_code_of_the_catalog_table_is_known():
     codes = _catalog_table_codes()
     assert len(codes) >= 21  # the table lists 20 rows, one of them two codes
     assert [c for c in codes if kb.lookup(c) is None] == []
 
 
-@pytest.mark.skipif(not SEEDS.exists(), reason="../shared/seeds not present")
+@pytest.mark.shared
 def test_every_code_the_seed_pages_name_is_known():
     codes = _seed_codes()
     assert {"BackUpOperationFailedV2", "UserErrorKeyvaultPermissionsNotConfigured", "151095", "8038"} <= codes
     assert sorted(c for c in codes if kb.lookup(c) is None) == []
 
 
-@pytest.mark.skipif(not SEEDS.exists(), reason="../shared/seeds not present")
+@pytest.mark.shared
 def test_every_entry_cites_an_existing_seed_file_or_a_dated_microsoft_page():
     for entry in kb.all_codes():
         files = re.findall(r"seeds/(\S+\.txt)", entry.source)
@@ -180,7 +179,6 @@ def _v2_table_additions() -> list[str]:
 
 
 @pytest.mark.shared
-@pytest.mark.skipif(not CATALOG_V2.exists(), reason="../shared/rule-catalog-v2.md not present")
 def test_every_addition_of_the_second_edition_is_known_by_number_and_by_name():
     codes = _v2_table_additions()
     assert {"400094", "BCMV2VMNotFound", "320001", "ResourceNotFound", "380008", "AzureVmOffline", "161011",
