@@ -35,6 +35,8 @@ from azure.core.exceptions import (
 from azure.core.pipeline.policies import RetryPolicy
 from azure.core.pipeline.transport import RequestsTransport
 
+from . import redact
+
 log = logging.getLogger(__name__)
 
 PUBLIC_ARM = "https://management.azure.com"
@@ -178,6 +180,7 @@ class StaticTokenCredential:
 
     def __init__(self, token: str):
         self._token = token.strip()
+        redact.register_secret(self._token)  # whatever its shape, it never appears in an output
         self._expires = _jwt_expiry(self._token) or int(time.time()) + 3600
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
@@ -206,6 +209,7 @@ def _jwt_expiry(token: str) -> int | None:
 
 def make_credential(env: dict[str, str] | None = None):
     env = dict(os.environ if env is None else env)
+    redact.register_secret(env.get("AZURE_CLIENT_SECRET"))
     token = env.get("AZURE_ACCESS_TOKEN", "").strip()
     if token:
         return StaticTokenCredential(token)
@@ -364,9 +368,8 @@ def _code_from_body(exc: HttpResponseError) -> tuple[str, str]:
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    if "bearer " in text.lower():  # belt and braces: never let a token into a message
-        text = "message withheld: it contained an authorization header"
+    # Redacted before it is cut: a token cut in half would no longer be recognised.
+    text = redact.redact(" ".join(str(text).split()))
     return text[: limit - 1] + "…" if len(text) > limit else text
 
 

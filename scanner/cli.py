@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -33,8 +33,31 @@ class InputError(Exception):
 
 
 # --------------------------------------------------------------------------- helpers
+class _StderrHandler(logging.StreamHandler):
+    """Logs to the stderr of the moment (tests swap it), redacted and terminal-safe."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from .redact import RedactingFormatter
+        self.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def _setup_logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    root = logging.getLogger()
+    # Our handler instead of basicConfig's: every log line goes through the redaction step.
+    for h in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(h)
+    root.addHandler(_StderrHandler())
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
     if debug:
         logging.getLogger("scanner").setLevel(logging.DEBUG)
         logging.getLogger("rules").setLevel(logging.DEBUG)
@@ -43,6 +66,9 @@ def _setup_logging(debug: bool) -> None:
     # azure-mgmt-core warns "...We are registering for you" before our read-only guard blocks that
     # POST; the line is untrue here, and the coverage record says what really happened.
     logging.getLogger("azure.mgmt.core.policies._base").setLevel(logging.ERROR)
+    # DefaultAzureCredential logs a multi-line WARNING per failed credential; the CLI says it in one
+    # line (exit 2), and --debug still shows the detail.
+    logging.getLogger("azure.identity").setLevel(logging.WARNING if debug else logging.ERROR)
 
 
 def validate_endpoint(url: str) -> str:
@@ -66,17 +92,15 @@ def validate_subscriptions(values: tuple[str, ...]) -> list[str]:
     return out
 
 
-@contextlib.contextmanager
-def _open_output(path: str | None) -> Iterator[TextIO]:
-    if not path or path == "-":
-        yield sys.stdout
-        return
+def check_output_paths(output: str | None, save_inventory: str | None = None) -> None:
+    """Before anything is scanned: an unwritable --output or --save-inventory is exit 2 now, not
+    after an hour of scanning."""
+    from .emit import OutputPathError, check_output_path
     try:
-        fh = open(path, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot write --output {path}: {exc.strerror}") from None
-    with fh:
-        yield fh
+        check_output_path(output, "--output")
+        check_output_path(save_inventory, "--save-inventory")
+    except OutputPathError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _default_format(output: str | None) -> str:
@@ -106,7 +130,6 @@ def _exit_code(report: dict[str, Any], fail_on: str) -> int:
 def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | None, fail_on: str | None,
                      started_at: str, arm_requests: int) -> int:
     from .engine import evaluate
-    from .output import write_report
     from .report import build_report
     from .timeutil import iso, utcnow
     evaluation = evaluate(inv, cfg.rule_settings)
@@ -114,8 +137,11 @@ def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | 
         log.warning("rule error: %s", err)
     report = build_report(evaluation, inv, started_at=started_at, finished_at=iso(utcnow()),
                           arm_requests=arm_requests, tool_version=__version__)
-    with _open_output(output) as stream:
-        write_report(report, fmt or _default_format(output), stream)
+    from .emit import OutputPathError, emit_report
+    try:
+        emit_report(report, fmt or _default_format(output), output)
+    except OutputPathError as exc:
+        raise InputError(str(exc)) from None
     if evaluation.rule_errors:
         return EXIT_INTERNAL
     return _exit_code(report, fail_on or cfg.fail_on or "high")
@@ -169,10 +195,11 @@ def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, creden
             raise InputError(f"cannot use the ARM endpoint {endpoint}: {classify(exc)[1]}") from None
     inv = collect(factory, subscriptions, CollectOptions(job_window_days=job_window_days, workers=workers), now=started)
     if save_inventory:
+        from .emit import OutputPathError, emit_inventory
         try:
-            Path(save_inventory).write_text(inv.to_json(), encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write --save-inventory {save_inventory}: {exc.strerror}") from None
+            emit_inventory(inv, save_inventory)
+        except OutputPathError as exc:
+            raise InputError(str(exc)) from None
     return _report_and_exit(inv, cfg, fmt, output, fail_on, iso(started), inv.arm_requests)
 
 
@@ -233,6 +260,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     if not demo:  # cheap checks first: nothing is loaded or contacted for a malformed command line
         endpoint = validate_endpoint(arm_endpoint)
         subs = validate_subscriptions(subscriptions) if subscriptions or not all_subscriptions else []
+    check_output_paths(output, save_inventory)
     cfg = _load_config(config_path)
     common = dict(cfg=cfg, fmt=fmt, output=output, fail_on=fail_on, save_inventory=save_inventory, timeout=timeout,
                   max_retry_after=max_retry_after, read_timeout=read_timeout, workers=workers,
@@ -254,6 +282,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
 def evaluate(ctx: click.Context, inventory_file: str, fmt: str | None, output: str | None, fail_on: str | None,
              config_path: str | None) -> None:
     """Re-run the rules offline over an Inventory saved with --save-inventory."""
+    check_output_paths(output)
     cfg = _load_config(config_path)
     try:
         text = Path(inventory_file).read_text(encoding="utf-8")
@@ -291,6 +320,13 @@ def explain(what: str) -> None:
     click.echo(text)
 
 
+def _err(line: str) -> None:
+    """One line on stderr: redacted, control characters made visible (an ARM error code or message
+    may carry terminal escapes or an echoed token)."""
+    from .redact import for_terminal
+    click.echo(for_terminal(line, keep_newlines=False), err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
@@ -299,13 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except InputError as exc:
-        click.echo(f"az-bcdr-scan: error: {exc}", err=True)
+        _err(f"az-bcdr-scan: error: {exc}")
         return EXIT_USAGE
     except click.ClickException as exc:  # usage errors: one line, exit 2
-        click.echo(f"az-bcdr-scan: error: {exc.format_message()}", err=True)
+        _err(f"az-bcdr-scan: error: {exc.format_message()}")
         return EXIT_USAGE
     except click.exceptions.Abort:
-        click.echo("az-bcdr-scan: interrupted", err=True)
+        _err("az-bcdr-scan: interrupted")
         return EXIT_USAGE
     except BrokenPipeError:
         with contextlib.suppress(Exception):
@@ -314,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - never a traceback unless --debug
         if debug:
             raise
-        click.echo(f"az-bcdr-scan: internal error: {type(exc).__name__}: {str(exc)[:200]} (rerun with --debug)", err=True)
+        _err(f"az-bcdr-scan: internal error: {type(exc).__name__}: {str(exc)[:200]} (rerun with --debug)")
         return EXIT_INTERNAL
 
 

@@ -1,0 +1,103 @@
+"""Redaction: the one step every string passes before it leaves the process (report, inventory,
+logs, stderr).
+
+Azure answers are untrusted, and some carry secrets we never asked for: a proxy or gateway error
+that echoes the request's `Authorization` header, an extension status message with a SAS URL, a
+connection string in a tag. The scanner itself never puts a secret in a string; this module
+removes the ones that arrive anyway:
+
+- bearer tokens (`Bearer <anything>`) and JWT-shaped strings (three base64url segments, the
+  first a JSON header: `eyJ...`);
+- SAS signatures (`sig=...` in a URL or query string);
+- storage account keys and shared access keys, standalone (88-character base64) or as
+  `AccountKey=` / `SharedAccessKey=` / `Password=` parts of a connection string;
+- any value registered with `register_secret` (the token the scan runs with, whatever its shape).
+
+`redact` works on one string, `scrub` on a JSON-like tree (dicts, lists, strings), `for_terminal`
+also makes control characters visible (stderr and the table must not let a name drive the
+terminal). The writers in scanner.emit and the log handler of the CLI call these; nothing else
+has to remember to.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+REDACTED = "<redacted>"
+
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+|%20|\+)[A-Za-z0-9\-._~+/=%]+")
+# A JWT: base64url header that decodes to '{"...' (starts eyJ), payload, optional signature.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
+# SAS: the signature is the secret; the rest of the URL (host, path, expiry) helps the reader.
+_SAS_SIG = re.compile(r"(?i)((?:^|[?&;\s\"'])sig=)[^&\s\"'<>]+")
+# key=value secrets inside connection strings and similar blobs (Azure storage, Service Bus, SQL).
+_KEYED = re.compile(r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|"
+                    r"client_secret|access_token|refresh_token)(\s*[=:]\s*)(\"?)[^;&\s\"'<>]+")
+# A storage account key on its own: 64 random bytes, base64 (86 characters and "==").
+_ACCOUNT_KEY = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==")
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+_MIN_SECRET = 8  # shorter values would redact ordinary words
+
+
+def register_secret(value: str | None) -> None:
+    """Redact this exact value wherever it appears (the access token in use, a client secret)."""
+    if value and len(value.strip()) >= _MIN_SECRET:
+        with _known_lock:
+            _known.add(value.strip())
+
+
+def redact(text: str) -> str:
+    """`text` with every secret replaced by `<redacted>`."""
+    if not text:
+        return text
+    with _known_lock:
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _BEARER.sub(lambda mt: f"{mt.group(1)} {REDACTED}", text)
+    text = _JWT.sub(REDACTED, text)
+    text = _SAS_SIG.sub(lambda mt: mt.group(1) + REDACTED, text)
+    text = _KEYED.sub(lambda mt: mt.group(1) + mt.group(2) + mt.group(3) + REDACTED, text)
+    return _ACCOUNT_KEY.sub(REDACTED, text)
+
+
+def scrub(value: Any) -> Any:
+    """A JSON-like tree with every string (keys too) redacted; other values unchanged."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {scrub(k) if isinstance(k, str) else k: scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    return value
+
+
+# C0/C1 controls (ESC starts terminal escape sequences; CSI U+009B is a one-character ESC[), DEL,
+# bidi overrides and isolates, zero-width characters, line separators, lone surrogates, the BOM.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def for_terminal(text: str, keep_newlines: bool = True) -> str:
+    """Redacted, with control characters made visible (`\\x1b`): safe to write to a terminal."""
+    out = _CONTROL.sub(_visible, redact(text))
+    if not keep_newlines:
+        out = out.replace("\r", "\\r").replace("\n", "\\n")
+    return out
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter whose output (message, arguments, traceback) is redacted and terminal-safe."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))

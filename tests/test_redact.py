@@ -1,0 +1,160 @@
+"""scanner.redact and scanner.emit: the redaction step every output passes, atomic writes, and
+output paths checked before a scan starts."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+
+import pytest
+
+from scanner import redact
+from scanner.cli import EXIT_USAGE, main
+from scanner.emit import OutputPathError, atomic_text, check_output_path, emit_inventory, emit_report
+from scanner.redact import REDACTED, for_terminal, scrub
+
+JWT = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." +
+       base64.urlsafe_b64encode(b'{"aud":"https://management.azure.com","exp":1999999999}').decode().rstrip("=") +
+       ".c2lnbmF0dXJlLXNlY3JldC1wYXJ0")
+ACCOUNT_KEY = base64.b64encode(bytes(range(64))).decode()  # 88 characters, like a storage key
+SAS = "https://st.blob.core.windows.net/c/run.ps1?sv=2022-11-02&se=2026-12-31&sp=r&sig=AbC%2Bdef123SECRETsig%3D"
+SECRETS = [JWT, "AbC%2Bdef123SECRETsig%3D", ACCOUNT_KEY, "opaque-token-value-1234", "sb-shared-key-SECRET"]
+
+
+@pytest.mark.parametrize("text,secret", [
+    (f"Authorization: Bearer {JWT}", JWT),
+    ("upstream said: authorization=bearer opaque-token-value-1234 was rejected", "opaque-token-value-1234"),
+    (f"token {JWT} expired", JWT),
+    (f"download failed: {SAS}", "AbC%2Bdef123SECRETsig%3D"),
+    (f"DefaultEndpointsProtocol=https;AccountName=st1;AccountKey={ACCOUNT_KEY};EndpointSuffix=core.windows.net",
+     ACCOUNT_KEY),
+    (f"key {ACCOUNT_KEY} leaked", ACCOUNT_KEY),
+    ("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=sb-shared-key-SECRET",
+     "sb-shared-key-SECRET"),
+    ("Server=tcp:x.database.windows.net;User ID=sa;Password=Pa55-SECRET-word;", "Pa55-SECRET-word"),
+])
+def test_redact_removes_each_kind_of_secret(text, secret):
+    out = redact.redact(text)
+    assert secret not in out and REDACTED in out
+
+
+def test_redact_keeps_the_useful_rest():
+    out = redact.redact(f"download failed: {SAS}")
+    assert out.startswith("download failed: https://st.blob.core.windows.net/c/run.ps1?sv=2022-11-02&se=2026-12-31")
+    assert redact.redact("VMSnapshot failed: UserErrorGuestAgentStatusUnavailable") == \
+        "VMSnapshot failed: UserErrorGuestAgentStatusUnavailable"
+    rid = "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/x/y"
+    assert redact.redact(rid) == rid
+
+
+def test_registered_secret_is_redacted_whatever_its_shape():
+    redact.register_secret("plain-secret-7f3a9c1")
+    assert "plain-secret-7f3a9c1" not in redact.redact("echo: plain-secret-7f3a9c1!")
+    redact.register_secret("short")  # too short to register: would eat ordinary words
+    assert redact.redact("a short word") == "a short word"
+
+
+def test_scrub_walks_the_whole_tree():
+    tree = {"findings": [{"evidence": {"statuses": [{"message": f"sas {SAS}"}], "n": 3, JWT: True}}], "ok": None}
+    out = scrub(tree)
+    text = json.dumps(out)
+    assert not [s for s in SECRETS if s in text]
+    assert out["findings"][0]["evidence"]["n"] == 3 and out["ok"] is None
+
+
+def test_for_terminal_makes_controls_visible():
+    assert for_terminal("code\x1b[31mRED\x1b]0;title\x07\u202e") == "code\\x1b[31mRED\\x1b]0;title\\x07\\u202e"
+    assert for_terminal("a\nb", keep_newlines=False) == "a\\nb"
+
+
+def test_redacting_formatter_covers_arguments_and_tracebacks():
+    fmt = redact.RedactingFormatter("%(message)s")
+    try:
+        raise RuntimeError(f"boom {JWT}")
+    except RuntimeError:
+        import sys
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "got %s\x1b[2J", (f"Bearer {JWT}",), sys.exc_info())
+    text = fmt.format(record)
+    assert JWT not in text and "\x1b" not in text and "boom" in text
+
+
+# --------------------------------------------------------------------------- emit
+def _report(message: str) -> dict:
+    return {"schema_version": "1.0", "tool": {"name": "az-bcdr-scan", "version": "0"},
+            "scan": {"started_at": "2026-12-01T00:00:00Z", "finished_at": "2026-12-01T00:00:01Z", "subscriptions": [],
+                     "arm_requests": 0},
+            "coverage": [], "summary": {"failed": 0, "not_assessed": 0, "passed": 0, "failed_by_severity": {},
+                                        "failed_by_rule": {}, "not_assessed_by_rule": {}, "passed_by_rule": {},
+                                        "resources_by_type": {}, "rules_run": [], "rule_errors": []},
+            "findings": [{"rule_id": "BCDR301", "rule_name": "x", "status": "FAIL", "severity": "high",
+                          "subscription_id": "s", "resource_id": "/r", "resource_type": "t", "resource_group": "g",
+                          "message": message, "evidence": {"message": message}, "predicted_errors": [],
+                          "remediation": "", "references": [], "fingerprint": "f"}]}
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "sarif", "junit", "markdown", "html", "table"])
+def test_emit_report_redacts_every_format(tmp_path, fmt):
+    out = tmp_path / f"report.{fmt}"
+    emit_report(_report(f"extension status: {SAS} and Bearer {JWT}"), fmt, str(out))
+    text = out.read_text(encoding="utf-8")
+    assert "SECRETsig" not in text and JWT not in text
+    assert not list(tmp_path.glob(".report.*"))  # no temp file left behind
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "report.json"
+    target.write_text("previous report", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        with atomic_text(str(target), "--output") as fh:
+            fh.write("half a new rep")
+            raise RuntimeError("killed half way")
+    assert target.read_text(encoding="utf-8") == "previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_emit_inventory_redacts(tmp_path):
+    from factories import inventory, vm  # tests/factories.py
+    inv = inventory(virtual_machines=[vm("vm-1", tags={"conn": f"AccountKey={ACCOUNT_KEY}"})])
+    path = tmp_path / "inv.json"
+    emit_inventory(inv, str(path))
+    text = path.read_text(encoding="utf-8")
+    assert ACCOUNT_KEY not in text and "AccountKey=<redacted>" in text
+
+
+@pytest.mark.parametrize("make", [
+    lambda tmp: str(tmp / "missing-dir" / "r.json"),
+    lambda tmp: str(tmp),
+])
+def test_check_output_path_refuses_unwritable_targets(tmp_path, make):
+    with pytest.raises(OutputPathError):
+        check_output_path(make(tmp_path), "--output")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_check_output_path_refuses_read_only_directory(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(OutputPathError):
+            check_output_path(str(ro / "r.json"), "--output")
+    finally:
+        ro.chmod(0o700)
+
+
+@pytest.mark.parametrize("option", ["--output", "--save-inventory"])
+def test_cli_checks_output_paths_before_scanning(tmp_path, capsys, monkeypatch, option):
+    """Exit 2 with one line, and not one request sent: the typo costs nothing."""
+    from scanner.simulator import Simulator, load_scenario
+    monkeypatch.chdir(tmp_path)
+    scenario = load_scenario("demo")
+    with Simulator(scenario) as sim:
+        monkeypatch.setenv("AZURE_ACCESS_TOKEN", "emit-test-token")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
+        code = main(["--subscription", scenario["subscriptions"][0], "--arm-endpoint", sim.endpoint,
+                     option, str(tmp_path / "no-such-dir" / "x.json")])
+        sent = sim.ledger.snapshot()
+    _, err = capsys.readouterr()
+    assert code == EXIT_USAGE and sent == []
+    assert err.count("\n") == 1 and "does not exist" in err
