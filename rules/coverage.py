@@ -15,10 +15,13 @@ from . import knowledge
 from ._common import not_assessed_for_failed, vm_existence_gap
 from .base import Result, fail, not_assessed, passed, rule
 from .jobs import vault_gaps
-from .docs import DOC_BCM_NOT_PRESENT, DOC_ENABLE, DOC_MANAGE, DOC_MONITOR, DOC_VMS_TROUBLESHOOT, DOC_VM_TROUBLESHOOT
+from .docs import (DOC_BCM_NOT_PRESENT, DOC_ENABLE, DOC_MANAGE, DOC_MONITOR, DOC_SUPPORT, DOC_VMS_TROUBLESHOOT,
+                   DOC_VM_TROUBLESHOOT)
 
 
-STOPPED_STATES = frozenset({"protectionstopped", "protectionpaused"})
+# BackupsSuspended is "stop backup, retain data" in current api-versions (ItemProtectionState): no new
+# backups run, exactly like ProtectionStopped (rule-catalog-v2 A, BCDR803).
+STOPPED_STATES = frozenset({"protectionstopped", "protectionpaused", "backupssuspended"})
 UNHEALTHY = frozenset({"actionrequired", "actionsuggested"})
 _VM_TYPE = "/providers/microsoft.compute/virtualmachines/"
 
@@ -31,18 +34,24 @@ def _scanned(inv: m.Inventory) -> set[str]:
     code="BCDR801", slug="vm-not-backed-up", severity="medium",
     title="VM not backed up",
     predicts=("no recovery possible",),
-    source="catalog 'vm-not-backed-up' (peer scanners check it by name; we join on ids)",
-    remediation="""No Recovery Services vault holds a backup item for this VM, so there is nothing to restore from if
-        it is lost or corrupted. Enable Azure Backup for it with a policy that matches its recovery objectives, or
-        record why it needs no backup (for example with a tag your reporting excludes).""",
-    references=(DOC_ENABLE,),
+    source="catalog 'vm-not-backed-up' (peer scanners check it by name; we join on ids); rule-catalog-v2 A: a vault "
+           "in any scanned subscription counts (Azure Backup support matrix, cross-subscription backup, checked 2026-12)",
+    remediation="""No Recovery Services vault in the scanned subscriptions holds a backup item for this VM, so there is
+        nothing to restore from if it is lost or corrupted. Azure Backup can protect a VM from a vault in another
+        subscription of the tenant: if the evidence says a vault elsewhere cannot be ruled out, scan those
+        subscriptions too (--all-subscriptions). Otherwise enable Azure Backup for it with a policy that matches its
+        recovery objectives, or record why it needs no backup (for example with a tag your reporting excludes).""",
+    references=(DOC_ENABLE, DOC_SUPPORT),
 )
 def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     skip, gaps = not_assessed_for_failed(inv, m.VMS)
     yield from gaps
+    caveat = _elsewhere_caveat(inv)
     for vm in inv.virtual_machines:
         if vm.subscription_id.lower() in skip:
             continue
+        # Items from every scanned subscription: protected_items_by_vm joins on the VM id whatever
+        # vault (and subscription) the item sits in.
         items = inv.protected_items_by_vm.get(vm.id, ())
         if items and not any(p.state_known for p in items):
             # Only states the scanner does not know: whether the VM is backed up is unknown, and the
@@ -53,14 +62,29 @@ def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         if items:
             yield passed(vm)
             continue
-        # No item found. That only proves there is none if every vault of the subscription, and every
-        # vault's protected items, were read.
+        # No item found. That only proves there is none in the VM's own subscription if every vault
+        # there, and every vault's protected items, were read.
         reason = inv.gap(m.VAULTS, vm.subscription_id) or inv.gap(m.PROTECTED_ITEMS, vm.subscription_id)
         if reason:
             yield not_assessed(vm, f"cannot tell whether a vault protects this VM: {reason}")
         else:
-            yield fail(vm, f"VM {vm.name} has no backup item in any Recovery Services vault",
-                       vaults_in_subscription=sum(1 for v in inv.vaults if v.subscription_id.lower() == vm.subscription_id.lower()))
+            yield fail(vm, f"VM {vm.name} has no backup item in any Recovery Services vault of the scanned subscriptions",
+                       vaults_in_subscription=sum(1 for v in inv.vaults if v.subscription_id.lower() == vm.subscription_id.lower()),
+                       vaults_scanned=len(inv.vaults), **caveat)
+
+
+def _elsewhere_caveat(inv: m.Inventory) -> dict[str, Any]:
+    """Cross-subscription backup (rule-catalog-v2 A): a vault in another subscription of the tenant
+    may protect the VM. Say so when the scan did not cover every visible subscription, or when some
+    scanned subscription's vaults could not be read."""
+    unread = sorted(s for s in inv.subscriptions if inv.gap(m.VAULTS, s) or inv.gap(m.PROTECTED_ITEMS, s))
+    out: dict[str, Any] = {}
+    if inv.scope != "all-subscriptions":
+        out["vault_elsewhere"] = ("only the named subscriptions were scanned: a vault in another subscription of "
+                                  "the tenant (cross-subscription backup) cannot be ruled out")
+    if unread:
+        out["subscriptions_with_unread_vaults"] = unread
+    return out
 
 
 @rule(
@@ -109,11 +133,11 @@ def protected_item_source_missing(inv: m.Inventory, params: Mapping[str, Any]) -
     code="BCDR803", slug="protection-stopped-or-paused", severity="medium",
     title="Backup stopped or paused for an existing VM",
     predicts=("UserErrorBcmDatasourceNotPresent",),
-    source="seeds/004 UserErrorBcmDatasourceNotPresent",
-    remediation="""The VM still exists but its backup protection is stopped or paused: no new restore points are
-        being taken and backups fail with UserErrorBcmDatasourceNotPresent. Resume protection (assign a policy
-        again) if the VM still needs backup; if it does not, record that decision so the finding can be
-        suppressed.""",
+    source="seeds/004 UserErrorBcmDatasourceNotPresent; rule-catalog-v2 A (BackupsSuspended, ItemProtectionState)",
+    remediation="""The VM still exists but its backup protection is stopped, paused or suspended (stop backup,
+        retain data): no new restore points are being taken and backups fail with
+        UserErrorBcmDatasourceNotPresent. Resume protection (assign a policy again) if the VM still needs backup;
+        if it does not, record that decision so the finding can be suppressed.""",
     references=(DOC_BCM_NOT_PRESENT, DOC_MANAGE),
 )
 def protection_stopped_or_paused(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
@@ -123,6 +147,8 @@ def protection_stopped_or_paused(inv: m.Inventory, params: Mapping[str, Any]) ->
     for item in inv.protected_items:
         if item.subscription_id.lower() in skip or item.protection_state.lower() not in STOPPED_STATES:
             continue
+        if item.deferred_delete:
+            continue  # soft-deleted: undelete first; that is BCDR805's finding, not a stopped backup
         source = item.source_resource_id
         vm = inv.vm_by_id.get(source) if source else None
         if vm is None:

@@ -194,6 +194,9 @@ def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, creden
         except Exception as exc:  # noqa: BLE001 - guard refusals, deadline: bad endpoint or environment
             raise InputError(f"cannot use the ARM endpoint {endpoint}: {classify(exc)[1]}") from None
     inv = collect(factory, subscriptions, CollectOptions(job_window_days=job_window_days, workers=workers), now=started)
+    if all_subscriptions:  # BCDR801: every visible subscription was read, no vault is left unseen
+        from dataclasses import replace
+        inv = replace(inv, scope="all-subscriptions")
     if save_inventory:
         from .emit import OutputPathError, emit_inventory
         try:

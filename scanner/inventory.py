@@ -223,6 +223,8 @@ class ProtectedItem:
     # properties.lastRecoveryPoint: when the newest backup copy was created, i.e. the last backup
     # that succeeded. lastBackupTime is the last backup *operation*, which may have failed.
     last_recovery_point_time: str | None = None
+    # properties.isScheduledForDeferredDelete: the item was deleted and sits in soft delete.
+    deferred_delete: bool | None = None
 
     @property
     def is_backed_up(self) -> bool:
@@ -350,6 +352,10 @@ class Inventory:
     replication_jobs: tuple[ReplicationJob, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     arm_requests: int = 0
+    # How the subscriptions were chosen: "subscriptions" (named on the command line) or
+    # "all-subscriptions" (every enabled subscription the identity can see). Cross-subscription
+    # backup means a vault in a subscription that was not scanned may protect a VM (BCDR801).
+    scope: str = "subscriptions"
     schema_version: str = SCHEMA_VERSION
 
     # ---- indexes, built once on first use (not serialised)

@@ -396,9 +396,11 @@ def test_all_subscriptions_resolves_the_scope_through_arm(tmp_path, monkeypatch,
         monkeypatch.setenv("AZURE_ACCESS_TOKEN", "all-subs-token")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
         code = main(["--all-subscriptions", "--arm-endpoint", sim.endpoint, "--format", "json", "-o", str(out),
-                     "--fail-on", "none"])
+                     "--fail-on", "none", "--save-inventory", str(tmp_path / "inv.json")])
         assert code == 0, capsys.readouterr().err
         assert sim.writes() == []
         assert any(e.path.rstrip("/").lower() == "/subscriptions" for e in sim.ledger)
     report = _json.loads(out.read_text())
     assert report["scan"]["subscriptions"] == sorted(s.lower() for s in subs)
+    # BCDR801 reads it: every visible subscription was scanned, so no vault elsewhere is left unseen.
+    assert _json.loads((tmp_path / "inv.json").read_text())["scope"] == "all-subscriptions"

@@ -67,6 +67,7 @@ def map_protected_item(raw: dict[str, Any]) -> m.ProtectedItem:
         policy_id=ids.norm(policy), policy_name=s(props.get("policyName")) or (ids.name_of(policy) if policy else ""),
         policy_type=s(props.get("policyType")),
         last_recovery_point_time=s_or_none(props.get("lastRecoveryPoint")),
+        deferred_delete=b_or_none(props.get("isScheduledForDeferredDelete")),
     )
 
 

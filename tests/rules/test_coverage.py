@@ -176,3 +176,55 @@ def test_bcdr801_unknown_protection_state_is_not_assessed_not_a_silent_pass():
     [finding] = run("BCDR801", inv)
     assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", vm.display_id)
     assert "SomethingNew" in finding.evidence["reason"]
+
+
+# ---- rule-catalog-v2 section A: BCDR801 cross-subscription backup, BCDR803 BackupsSuspended
+def test_bcdr801_a_vault_in_another_scanned_subscription_protects_the_vm():
+    # Cross-subscription backup: the vault sits in SUB2, the VM in SUB.
+    vm, remote = f.vm("app"), f.vault("central", sub=f.SUB2)
+    inv = f.inventory(subs=(f.SUB, f.SUB2), virtual_machines=[vm], vaults=[remote],
+                      protected_items=[f.protected_item(vm, remote)])
+    assert run("BCDR801", inv) == [] and passes("BCDR801", inv) == 1
+
+
+def test_bcdr801_evidence_says_a_vault_elsewhere_cannot_be_ruled_out_unless_all_subscriptions_were_scanned():
+    vm = f.vm("app")
+    named = f.inventory(virtual_machines=[vm])
+    [finding] = run("BCDR801", named)
+    assert finding.status == "FAIL"
+    assert "cannot be ruled out" in finding.evidence["vault_elsewhere"]
+    everything = f.with_(named, scope="all-subscriptions")
+    [finding] = run("BCDR801", everything)
+    assert finding.status == "FAIL" and "vault_elsewhere" not in finding.evidence
+
+
+def test_bcdr801_names_the_scanned_subscriptions_whose_vaults_could_not_be_read():
+    vm = f.vm("a")
+    inv = f.with_(f.inventory(subs=(f.SUB, f.SUB2), virtual_machines=[vm],
+                              coverage_overrides={m.VAULTS: f.failed(m.VAULTS, sub=f.SUB2)}), scope="all-subscriptions")
+    [finding] = run("BCDR801", inv)
+    assert finding.status == "FAIL" and finding.evidence["subscriptions_with_unread_vaults"] == [f.SUB2]
+
+
+def test_bcdr803_fails_for_backups_suspended():
+    # "Stop backup, retain data" reports BackupsSuspended: the first edition gave no finding at all.
+    vm, v = f.vm("a"), f.vault()
+    item = f.protected_item(vm, v, protection_state="BackupsSuspended")
+    inv = f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[item])
+    [finding] = run("BCDR803", inv)
+    assert (finding.status, finding.resource_id, finding.evidence["protection_state"]) == (
+        "FAIL", item.display_id, "BackupsSuspended")
+
+
+def test_bcdr803_leaves_a_soft_deleted_item_to_bcdr805():
+    vm, v = f.vm("a"), f.vault()
+    item = f.protected_item(vm, v, protection_state="ProtectionStopped", deferred_delete=True)
+    inv = f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[item])
+    assert run("BCDR803", inv) == [] and passes("BCDR803", inv) == 0
+
+
+def test_bcdr803_suspended_item_is_not_assessed_when_the_vm_list_failed():
+    v = f.vault()
+    item = f.protected_item(f.vm("a"), v, protection_state="BackupsSuspended")
+    inv = f.inventory(vaults=[v], protected_items=[item], coverage_overrides={m.VMS: f.failed(m.VMS)})
+    assert [(x.status, x.resource_id) for x in run("BCDR803", inv)] == [("NOT_ASSESSED", item.display_id)]
