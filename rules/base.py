@@ -67,6 +67,9 @@ class RuleMeta:
     remediation: str  # our own words
     references: tuple[str, ...]  # public Microsoft documentation links
     params: tuple[Param, ...] = ()
+    # False for a rule kept for old stacks (BCDR603): listed and explainable, run only when the
+    # configuration enables it ([rules.CODE] enabled = true) or a caller asks for it by code.
+    enabled_by_default: bool = True
 
     @property
     def category(self) -> str:
@@ -107,7 +110,7 @@ REGISTRY: dict[str, Rule] = {}
 
 def rule(*, code: str, slug: str, severity: str, title: str, predicts: tuple[str, ...] | list[str],
          source: str, remediation: str, references: tuple[str, ...] | list[str],
-         params: tuple[Param, ...] | list[Param] = ()) -> Callable[[RuleFn], RuleFn]:
+         params: tuple[Param, ...] | list[Param] = (), enabled_by_default: bool = True) -> Callable[[RuleFn], RuleFn]:
     """Register a rule function with its catalog metadata."""
     if severity not in SEVERITIES:
         raise ValueError(f"{code}: unknown severity {severity}")
@@ -119,7 +122,8 @@ def rule(*, code: str, slug: str, severity: str, title: str, predicts: tuple[str
     def register(fn: RuleFn) -> RuleFn:
         meta = RuleMeta(code=code, slug=slug, severity=severity, title=title, predicts=tuple(predicts),
                         source=source, remediation=" ".join(remediation.split()),
-                        references=tuple(references), params=tuple(params))
+                        references=tuple(references), params=tuple(params),
+                        enabled_by_default=enabled_by_default)
         REGISTRY[code] = Rule(meta=meta, fn=fn)
         return fn
 

@@ -29,6 +29,8 @@ def rules_predicting(code: str) -> list[Rule]:
 def explain_rule(rule: Rule) -> str:
     meta = rule.meta
     lines = [f"{meta.code} {meta.slug} ({meta.severity}, {meta.category})", _wrap(meta.title), ""]
+    if not meta.enabled_by_default:
+        lines += [f"Off by default: enable it with [rules.{meta.code}] enabled = true in az-bcdr-scan.toml.", ""]
     if meta.predicts:
         lines.append("Predicts:")
         for code in meta.predicts:

@@ -309,7 +309,8 @@ def list_rules() -> None:
     registry = load_all()
     for code in sorted(registry):
         meta = registry[code].meta
-        click.echo(f"{meta.code}  {meta.slug:<38} {meta.severity:<8}  predicts: {', '.join(meta.predicts) or '-'}")
+        off = "" if meta.enabled_by_default else "  (off by default)"
+        click.echo(f"{meta.code}  {meta.slug:<38} {meta.severity:<8}  predicts: {', '.join(meta.predicts) or '-'}{off}")
 
 
 @cli.command()

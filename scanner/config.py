@@ -59,7 +59,7 @@ class Config:
 
     @property
     def disabled(self) -> frozenset[str]:
-        return frozenset(code for code, s in self.rule_settings.items() if not s.enabled)
+        return frozenset(code for code, s in self.rule_settings.items() if s.enabled is False)
 
 
 def load_config(path: str | Path | None, cwd: Path) -> Config:
@@ -166,7 +166,7 @@ def _parse(data: Mapping[str, Any], source: Path, display: str, prefix: tuple[st
         for key in body:
             if key not in RULE_KEYS:
                 raise err(f"unknown key (expected one of: {', '.join(RULE_KEYS)})", "rules", name, key)
-        enabled = True
+        enabled: bool | None = None  # not said: the rule's own default (RuleMeta.enabled_by_default)
         if "enabled" in body:
             if not isinstance(body["enabled"], bool):
                 raise err(f"expected true or false, got {_kind(body['enabled'])}", "rules", name, "enabled")
@@ -181,7 +181,7 @@ def _parse(data: Mapping[str, Any], source: Path, display: str, prefix: tuple[st
             if not isinstance(body["params"], Mapping):
                 raise err(f"expected a table, got {_kind(body['params'])}", "rules", name, "params")
             params = _params(rule, body["params"], lambda p, pname: err(p, "rules", name, "params", pname))
-        settings[code] = RuleSettings(enabled=enabled and code not in disabled, severity=severity, params=params)
+        settings[code] = RuleSettings(enabled=False if code in disabled else enabled, severity=severity, params=params)
     for code in disabled:
         if code not in settings:
             settings[code] = RuleSettings(enabled=False)

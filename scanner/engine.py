@@ -34,8 +34,9 @@ class Finding:
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """Per-rule configuration after validation (see scanner.config)."""
-    enabled: bool = True
+    """Per-rule configuration after validation (see scanner.config). `enabled` None: the rule's
+    own default (RuleMeta.enabled_by_default)."""
+    enabled: bool | None = None
     severity: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -69,7 +70,10 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
             continue
         rule = REGISTRY[code]
         cfg = settings.get(code, RuleSettings())
-        if not cfg.enabled:
+        # A rule named in `only` runs unless the configuration turned it off; otherwise a rule that is
+        # off by default (BCDR603) runs only when the configuration enables it.
+        enabled = cfg.enabled if cfg.enabled is not None else (wanted is not None or rule.meta.enabled_by_default)
+        if not enabled:
             continue
         params = {**rule.meta.defaults(), **dict(cfg.params)}
         run.append(code)

@@ -114,6 +114,11 @@ class VirtualMachine:
     provisioning_status: str | None = None  # succeeded | failed | updating | ... (from ProvisioningState/x)
     provisioning_error: str = ""  # the third part of ProvisioningState/failed/<code>
     provision_vm_agent: bool | None = None  # osProfile.*Configuration.provisionVMAgent
+    # Azure Disk Encryption with AAD (dual pass) keeps its settings on the VM model,
+    # storageProfile.osDisk.encryptionSettings (DiskEncryptionSettings), not on the disk resource.
+    ade_dual_pass: bool = False
+    ade_dual_pass_has_bek: bool = False
+    ade_dual_pass_has_kek: bool = False
     disks: tuple[VmDisk, ...] = ()
     extensions: tuple[Extension, ...] = ()  # from the VM model's `resources`, when the list carries them
     tags: dict[str, str] = field(default_factory=dict)
@@ -172,6 +177,7 @@ class Disk:
     ade_has_bek: bool = False
     ade_has_kek: bool = False
     sse_type: str = ""  # encryption.type (server-side encryption)
+    sku: str = ""  # sku.name: Standard_LRS, Premium_LRS, PremiumV2_LRS, UltraSSD_LRS, ...
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,24 @@ def test_protected_item_soft_delete_flag():
     assert rsv.map_protected_item(_item(isScheduledForDeferredDelete=True)).deferred_delete is True
     assert rsv.map_protected_item(_item()).deferred_delete is None
     assert rsv.map_protected_item(_item(isScheduledForDeferredDelete="yes")).deferred_delete is None
+
+
+def test_disk_sku_name():
+    raw = {"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/disks/big",
+           "sku": {"name": "PremiumV2_LRS", "tier": "Premium"}, "properties": {"diskSizeGB": 40960}}
+    d = cmp.map_disk(raw)
+    assert (d.sku, d.size_gb) == ("PremiumV2_LRS", 40960)
+    assert cmp.map_disk({**raw, "sku": "odd"}).sku == ""
+
+
+def test_vm_dual_pass_ade_from_the_os_disk_encryption_settings():
+    vm_id = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/dp"
+    settings = {"enabled": True,
+                "diskEncryptionKey": {"secretUrl": "https://kv.vault.azure.net/secrets/x", "sourceVault": {"id": "/x"}}}
+    raw = {"id": vm_id, "properties": {"storageProfile": {"osDisk": {"name": "os", "encryptionSettings": settings}}}}
+    vm = cmp.map_vm(raw)
+    assert (vm.ade_dual_pass, vm.ade_dual_pass_has_bek, vm.ade_dual_pass_has_kek) == (True, True, False)
+    settings["enabled"] = False
+    assert cmp.map_vm(raw).ade_dual_pass is False
+    assert cmp.map_vm({"id": vm_id, "properties": {}}).ade_dual_pass is False
+    assert ids.norm(vm_id) == vm.id

@@ -42,7 +42,7 @@ enabled = false
     cfg = load_config(None, tmp_path)
     assert cfg.source == path
     assert cfg.fail_on == "high"
-    assert cfg.rule_settings["BCDR501"] == RuleSettings(enabled=True, severity="medium", params={"limit": 20})
+    assert cfg.rule_settings["BCDR501"] == RuleSettings(enabled=None, severity="medium", params={"limit": 20})
     assert cfg.rule_settings["BCDR701"].enabled is False  # by slug
     assert cfg.rule_settings["BCDR602"].enabled is False
     assert cfg.disabled == {"BCDR602", "BCDR701"}
@@ -239,3 +239,14 @@ severity = "low"
     assert rules_failed == {("BCDR701", "low")}
     assert "BCDR601" not in report["summary"]["rules_run"]
     assert report["summary"]["passed_by_rule"]["BCDR501"] == 1
+
+
+def test_a_rule_off_by_default_is_enabled_by_configuration(tmp_path):
+    from rules import load_all
+    from scanner.config import load_config
+    assert load_all()["BCDR603"].meta.enabled_by_default is False
+    (tmp_path / "az-bcdr-scan.toml").write_text("[rules.BCDR603]\nenabled = true\n", encoding="utf-8")
+    assert load_config(None, tmp_path).rule_settings["BCDR603"].enabled is True
+    (tmp_path / "az-bcdr-scan.toml").write_text("[rules.BCDR603]\nseverity = 'low'\n", encoding="utf-8")
+    # Configuring it without 'enabled' leaves it at its default (off).
+    assert load_config(None, tmp_path).rule_settings["BCDR603"].enabled is None

@@ -101,7 +101,7 @@ def test_fingerprint_stable_across_runs_and_id_casing():
     second = {(x["rule_id"], x["resource_id"].lower()): x["fingerprint"] for x in rs.report()["findings"]}
     assert first == second
     # The same VM listed by an API that capitalises differently keeps its fingerprint.
-    vm = f.vm("app1", disks=(m.VmDisk(name="d", lun=0, size_gb=40000),))
+    vm = f.vm("app1", disks=(m.VmDisk(name="d", lun=0, size_gb=70000),))
     shouting = f.with_(vm, display_id=vm.display_id.replace("/resourceGroups/", "/RESOURCEGROUPS/"))
     fp = [rs.report(f.inventory(virtual_machines=[v]), evaluate(f.inventory(virtual_machines=[v]), only=["BCDR601"]))
           ["findings"][0]["fingerprint"] for v in (vm, shouting)]

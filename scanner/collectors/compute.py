@@ -52,11 +52,16 @@ def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
     if not os_type:
         os_type = "Windows" if win else "Linux" if lin else ""
     extensions = tuple(e for e in (_extension_from_model(r) for r in lst(raw.get("resources"))) if e)
+    dual_pass = dct(get(storage, "osDisk", "encryptionSettings"))
+    dual_pass_on = b_or_none(dual_pass.get("enabled")) is True
     return m.VirtualMachine(
         id=vid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
         location=s(raw.get("location")).lower(), vm_id=s(props.get("vmId")), os_type=os_type,
         provisioning_state=s(props.get("provisioningState")), provision_vm_agent=provision_agent,
+        ade_dual_pass=dual_pass_on,
+        ade_dual_pass_has_bek=dual_pass_on and isinstance(dual_pass.get("diskEncryptionKey"), dict),
+        ade_dual_pass_has_kek=dual_pass_on and isinstance(dual_pass.get("keyEncryptionKey"), dict),
         disks=_disk_refs(storage), extensions=extensions, tags=tags(raw.get("tags")),
     )
 
@@ -132,7 +137,7 @@ def map_disk(raw: dict[str, Any]) -> m.Disk:
         managed_by=ids.norm(s(raw.get("managedBy"))), disk_state=s(props.get("diskState")),
         ade_enabled=ade, ade_has_bek=ade and any(isinstance(x.get("diskEncryptionKey"), dict) for x in settings),
         ade_has_kek=ade and any(isinstance(x.get("keyEncryptionKey"), dict) for x in settings),
-        sse_type=s(get(props, "encryption", "type")),
+        sse_type=s(get(props, "encryption", "type")), sku=s(get(raw, "sku", "name")),
     )
 
 
