@@ -19,9 +19,8 @@ from typing import Any, Iterator, Mapping
 from scanner import inventory as m
 
 from .base import Param, Result, fail, not_assessed, passed, rule
-from .vm_state import running_with_instance_view
 from .docs import DOC_AGENT_MIN_VERSION, DOC_AGENT_UNAVAILABLE, DOC_ASR_EXTENSIONS, DOC_LINUX_AGENT_UPDATE, DOC_WINDOWS_AGENT
-
+from .vm_state import running_with_instance_view
 
 ABSENT, SILENT, NO_VERSION, NOT_READY, READY = "absent", "silent", "no-version", "not-ready", "ready"
 
@@ -125,8 +124,8 @@ def agent_not_reporting(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator
         pvm, iv = item
         vm = pvm.vm
         state = agent_state(iv)
-        evidence = dict(agent_present=iv.agent_present, agent_version=iv.agent_version,
-                        provision_vm_agent=vm.provision_vm_agent, protection=pvm.protection)
+        evidence: dict[str, Any] = dict(agent_present=iv.agent_present, agent_version=iv.agent_version,
+                                        provision_vm_agent=vm.provision_vm_agent, protection=pvm.protection)
         if state == ABSENT:
             yield fail(vm, f"no VM agent in the instance view of {vm.name}"
                            f"{' (provisionVMAgent is false)' if vm.provision_vm_agent is False else ''}", **evidence)

@@ -14,10 +14,8 @@ from scanner import inventory as m
 from . import knowledge
 from ._common import not_assessed_for_failed, vm_existence_gap
 from .base import Result, fail, not_assessed, passed, rule
+from .docs import DOC_BCM_NOT_PRESENT, DOC_ENABLE, DOC_MANAGE, DOC_MONITOR, DOC_SUPPORT, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
 from .jobs import vault_gaps
-from .docs import (DOC_BCM_NOT_PRESENT, DOC_ENABLE, DOC_MANAGE, DOC_MONITOR, DOC_SUPPORT, DOC_VMS_TROUBLESHOOT,
-                   DOC_VM_TROUBLESHOOT)
-
 
 # BackupsSuspended is "stop backup, retain data" in current api-versions (ItemProtectionState): no new
 # backups run, exactly like ProtectionStopped (rule-catalog-v2 A, BCDR803).

@@ -16,11 +16,10 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
+from ._extension_health import ASR_PREFIX, BACKUP_PREFIX, FAILED, OK, TRANSITIONING, extensions_of, full_type, health, label
 from .base import Result, fail, passed, rule
-from ._extension_health import (ASR_PREFIX, BACKUP_PREFIX, FAILED, OK, TRANSITIONING,
-                                extensions_of, full_type, health, label)
-from .vm_state import ProtectedVm, running_with_instance_view
 from .docs import DOC_ASR_EXTENSIONS, DOC_EXTENSIONS, DOC_TROUBLESHOOT, DOC_VMSNAPSHOT
+from .vm_state import ProtectedVm, running_with_instance_view
 
 
 def _evidence(ext: m.Extension, state: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from scanner.timeutil import hours_between, parse
 from . import knowledge
 from ._common import collected_at, not_assessed_for_failed
 from .base import Param, Result, fail, not_assessed, passed, rule
-from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VMS_TROUBLESHOOT, DOC_VM_TROUBLESHOOT
+from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
 
 
 def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Result]:
@@ -110,10 +110,10 @@ def job_vm_id(inv: m.Inventory, job: m.BackupJob) -> str:
 def _finished_backups(inv: m.Inventory, item: m.ProtectedItem) -> list[m.BackupJob]:
     """Finished (succeeded or failed) Backup jobs of the item's VM in the item's vault, newest first.
     Cancelled jobs say nothing about whether a backup can succeed and are left out."""
-    jobs = [j for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
-            if j.vault_id == item.vault_id and _is_backup_job(j) and parse(j.start_time) is not None
-            and j.status.lower() in SUCCEEDED | FAILED]
-    return sorted(jobs, key=lambda j: parse(j.start_time), reverse=True)
+    dated = [(started, j) for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
+             if j.vault_id == item.vault_id and _is_backup_job(j) and (started := parse(j.start_time)) is not None
+             and j.status.lower() in SUCCEEDED | FAILED]
+    return [j for _, j in sorted(dated, key=lambda pair: pair[0], reverse=True)]
 
 
 def _resource_for(inv: m.Inventory, item: m.ProtectedItem) -> m.VirtualMachine | m.ProtectedItem:
@@ -214,8 +214,8 @@ def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
         item_failed = item.last_backup_status.lower() in ITEM_FAILED
         if item_failed and jobs and jobs[0].status.lower() in SUCCEEDED:
             # A successful job newer than the item's last backup: the item's status is older news.
-            last_op = parse(item.last_backup_time)
-            if last_op is not None and parse(jobs[0].start_time) > last_op:
+            last_op, newest = parse(item.last_backup_time), parse(jobs[0].start_time)
+            if last_op is not None and newest is not None and newest > last_op:
                 item_failed = False
         jobs_failed = len(streak) >= n
         if not item_failed and not jobs_failed:

@@ -12,14 +12,13 @@ from ._common import not_assessed_for_failed
 from .base import Param, Result, fail, passed, rule
 from .docs import DOC_LOCKS, DOC_RP_LIMIT, DOC_SUPPORT
 
-
 # seeds/004: Azure Backup keeps instant restore points in a resource group it creates per region,
 # named AzureBackupRG_<geo>_<number>. A lock there stops it deleting old restore points.
 BACKUP_RG = re.compile(r"^azurebackuprg_(?P<geo>[a-z0-9]+)_(?P<n>\d+)$", re.IGNORECASE)
 
 
 def _lock_evidence(locks: tuple[m.Lock, ...]) -> list[dict[str, str]]:
-    return [{"name": l.name, "level": l.level, "scope": l.scope_kind, "id": l.display_id} for l in locks]
+    return [{"name": lock.name, "level": lock.level, "scope": lock.scope_kind, "id": lock.display_id} for lock in locks]
 
 
 @rule(
@@ -62,7 +61,7 @@ def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         geo = (match.groupdict().get("geo") or "").lower() if match else ""
         vms = sorted(vm.name for vm in inv.virtual_machines
                      if vm.subscription_id == rg.subscription_id and vm.location.lower() == geo and inv.is_backed_up(vm.id))
-        levels = sorted({l.level for l in locks})
+        levels = sorted({lock.level for lock in locks})
         yield fail(rg, f"{'/'.join(levels)} lock on {rg.name} blocks Azure Backup from deleting expired restore points"
                        f"{f' for {len(vms)} backed-up VM(s) in {geo}' if vms else ''}",
                    locks=_lock_evidence(locks), region=geo, backed_up_vms=vms)
@@ -97,14 +96,15 @@ def rp_collection_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterato
             # BCDR401's finding (it names every VM in the region); here only the collection's own lock
             # counts for those. For a collection kept anywhere else, its group and subscription count too.
             backup_rg = bool(pattern.match(rpc.resource_group))
-            locks = tuple(l for l in inv.locks_applying_to(rpc.id) if not backup_rg or l.scope == rpc.id)
+            locks = tuple(lock for lock in inv.locks_applying_to(rpc.id) if not backup_rg or lock.scope == rpc.id)
             if not locks:
                 yield passed(rpc)
                 continue
             vm = inv.vm_by_id.get(vm_id)
-            levels = sorted({l.level for l in locks})
+            levels = sorted({lock.level for lock in locks})
+            vm_name = vm.name if vm else ids.name_of(rpc.source_display_id or vm_id)
             yield fail(rpc, f"{'/'.join(levels)} lock on restore point collection {rpc.name} "
-                            f"(VM {vm.name if vm else ids.name_of(rpc.source_display_id or vm_id)}) blocks cleanup of expired restore points",
+                            f"(VM {vm_name}) blocks cleanup of expired restore points",
                        locks=_lock_evidence(locks), vm_id=vm.display_id if vm else (rpc.source_display_id or vm_id),
                        restore_points=rpc.restore_point_count)
 
@@ -126,7 +126,7 @@ def readonly_lock_on_backed_up_vm(inv: m.Inventory, params: Mapping[str, Any]) -
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
         if vm.subscription_id.lower() in skip or not inv.is_backed_up(vm.id):
             continue
-        locks = tuple(l for l in inv.locks_applying_to(vm.id) if l.level.lower() == "readonly")
+        locks = tuple(lock for lock in inv.locks_applying_to(vm.id) if lock.level.lower() == "readonly")
         if locks:
             yield fail(vm, f"ReadOnly lock applies to backed-up VM {vm.name}", locks=_lock_evidence(locks))
         else:

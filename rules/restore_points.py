@@ -16,7 +16,6 @@ from ._common import collected_at, not_assessed_for_failed, policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_RP_CLEANUP, DOC_RP_LIMIT
 
-
 LIMIT_PARAMS = (
     # seeds/004: "the restore point collection max limit (18) has been reached" (Standard policy).
     Param("limit", 18, "instant restore points a Standard (V1) policy VM can hold", 1, 1000),
@@ -85,7 +84,7 @@ def rp_collection_limit_reached(inv: m.Inventory, params: Mapping[str, Any]) -> 
     gaps, counts = _counts(inv)
     yield from gaps
     for c in counts:
-        if c.reason:
+        if c.count is None:  # unknown exactly when there is a reason
             yield not_assessed(c.resource, c.reason, collections=c.collections)
             continue
         limit, _near = _limits(params, c.v2)
@@ -112,7 +111,7 @@ def rp_collection_near_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
     gaps, counts = _counts(inv)
     yield from gaps
     for c in counts:
-        if c.reason:
+        if c.count is None:
             yield not_assessed(c.resource, c.reason, collections=c.collections)
             continue
         limit, near = _limits(params, c.v2)

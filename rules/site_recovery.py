@@ -13,9 +13,8 @@ from scanner.timeutil import parse
 from . import knowledge
 from ._common import not_assessed_for_failed, vm_existence_gap
 from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
-from .jobs import vault_gaps
 from .docs import DOC_A2A_MOBILITY, DOC_A2A_TROUBLESHOOT, DOC_ASR_EXTENSIONS, DOC_ASR_MONITOR, DOC_AVS_FAILBACK, DOC_FAILBACK
-
+from .jobs import vault_gaps
 
 A2A = "a2a"
 # allowedOperations value that offers reprotect: ReplicationProtectedItemOperation.REVERSE_REPLICATE
@@ -107,8 +106,8 @@ def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) ->
         if not _waiting_for_reprotect(item):
             continue
         vm_id = _azure_vm_of(item)
-        evidence = dict(protection_state=item.protection_state, active_location=item.active_location,
-                        allowed_operations=list(item.allowed_operations))
+        evidence: dict[str, Any] = dict(protection_state=item.protection_state, active_location=item.active_location,
+                                        allowed_operations=list(item.allowed_operations))
         if not vm_id:
             yield not_assessed(item, "the item does not name its Azure VM", **evidence)
             continue

@@ -15,7 +15,6 @@ from ._extension_health import FAILED, extensions_of, health, label
 from .base import Result, fail, not_assessed, not_assessed_subscription, passed, rule
 from .docs import DOC_CONSISTENCY, DOC_PROVISIONING_FAILED, DOC_TROUBLESHOOT, DOC_VM_STATES, DOC_VM_STATES_TROUBLESHOOT
 
-
 # seeds/002 backup table ("VM is not in a state that allows backup": wait until the VM is out of the
 # transitional state between running and shut down) and seeds/004 step 1 (stopped / deallocated /
 # updating VMs block backup). Words are the second part of ProvisioningState/x and PowerState/x.
@@ -95,7 +94,7 @@ def protected_vms(inv: m.Inventory, *, backup: bool = True, replication: bool = 
     skip: set[str] = set()
     wanted = [m.VMS] + ([m.PROTECTED_ITEMS] if backup else []) + ([m.REPLICATION_ITEMS] if replication else [])
     for sub in inv.subscriptions:
-        reasons = [r for c in wanted if (r := coverage_problem(inv, c, sub))]
+        reasons = [why for c in wanted if (why := coverage_problem(inv, c, sub))]
         cov = inv.coverage_index.get((sub.lower(), m.VMS))
         if cov is None or cov.status == m.FAILED:
             skip.add(sub.lower())
@@ -143,11 +142,11 @@ def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replica
             continue
         if power != "running":
             continue
-        reason = instance_view_gap(inv, vm)
-        if reason:
-            yield not_assessed(vm, reason, instance_view_error=vm.instance_view_error)
-            continue
-        yield pvm, vm.instance_view  # not None: instance_view_gap checked it
+        gap = instance_view_gap(inv, vm)
+        if gap:
+            yield not_assessed(vm, gap, instance_view_error=vm.instance_view_error)
+        elif vm.instance_view is not None:  # always, as instance_view_gap names a missing one
+            yield pvm, vm.instance_view
 
 
 def _failed_extensions(vm: m.VirtualMachine) -> list[str]:

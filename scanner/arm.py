@@ -128,7 +128,7 @@ class GuardedTransport(RequestsTransport):
         self._ledger = ledger
         self._deadline = deadline
 
-    def send(self, request, **kwargs):  # type: ignore[override]
+    def send(self, request, **kwargs):
         method = request.method.upper()
         parts = urlsplit(request.url)
         if method not in READ_METHODS and not (method == "POST" and parts.path.lower() in READ_ONLY_POSTS):
@@ -153,7 +153,7 @@ class CappedRetryPolicy(RetryPolicy):
         self.max_retry_after = max_retry_after
         self.deadline = deadline
 
-    def get_retry_after(self, response):  # type: ignore[override]
+    def get_retry_after(self, response):
         try:
             value = super().get_retry_after(response)
         except (ValueError, TypeError, OverflowError):
@@ -164,7 +164,7 @@ class CappedRetryPolicy(RetryPolicy):
             return None
         return min(max(value, 0.0), self.max_retry_after)
 
-    def sleep(self, settings, transport, response=None):  # type: ignore[override]
+    def sleep(self, settings, transport, response=None):
         planned = self.get_retry_after(response) if response is not None else None
         if planned is None:
             planned = self.get_backoff_time(settings)
@@ -359,7 +359,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
 
 def _code_from_body(exc: HttpResponseError) -> tuple[str, str]:
     try:
-        body = exc.response.json() if exc.response is not None else None
+        body = json.loads(exc.response.text()) if exc.response is not None else None
     except Exception:
         return "", ""
     if isinstance(body, dict) and isinstance(body.get("error"), dict):

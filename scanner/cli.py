@@ -234,10 +234,12 @@ def _formats() -> list[str]:
               help="ARM endpoint (sovereign clouds, simulators). https only.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
               help="Exit 1 when a FAIL finding is at or above this severity (default: high, or the config's fail_on).")
-@click.option("--config", "config_path", metavar="FILE", help="Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml).")
+@click.option("--config", "config_path", metavar="FILE",
+              help="Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml).")
 @click.option("--save-inventory", metavar="FILE", help="Also write the collected Inventory (JSON) for 'evaluate'.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True, help="Overall deadline for the scan, seconds.")
-@click.option("--max-retry-after", type=click.FloatRange(min=0), default=60, show_default=True, help="Cap on a server's Retry-After, seconds.")
+@click.option("--max-retry-after", type=click.FloatRange(min=0), default=60, show_default=True,
+              help="Cap on a server's Retry-After, seconds.")
 @click.option("--read-timeout", type=click.FloatRange(min=0.1), default=60, show_default=True,
               help="Seconds to wait for each response before retrying it (a stalled proxy or service).")
 @click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Concurrent per-VM requests per subscription.")

@@ -72,9 +72,10 @@ def load_config(path: str | Path | None, cwd: Path) -> Config:
         data = _read(explicit, str(path))
         prefix: tuple[str, ...] = ()
         if explicit.name == PYPROJECT:
-            data, prefix = _tool_table(data, str(path)), PYPROJECT_TABLE
-            if data is None:
+            table, prefix = _tool_table(data, str(path)), PYPROJECT_TABLE
+            if table is None:
                 raise ConfigError(f"no [{'.'.join(PYPROJECT_TABLE)}] table", path=str(path))
+            data = table
         return _parse(data, explicit, str(path), prefix)
     dedicated = cwd / FILE_NAME
     if dedicated.exists():

@@ -548,7 +548,7 @@ def _from_plain(tp: Any, value: Any, where: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _from_plain(inner[0], value, where)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise InventoryFormatError(f"{where}: expected an object")
         hints = _HINTS.get(tp)
@@ -589,7 +589,7 @@ def _from_plain(tp: Any, value: Any, where: str) -> Any:
 def build_inventory(collected_at: str, subscriptions: Iterable[str], **parts: Iterable[Any]) -> Inventory:
     """Assemble an Inventory from collector output, de-duplicating by id (paged lists can repeat an
     item across pages when the service reshuffles; the first one wins)."""
-    clean: dict[str, tuple[Any, ...]] = {}
+    clean: dict[str, Any] = {}  # Inventory field name -> tuple of models
     for name, items in parts.items():
         if name in ("coverage",):
             clean[name] = tuple(items)

@@ -71,9 +71,12 @@ def synthetic(n_vms: int) -> dict:
                            "osProfile": {"computerName": name, "linuxConfiguration": {"provisionVMAgent": True}}}})
         running = i % 5 != 0
         sc["instanceViews"][vid] = {
-            "vmAgent": {"vmAgentVersion": "2.10.0.8", "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Ready"}]},
-            "extensions": [{"name": "VMSnapshotLinux", "type": "Microsoft.Azure.RecoveryServices.VMSnapshotLinux", "typeHandlerVersion": "1.0.9",
-                            "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"}]}],
+            "vmAgent": {"vmAgentVersion": "2.10.0.8",
+                        "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Ready"}]},
+            "extensions": [{"name": "VMSnapshotLinux", "type": "Microsoft.Azure.RecoveryServices.VMSnapshotLinux",
+                            "typeHandlerVersion": "1.0.9",
+                            "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info",
+                                          "displayStatus": "Provisioning succeeded"}]}],
             "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info"},
                          {"code": "PowerState/running" if running else "PowerState/deallocated", "level": "Info"}]}
         for d, size in zip(disks, (64, 512)):
@@ -116,9 +119,10 @@ def synthetic(n_vms: int) -> dict:
 
 
 def run(n_vms: int, workers: int) -> dict:
-    from scanner.simulator.scenario import load_scenario
     import json
     import tempfile
+
+    from scanner.simulator.scenario import load_scenario
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(synthetic(n_vms), fh)
     scenario = load_scenario(fh.name)

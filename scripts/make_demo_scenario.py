@@ -10,6 +10,8 @@ one FAIL in the demo: tests/test_simulator.py and tests/test_e2e_safety.py check
 import json
 import sys
 import uuid
+from functools import partial
+from pathlib import Path
 
 SUB = "00000000-0000-4000-8000-00000000d3e0"
 TENANT = "00000000-0000-4000-8000-0000000000a1"
@@ -166,12 +168,12 @@ def ext(name, etype, publisher, version, state="succeeded", message=None, settin
     return dict(name=name, type=etype, publisher=publisher, version=version, state=state, message=message, settings=settings)
 
 
-SNAP_W = lambda state="succeeded", msg=None: ext("VMSnapshot", "VMSnapshot", "Microsoft.Azure.RecoveryServices", "1.0.9214.0", state, msg)
-SNAP_L = lambda state="succeeded", msg=None: ext("VMSnapshotLinux", "VMSnapshotLinux", "Microsoft.Azure.RecoveryServices", "1.0.9215.0", state, msg)
-ASR_W = lambda state="succeeded", msg=None: ext("SiteRecovery-Windows", "Windows", "Microsoft.Azure.RecoveryServices.SiteRecovery", "1.0.0.9185", state, msg)
-ASR_L = lambda state="succeeded", msg=None: ext("SiteRecovery-Linux", "Linux", "Microsoft.Azure.RecoveryServices.SiteRecovery", "1.0.0.9186", state, msg)
-AMA_W = lambda state="succeeded", msg=None: ext("AzureMonitorWindowsAgent", "AzureMonitorWindowsAgent", "Microsoft.Azure.Monitor", "1.22.0.0", state, msg)
-AMA_L = lambda state="succeeded", msg=None: ext("AzureMonitorLinuxAgent", "AzureMonitorLinuxAgent", "Microsoft.Azure.Monitor", "1.29.6", state, msg)
+SNAP_W = partial(ext, "VMSnapshot", "VMSnapshot", "Microsoft.Azure.RecoveryServices", "1.0.9214.0")  # (state, message)
+SNAP_L = partial(ext, "VMSnapshotLinux", "VMSnapshotLinux", "Microsoft.Azure.RecoveryServices", "1.0.9215.0")  # (state, message)
+ASR_W = partial(ext, "SiteRecovery-Windows", "Windows", "Microsoft.Azure.RecoveryServices.SiteRecovery", "1.0.0.9185")  # (state, message)
+ASR_L = partial(ext, "SiteRecovery-Linux", "Linux", "Microsoft.Azure.RecoveryServices.SiteRecovery", "1.0.0.9186")  # (state, message)
+AMA_W = partial(ext, "AzureMonitorWindowsAgent", "AzureMonitorWindowsAgent", "Microsoft.Azure.Monitor", "1.22.0.0")  # (state, message)
+AMA_L = partial(ext, "AzureMonitorLinuxAgent", "AzureMonitorLinuxAgent", "Microsoft.Azure.Monitor", "1.29.6")  # (state, message)
 
 # West Europe ------------------------------------------------------------
 vm("vm-web-01", "rg-web-prod", "westeurope", "Windows", zone="1",
@@ -562,10 +564,12 @@ for v in VMS:
         job(vault, rg, name, 54)
         job(vault, rg, name, 30, status="InProgress")  # BCDR701: in progress for ~30 h
     elif name == "vm-app-03":
-        job(vault, rg, name, 69); job(vault, rg, name, 45)
+        job(vault, rg, name, 69)
+        job(vault, rg, name, 45)
         job(vault, rg, name, 21, status="Failed", minutes=62, errors=ERR["snapshot"])
     elif name == "vm-app-04":
-        job(vault, rg, name, 70); job(vault, rg, name, 46)
+        job(vault, rg, name, 70)
+        job(vault, rg, name, 46)
         job(vault, rg, name, 22, status="Failed", minutes=4, errors=ERR["provisioning"])
     elif name == "vm-archive-01":
         job(vault, rg, name, 70)
@@ -579,7 +583,8 @@ for v in VMS:
         for k in range(28):
             job(vault, rg, name, 3 + 6 * k, minutes=37, user=True)
     elif name == "vm-files-neu-01":
-        job(vault, rg, name, 45); job(vault, rg, name, 21)
+        job(vault, rg, name, 45)
+        job(vault, rg, name, 21)
         job(vault, rg, name, 3, status="Cancelling", user=True)  # BCDR704: cancelling for 3 h
     elif pol["hourly"]:
         for k in range(8):
@@ -675,7 +680,10 @@ def health_error(code, summary, message, causes, action, level="Error", hours=2.
             "recoveryProviderErrorMessage": None, "entityId": None, "errorId": gid("health", code, summary), "customerResolvability": "Allowed"}
 
 
-V = lambda rg, n: by_key[(rg, n)]
+def V(rg, n):
+    return by_key[(rg, n)]
+
+
 asr_item(V("rg-web-prod", "vm-web-01"))
 asr_item(V("rg-app-prod", "vm-app-01"), rpo=37)
 # Agent update required (BCDR906).
@@ -818,7 +826,6 @@ scenario = {
     "replicationProtectedItems": asr_items,
     "replicationJobs": asr_jobs,
 }
-from pathlib import Path
 
 out = sys.argv[1] if len(sys.argv) > 1 else str(
     Path(__file__).resolve().parents[1] / "scanner" / "simulator" / "scenarios" / "demo.json")

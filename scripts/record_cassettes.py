@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 

@@ -31,8 +31,16 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.compute import ComputeManagementClient  # imported up front: timings measure HTTP only
 
 from scanner import inventory as m
-from scanner.arm import (ArmSettings, ClientFactory, DeadlineExceeded, ForeignHostError, ReadOnlyViolation,
-                         StaticTokenCredential, classify, tls_verify_from_env)
+from scanner.arm import (
+    ArmSettings,
+    ClientFactory,
+    DeadlineExceeded,
+    ForeignHostError,
+    ReadOnlyViolation,
+    StaticTokenCredential,
+    classify,
+    tls_verify_from_env,
+)
 from scanner.collectors import compute as cmp
 from scanner.collectors.base import Recorder, read_list
 

@@ -33,7 +33,7 @@ def _run(capsys, *argv):
 
 
 def _one_line_error(err: str) -> str:
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert "Traceback" not in err
     assert lines[0].startswith("az-bcdr-scan: error:")

@@ -22,6 +22,7 @@ import pytest
 from azure.core.exceptions import DecodeError, HttpResponseError, ServiceResponseError
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
+from shared_data import REST_EXAMPLES as EXAMPLES
 
 from scanner import ids
 from scanner import inventory as m
@@ -30,8 +31,6 @@ from scanner.collectors import compute as cmp
 from scanner.collectors import recovery as rsv
 from scanner.collectors import resources as res
 from scanner.collectors.base import MalformedItem, Recorder, read_list
-from shared_data import REST_EXAMPLES as EXAMPLES
-
 
 pytestmark = pytest.mark.shared
 

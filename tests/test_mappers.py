@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 import pytest
+from shared_data import REST_EXAMPLES as EXAMPLES
 
 from scanner import ids
 from scanner import inventory as m
@@ -24,8 +25,6 @@ from scanner.collectors import compute as cmp
 from scanner.collectors import recovery as rsv
 from scanner.collectors import resources as res
 from scanner.collectors.base import MalformedItem, wire
-from shared_data import REST_EXAMPLES as EXAMPLES
-
 
 pytestmark = pytest.mark.shared
 

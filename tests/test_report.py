@@ -10,11 +10,10 @@ import pytest
 import report_scenarios as rs
 from jsonschema import Draft202012Validator
 
-from rules.base import REGISTRY, Param, Rule, RuleMeta, fail
+from rules.base import REGISTRY, Rule, RuleMeta, fail
 from scanner import inventory as m
 from scanner.engine import RuleSettings, evaluate
-from scanner.report import (REPORT_SCHEMA_VERSION, ReportValidationError, build_report, failed_at_or_above,
-                            load_schema, validate_report)
+from scanner.report import REPORT_SCHEMA_VERSION, ReportValidationError, build_report, failed_at_or_above, load_schema, validate_report
 
 
 def test_schema_is_valid_draft_2020_12_and_shipped_as_package_data():

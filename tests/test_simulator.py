@@ -15,8 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import (DecodeError, HttpResponseError, ResourceNotFoundError,
-                                   ServiceRequestError, ServiceResponseError)
+from azure.core.exceptions import DecodeError, HttpResponseError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.recoveryservices import RecoveryServicesClient
 from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
@@ -56,7 +55,8 @@ def _vm(i: int, rg: str = "rg-app", power: str = "running") -> dict:
             "vmId": f"00000000-0000-4000-8000-{i:012d}", "provisioningState": "Succeeded",
             "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
             "storageProfile": {"osDisk": {"osType": "Linux", "name": f"{name}-os", "createOption": "FromImage",
-                                          "managedDisk": {"id": f"{P}/resourceGroups/{rg.upper()}/providers/Microsoft.Compute/disks/{name}-os"}}},
+                                          "managedDisk": {
+                                              "id": f"{P}/resourceGroups/{rg.upper()}/providers/Microsoft.Compute/disks/{name}-os"}}},
             "osProfile": {"computerName": name, "linuxConfiguration": {"provisionVMAgent": True}},
             "instanceView": {"statuses": [{"code": "ShouldNotBeListed"}]},
         },
@@ -105,7 +105,8 @@ def scenario() -> dict:
         ],
         "vaults": [{"id": VAULT, "name": "rsv-test", "type": "Microsoft.RecoveryServices/vaults", "location": "westeurope",
                     "sku": {"name": "RS0", "tier": "Standard"},
-                    "properties": {"redundancySettings": {"standardTierStorageRedundancy": "GeoRedundant", "crossRegionRestore": "Disabled"}}}],
+                    "properties": {"redundancySettings": {"standardTierStorageRedundancy": "GeoRedundant",
+                                                          "crossRegionRestore": "Disabled"}}}],
         "backupProtectedItems": [
             {"id": f"/Subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-test/"
                    f"backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;rg-app;vm-0{i}/"
@@ -293,7 +294,8 @@ def test_backup_items_and_policies_honour_the_management_type_filter(sim):
     items = list(b.backup_protected_items.list("rsv-test", "rg-backup",
                                                filter="backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"))
     assert len(items) == 2  # the AzureWorkload item is filtered out
-    assert {i.properties.as_dict()["sourceResourceId"] for i in items} == {f"{P}/resourcegroups/rg-app/providers/microsoft.compute/virtualmachines/vm-0{i}".lower() for i in (0, 1)}
+    vm_ids = {f"{P}/resourcegroups/rg-app/providers/microsoft.compute/virtualmachines/vm-0{i}".lower() for i in (0, 1)}
+    assert {i.properties.as_dict()["sourceResourceId"] for i in items} == vm_ids
     assert len(list(b.backup_protected_items.list("rsv-test", "rg-backup"))) == 3
     policies = list(b.backup_policies.list("rsv-test", "rg-backup", filter="backupManagementType eq 'AzureIaasVM'"))
     assert [p.name for p in policies] == ["DefaultPolicy", "Enhanced"]

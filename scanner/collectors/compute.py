@@ -7,8 +7,7 @@ from typing import Any
 from .. import ids
 from .. import inventory as m
 from ..timeutil import parse as parse_time
-from .base import (MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none,
-                   statuses, tags)
+from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, statuses, tags
 
 
 def _extension_from_model(raw: Any) -> m.Extension | None:
@@ -103,8 +102,8 @@ def map_instance_view(raw: dict[str, Any]) -> m.InstanceView:
     handlers: dict[str, tuple[str, m.Status | None]] = {}  # lower-cased type -> (type, status)
     for h in lst(get(agent, "extensionHandlers")):
         if isinstance(h, dict) and s(h.get("type")):
-            st = statuses([h.get("status")])
-            handlers[s(h.get("type")).lower()] = (s(h.get("type")), st[0] if st else None)
+            reported = statuses([h.get("status")])
+            handlers[s(h.get("type")).lower()] = (s(h.get("type")), reported[0] if reported else None)
     exts = []
     for e in lst(raw.get("extensions")):
         if not isinstance(e, dict):

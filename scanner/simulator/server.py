@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from scanner import ids
@@ -84,7 +84,7 @@ class Ledger(list):
         super().__init__()
         self._lock = threading.Lock()
 
-    def append(self, entry: LedgerEntry) -> None:  # type: ignore[override]
+    def append(self, entry: LedgerEntry) -> None:
         with self._lock:
             super().append(entry)
 
@@ -178,7 +178,7 @@ def _strip(body: dict, *dotted: str) -> dict:
     out = copy.deepcopy(body)
     for path in dotted:
         parts = path.split(".")
-        obj = out
+        obj: Any = out
         for part in parts[:-1]:
             obj = obj.get(part) if isinstance(obj, dict) else None
         if isinstance(obj, dict):
@@ -286,7 +286,7 @@ def _filter_backup_jobs(items: list[dict], terms: dict[str, str]) -> list[dict]:
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourcegroups/(?P<rg>[^/]+)"
 _VAULT = _RG + r"/providers/microsoft\.recoveryservices/vaults/(?P<vault>[^/]+)"
-Route = tuple[re.Pattern, str, Callable[..., _Response]]
+Route = tuple[re.Pattern, str, Callable[..., list[dict] | dict]]  # a list is paged, an object served as is
 
 
 class Simulator:
@@ -727,7 +727,8 @@ class _TLSServer(ThreadingHTTPServer):
         self._idle = threading.Condition(self._conns_lock)
         super().__init__(address, handler)
 
-    def finish_request(self, request: socket.socket, client_address: Any) -> None:
+    def finish_request(self: Self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        assert isinstance(request, socket.socket)  # a TCP server's request is its connection
         # The TLS handshake runs here, in the connection's own thread, with a timeout: a client
         # that speaks plain HTTP or says nothing cannot hold up the accept loop.
         with self._conns_lock:
