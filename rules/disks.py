@@ -27,7 +27,8 @@ def _vm_disks(inv: m.Inventory, vm: m.VirtualMachine) -> list[tuple[str, str, in
 # Per-disk limits of Azure VM backup (rule-catalog-v2 A, BCDR601). The seed (004, 2021) knew only
 # 32 TB; the Azure Backup support matrix (checked 2026-12) allows 64 TiB per disk on an Enhanced
 # policy. Disks over 32,767 GiB exist only as Ultra or Premium SSD v2, which need Enhanced anyway.
-STANDARD_DISK_SOURCE = "Standard policy: 32 TiB per disk (seeds/004 UserErrorUnsupportedDiskSize; Azure Backup support matrix, checked 2026-12)"
+STANDARD_DISK_SOURCE = ("Standard policy: 32 TiB per disk (seeds/004 UserErrorUnsupportedDiskSize; "
+                        "Azure Backup support matrix, checked 2026-12)")
 ENHANCED_DISK_SOURCE = "Enhanced policy: 64 TiB per disk (Azure Backup support matrix, checked 2026-12)"
 _ENHANCED_ONLY_SKUS = frozenset({"premiumv2_lrs", "ultrassd_lrs"})
 
@@ -166,9 +167,10 @@ def ade_bek_without_kek(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator
         if vm.subscription_id.lower() in skip:
             continue
         for key, name, _size, disk, where in _ade_disks(vm, _vm_disks(inv, vm)):
-            dual = disk is None or not disk.ade_enabled
-            has_bek = vm.ade_dual_pass_has_bek if dual else disk.ade_has_bek
-            has_kek = vm.ade_dual_pass_has_kek if dual else disk.ade_has_kek
+            if disk is None or not disk.ade_enabled:  # dual pass: the keys are on the VM model
+                has_bek, has_kek = vm.ade_dual_pass_has_bek, vm.ade_dual_pass_has_kek
+            else:
+                has_bek, has_kek = disk.ade_has_bek, disk.ade_has_kek
             if not has_bek:
                 # ADE on, but no disk encryption key in encryptionSettingsCollection: the key setup is
                 # not visible (e.g. an older dual-pass setup keeps it on the VM model), so say so.

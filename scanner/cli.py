@@ -41,7 +41,7 @@ class _StderrHandler(logging.StreamHandler):
         from .redact import RedactingFormatter
         self.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

@@ -16,7 +16,8 @@ def _item(**props):
     return {"id": f"{VAULT}/backupFabrics/Azure/protectionContainers/IaasVMContainer;{container}/protectedItems/VM;{container}",
             "name": f"VM;{container}",
             "properties": {"protectedItemType": "Microsoft.Compute/virtualMachines", "protectionState": "Protected",
-                           "sourceResourceId": f"/subscriptions/{SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/app",
+                           "sourceResourceId":
+                               f"/subscriptions/{SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/app",
                            **props}}
 
 
