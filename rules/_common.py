@@ -61,3 +61,21 @@ def vm_existence_gap(inv: m.Inventory, vm_id: str) -> str | None:
     if not sub or sub not in {s.lower() for s in inv.subscriptions}:
         return f"the VM's subscription {sub or '(unknown)'} was not scanned"
     return inv.gap(m.VMS, sub)
+
+
+# lastBackupTime (and lastRecoveryPoint) read 2001-01-01T00:00:00Z until the first backup completes
+# (real recordings, ../shared/real-responses): a "never" sentinel, not a date.
+NEVER_SENTINEL = "2001-01-01"
+SUCCEEDED_BACKUP = frozenset({"completed", "completedwithwarnings", "healthy"})
+
+
+def no_time(value: str | None) -> bool:
+    """True for an absent time or the 2001-01-01 'never' sentinel."""
+    return not value or value.strip().startswith(NEVER_SENTINEL)
+
+
+def first_backup_pending(item: m.ProtectedItem) -> bool:
+    """The item reports no completed backup at all: no recovery point, and no successful last
+    backup time (seeds/004 backup health; rule-catalog-v2 A, BCDR705)."""
+    return no_time(item.last_recovery_point_time) and (
+        no_time(item.last_backup_time) or item.last_backup_status.lower() not in SUCCEEDED_BACKUP)

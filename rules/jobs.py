@@ -1,4 +1,5 @@
-"""7xx Jobs. Backup jobs are collected per vault: every InProgress job, plus the last N days."""
+"""7xx Jobs. Backup jobs are collected per vault: every InProgress and every Cancelling job, whatever
+its age, plus the last N days."""
 from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
@@ -8,7 +9,7 @@ from scanner import inventory as m
 from scanner.timeutil import hours_between, parse
 
 from . import knowledge
-from ._common import collected_at, not_assessed_for_failed
+from ._common import collected_at, first_backup_pending, no_time, not_assessed_for_failed
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
 
@@ -25,24 +26,53 @@ def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Res
 
 @rule(
     code="BCDR701", slug="backup-job-stuck", severity="high",
-    title="Backup job in progress for too long",
+    title="Backup job in progress for longer than its policy's interval",
     predicts=("UserErrorBackupOperationInProgress",),
-    source="seeds/004 UserErrorBackupOperationInProgress",
-    remediation="""A backup job that has run for more than a day blocks the next scheduled backup of the same VM.
-        Look at the job's sub-tasks in the vault; if it is stuck on the snapshot step, check the VM agent and
-        the VMSnapshot extension, and cancel the job from the vault before the next backup window.""",
+    source="seeds/004 UserErrorBackupOperationInProgress; rule-catalog-v2 A (threshold relative to the policy's "
+           "backup interval; a first backup may run longer)",
+    remediation="""A backup job that runs longer than the interval of its policy (a day for a daily policy, the hourly
+        interval for an hourly one) collides with the next scheduled backup of the same VM, which then fails with
+        UserErrorBackupOperationInProgress. Look at the job's sub-tasks in the vault; if it is stuck on the
+        snapshot step, check the VM agent and the VMSnapshot extension, and cancel the job from the vault before
+        the next backup window. A VM's first backup copies every disk in full and may run up to a few days.""",
     references=(DOC_IN_PROGRESS,),
-    params=(Param("max_hours", 24, "hours after which an InProgress backup job counts as stuck", 1, 24 * 30),),
+    params=(Param("max_hours", 24, "hours after which an InProgress backup job counts as stuck when its policy is daily, "
+                  "weekly or unknown, and the ceiling for hourly policies (seeds/004: a day)", 1, 24 * 30),
+            Param("first_backup_max_hours", 72, "hours a VM's first (full) backup may run before it counts as stuck "
+                  "(rule-catalog-v2 A, BCDR701)", 1, 24 * 30)),
 )
 def backup_job_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for job, hours in _aged_jobs(inv, "inprogress", operations=("backup", "configurebackup")):
         if isinstance(job, Result):
             yield job
-        elif hours > params["max_hours"]:
-            yield fail(job, f"backup of {job.entity_friendly_name or 'a VM'} has been in progress for {hours} h",
-                       hours_in_progress=hours, max_hours=params["max_hours"], **_job_evidence(inv, job))
+            continue
+        limit, basis = _stuck_limit(inv, job, params)
+        if hours > limit:
+            yield fail(job, f"backup of {job.entity_friendly_name or 'a VM'} has been in progress for {hours} h, "
+                            f"longer than {limit:g} h ({basis})",
+                       hours_in_progress=hours, max_hours=limit, threshold_basis=basis, **_job_evidence(inv, job))
         else:
             yield passed(job)
+
+
+def _stuck_limit(inv: m.Inventory, job: m.BackupJob, params: Mapping[str, Any]) -> tuple[float, str]:
+    """Hours an InProgress job may run before it collides with the next scheduled backup, and why:
+    the policy's backup interval (daily 24 h, hourly its interval; never above `max_hours`), the
+    first-backup limit for a VM that has never completed one, or `max_hours` when the policy is
+    unknown."""
+    vm = job_vm_id(inv, job)
+    items = [p for p in inv.protected_items_by_vm.get(vm, ()) if p.vault_id == job.vault_id] if vm else []
+    ceiling = float(params["max_hours"])
+    if job.operation.lower() != "configurebackup" and items and all(first_backup_pending(p) for p in items):
+        return float(params["first_backup_max_hours"]), "first backup of the VM"
+    policy = next((inv.policy_by_id[p.policy_id] for p in items if p.policy_id in inv.policy_by_id), None)
+    if policy is None:
+        return ceiling, "policy unknown"
+    if policy.schedule_run_frequency.lower() == "hourly" and policy.hourly_interval:
+        return min(ceiling, float(policy.hourly_interval)), f"policy {policy.name} backs up every {policy.hourly_interval} h"
+    if policy.schedule_run_frequency.lower() == "daily":
+        return min(ceiling, 24.0), f"policy {policy.name} backs up daily"
+    return ceiling, f"policy {policy.name} ({policy.schedule_run_frequency or 'schedule unknown'})"
 
 
 def _aged_jobs(inv: m.Inventory, status: str, operations: tuple[str, ...] = ()
@@ -241,7 +271,8 @@ def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
     code="BCDR704", slug="job-cancel-stuck", severity="low",
     title="Backup job stuck in Cancelling",
     predicts=("job is not in a cancellable state",),
-    source="seeds/002 jobs table (cancel errors: 'the job is not in a cancellable state')",
+    source="seeds/002 jobs table (cancel errors: 'the job is not in a cancellable state'); rule-catalog-v2 A "
+           "(Cancelling jobs are read whatever their age, like InProgress jobs)",
     remediation="""A cancelled job normally leaves the Cancelling state within minutes; while it lingers it cannot
         be cancelled again and can block the VM's next backup. Wait for it to finish, then look at the job's
         sub-tasks in the vault; if it stays in Cancelling, open a support case for the job id.""",
@@ -288,9 +319,10 @@ def _stale_limit(policy: m.BackupPolicy, params: Mapping[str, Any]) -> tuple[flo
     code="BCDR705", slug="last-backup-stale", severity="high",
     title="Last successful backup older than the policy allows",
     predicts=("missed RPO",),
-    source="seeds/004 (backup health); catalog 'last-backup-stale' (peer scanners only check 'is protected')",
-    remediation="""The VM's newest successful backup is older than its policy's schedule allows, so a restore today
-        would lose more data than planned. Look at the VM's recent Backup jobs: failing jobs (BCDR703) point to the
+    source="seeds/004 (backup health); catalog 'last-backup-stale' (peer scanners only check 'is protected'); "
+           "rule-catalog-v2 A (first backup never completed)",
+    remediation="""The VM's newest successful backup is older than its policy's schedule allows, or its first backup
+        never completed, so a restore today would lose more data than planned, or find nothing to restore. Look at the VM's recent Backup jobs: failing jobs (BCDR703) point to the
         cause; if no jobs run at all, check that the policy's schedule is what you expect and that protection is not
         paused. Run an on-demand backup once the cause is fixed.""",
     references=(DOC_MONITOR, DOC_ENHANCED),
@@ -320,18 +352,18 @@ def last_backup_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[R
             continue
         # Last success: lastRecoveryPoint; lastBackupTime when the last operation succeeded; the newest
         # successful Backup job in the collected history.
-        candidates = [parse(item.last_recovery_point_time)]
-        if item.last_backup_status.lower() in SUCCEEDED | {"healthy"}:
+        candidates = [None if no_time(item.last_recovery_point_time) else parse(item.last_recovery_point_time)]
+        if item.last_backup_status.lower() in SUCCEEDED | {"healthy"} and not no_time(item.last_backup_time):
             candidates.append(parse(item.last_backup_time))
         jobs_gap = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
         if not jobs_gap:
             # A job's start is when its snapshot (the recovery point) was taken.
-            candidates.extend(parse(j.start_time) for j in _finished_backups(inv, item) if j.status.lower() in SUCCEEDED)
-        known = [c for c in candidates if c is not None]
+            # A ConfigureBackup job enables protection; it takes no recovery point.
+            candidates.extend(parse(j.start_time) for j in _finished_backups(inv, item)
+                              if j.status.lower() in SUCCEEDED and j.operation.lower() != "configurebackup")
+        known = [c for c in candidates if c is not None and not no_time(c.isoformat())]
         if not known:
-            why = f"; backup job history unavailable: {jobs_gap}" if jobs_gap else ""
-            yield not_assessed(resource, f"no successful backup time reported{why}", key=item.id,
-                               protection_state=item.protection_state, last_backup_status=item.last_backup_status)
+            yield _first_backup_never_completed(inv, item, resource, policy, limit, basis, now, jobs_gap)
             continue
         last = max(known)
         age = round(hours_between(last, now), 1)
@@ -343,3 +375,31 @@ def last_backup_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[R
                        last_backup_status=item.last_backup_status)
         else:
             yield passed(resource, key=item.id)
+
+
+def _first_backup_never_completed(inv: m.Inventory, item: m.ProtectedItem, resource: Any, policy: m.BackupPolicy,
+                                  limit: float, basis: str, now: Any, jobs_gap: str | None) -> Result:
+    """rule-catalog-v2 A (BCDR705): an item with no completed backup at all (no recovery point,
+    lastBackupTime absent or the 2001-01-01 sentinel) fails once it has been protected for longer
+    than its interval plus grace. The item carries no protection date: the oldest ConfigureBackup
+    or Backup job of its VM in its vault dates it."""
+    name = item.friendly_name or ids.name_of(item.source_resource_id)
+    if jobs_gap:
+        return not_assessed(resource, f"no successful backup time reported; backup job history unavailable: {jobs_gap}",
+                            key=item.id, protection_state=item.protection_state, last_backup_status=item.last_backup_status)
+    starts = [t for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
+              if j.vault_id == item.vault_id and _is_backup_job(j) and (t := parse(j.start_time)) is not None]
+    if not starts:
+        return not_assessed(resource, "no backup has completed and no ConfigureBackup or Backup job in the history "
+                                      "dates the protection", key=item.id, protection_state=item.protection_state,
+                            last_backup_time=item.last_backup_time)
+    since = min(starts)
+    age = round(hours_between(since, now), 1)
+    if age <= limit:
+        return passed(resource, key=item.id)
+    return fail(resource, f"first backup of {name} never completed; protected since {age} h ago, policy "
+                          f"{policy.name} allows {limit:g} h",
+                key=item.id, protected_item=item.display_id, first_backup_never_completed=True,
+                protected_since=since.strftime("%Y-%m-%dT%H:%M:%SZ"), protected_since_basis="oldest ConfigureBackup or Backup job",
+                hours_since_protected=age, max_hours=limit, schedule=basis, policy=policy.display_id,
+                last_backup_time=item.last_backup_time, last_backup_status=item.last_backup_status)

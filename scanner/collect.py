@@ -32,7 +32,7 @@ AZURE_IAAS_VM = "backupManagementType eq 'AzureIaasVM'"
 
 @dataclass
 class CollectOptions:
-    job_window_days: int = 7  # backup jobs: every InProgress job plus those started in this window
+    job_window_days: int = 7  # backup jobs: every InProgress and Cancelling job plus those started in this window
     workers: int = 8  # concurrent per-resource GETs within one subscription
     subscription_workers: int = 4
 
@@ -197,7 +197,13 @@ def _collect_vaults(factory: ClientFactory, sub: str, rec: Recorder, out: _Parts
                 f"{AZURE_IAAS_VM} and startTime eq '{job_filter_time(window_start)}' "
                 f"and endTime eq '{job_filter_time(now)}'")),
             rsv.map_backup_job, scope=v.id)
-        got["backup_jobs"] = in_progress + recent
+        # Cancelling jobs, like InProgress ones, are read whatever their age: one stuck for weeks is
+        # exactly what BCDR704 looks for, and it started long before the window (rule-catalog-v2 A).
+        cancelling = read_list(
+            rec, m.BACKUP_JOBS,
+            lambda: backup.backup_jobs.list(name, rg, filter=f"status eq 'Cancelling' and {AZURE_IAAS_VM}"),
+            rsv.map_backup_job, scope=v.id)
+        got["backup_jobs"] = in_progress + cancelling + recent
         got["replication_items"] = read_list(
             rec, m.REPLICATION_ITEMS, lambda: asr.replication_protected_items.list(rg, name),
             rsv.map_replication_item, scope=v.id)

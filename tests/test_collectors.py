@@ -45,7 +45,7 @@ def cov(inv: m.Inventory, collector: str) -> m.Coverage:
 def test_full_collection(no_network):
     inv = replay("collect_full")
     assert all(c.status == m.OK for c in inv.coverage), [c for c in inv.coverage if c.status != m.OK]
-    assert inv.arm_requests == 24  # every list paged (page size 2) + 2 instance views + 2 restore point counts
+    assert inv.arm_requests == 25  # every list paged (page size 2) + 2 instance views + 2 restore point counts
     assert len(inv.virtual_machines) == 3 and len(inv.disks) == 5 and len(inv.locks) == 2
 
 
@@ -92,6 +92,10 @@ def test_agent_extensions_jobs_and_site_recovery(no_network):
     snap = [e for e in view.extensions if e.type.endswith("VMSnapshot")]
     assert snap and snap[0].statuses[0].code == "ProvisioningState/failed"
     jobs = {j.status: j for j in inv.backup_jobs}
+    # A Cancelling job started 23 days ago, long before the 7-day window: read like an InProgress one
+    # (rule-catalog-v2 A, BCDR704), so a cancel stuck for weeks is still seen.
+    assert jobs["Cancelling"].start_time == "2026-10-30T00:00:00Z"
+    assert inv.vm_id_for_job(jobs["Cancelling"]) == VM.format(rg="rg-a", name="app")
     assert jobs["Failed"].errors[0].code == "UserErrorGuestAgentStatusUnavailable"
     assert inv.vm_id_for_job(jobs["InProgress"]) == VM.format(rg="rg-app", name="web1")
     [rpi] = inv.replication_items

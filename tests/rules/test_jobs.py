@@ -323,3 +323,81 @@ def test_job_join_accepts_both_container_spellings():
     job = f.job(v, target=vm)
     inv = f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[item], backup_jobs=[job])
     assert inv.vm_id_for_job(job) == vm.id
+
+
+# ---- rule-catalog-v2 section A: BCDR701 policy-relative thresholds and the first-backup limit
+def _stuck(start, *, policy_kw=None, item_kw=None, operation="Backup"):
+    vm, v = f.vm("app1"), f.vault()
+    p = f.policy(v=v, **(policy_kw or {})) if policy_kw is not None else None
+    item = f.protected_item(vm, v, p, **(item_kw or {}))
+    return f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[item], backup_policies=[p] if p else [],
+                       backup_jobs=[f.job(v, target=vm, status="InProgress", operation=operation, start_time=start,
+                                          end_time=None)])
+
+
+@pytest.mark.parametrize("policy_kw,start,expected,limit", [
+    # 4-hourly policy: a 10-hour job already collides with two scheduled backups (the first edition waited 24 h).
+    (dict(schedule_run_frequency="Hourly", hourly_interval=4, is_v2=True), "2026-11-21T20:00:00Z", "FAIL", 4),
+    (dict(schedule_run_frequency="Hourly", hourly_interval=4, is_v2=True), "2026-11-22T03:00:00Z", "PASS", 4),
+    (dict(schedule_run_frequency="Daily"), "2026-11-21T07:00:00Z", "PASS", 24),    # 23 h
+    (dict(schedule_run_frequency="Daily"), "2026-11-21T05:00:00Z", "FAIL", 24),    # 25 h
+    (None, "2026-11-21T05:00:00Z", "FAIL", 24),                                      # policy unknown: 24 h
+])
+def test_bcdr701_threshold_is_the_policy_interval(policy_kw, start, expected, limit):
+    findings = run("BCDR701", _stuck(start, policy_kw=policy_kw))
+    assert [x.status for x in findings] == ([] if expected == "PASS" else ["FAIL"])
+    if findings:
+        assert findings[0].evidence["max_hours"] == limit
+
+
+def test_bcdr701_first_backup_may_run_up_to_its_own_limit():
+    never = dict(last_backup_status="", last_backup_time="2001-01-01T00:00:00Z", last_recovery_point_time=None)
+    daily = dict(schedule_run_frequency="Daily")
+    # 30 h into the first full backup: within 72 h.
+    inv = _stuck("2026-11-21T00:00:00Z", policy_kw=daily, item_kw=never)
+    assert run("BCDR701", inv) == [] and passes("BCDR701", inv) == 1
+    [finding] = run("BCDR701", _stuck("2026-11-18T00:00:00Z", policy_kw=daily, item_kw=never))  # 102 h
+    assert finding.status == "FAIL" and finding.evidence["max_hours"] == 72
+    assert finding.evidence["threshold_basis"] == "first backup of the VM"
+    # The same 30 h job on a VM that has backups before it is stuck.
+    assert [x.status for x in run("BCDR701", _stuck("2026-11-21T00:00:00Z", policy_kw=daily))] == ["FAIL"]
+
+
+def test_bcdr701_not_assessed_for_a_job_without_start_time():
+    assert [x.status for x in run("BCDR701", _stuck(None, policy_kw=dict(schedule_run_frequency="Daily")))] == [
+        "NOT_ASSESSED"]
+
+
+# ---- rule-catalog-v2 section A: BCDR705 first backup never completed
+NEVER = dict(protection_state="IRPending", last_backup_status="", last_backup_time="2001-01-01T00:00:00Z",
+             last_recovery_point_time=None)
+
+
+def test_bcdr705_first_backup_never_completed_fails_once_protected_longer_than_interval_plus_grace():
+    # ConfigureBackup 3 days ago, every Backup since failed: the first edition said NOT_ASSESSED.
+    vm, inv = _stale(item_kw=NEVER, jobs=[("Completed", "2026-11-19T06:00:00Z"), ("Failed", "2026-11-20T22:00:00Z")])
+    inv = f.with_(inv, backup_jobs=(f.with_(inv.backup_jobs[0], operation="ConfigureBackup"), inv.backup_jobs[1]))
+    [finding] = run("BCDR705", inv)
+    assert (finding.status, finding.resource_id) == ("FAIL", vm.display_id)
+    assert finding.evidence["first_backup_never_completed"] is True
+    assert finding.evidence["protected_since"] == "2026-11-19T06:00:00Z" and finding.evidence["max_hours"] == 36
+
+
+def test_bcdr705_first_backup_still_within_its_first_interval_passes():
+    _vm, inv = _stale(item_kw=NEVER, jobs=[("Completed", "2026-11-21T22:00:00Z")])
+    inv = f.with_(inv, backup_jobs=(f.with_(inv.backup_jobs[0], operation="ConfigureBackup"),))
+    assert run("BCDR705", inv) == [] and passes("BCDR705", inv) == 1
+
+
+def test_bcdr705_sentinel_is_never_a_success_time():
+    # lastBackupTime 2001-01-01 with a success status would otherwise look 225,000 h stale, or fresh.
+    _vm, inv = _stale(item_kw=dict(NEVER, last_backup_status="Completed"))
+    [finding] = run("BCDR705", inv)
+    assert finding.status == "NOT_ASSESSED" and "dates the protection" in finding.message
+
+
+def test_bcdr705_first_backup_not_assessed_when_job_history_unreadable():
+    v = f.vault()
+    _vm, inv = _stale(item_kw=NEVER, coverage_overrides={m.BACKUP_JOBS: f.partial(m.BACKUP_JOBS, (v.display_id,))})
+    [finding] = run("BCDR705", inv)
+    assert finding.status == "NOT_ASSESSED" and "job history unavailable" in finding.message
