@@ -322,9 +322,9 @@ def _stale_limit(policy: m.BackupPolicy, params: Mapping[str, Any]) -> tuple[flo
     source="seeds/004 (backup health); catalog 'last-backup-stale' (peer scanners only check 'is protected'); "
            "rule-catalog-v2 A (first backup never completed)",
     remediation="""The VM's newest successful backup is older than its policy's schedule allows, or its first backup
-        never completed, so a restore today would lose more data than planned, or find nothing to restore. Look at the VM's recent Backup jobs: failing jobs (BCDR703) point to the
-        cause; if no jobs run at all, check that the policy's schedule is what you expect and that protection is not
-        paused. Run an on-demand backup once the cause is fixed.""",
+        never completed, so a restore today would lose more data than planned, or find nothing to restore. Look at
+        the VM's recent Backup jobs: failing jobs (BCDR703) point to the cause; if no jobs run at all, check that the
+        policy's schedule is what you expect and that protection is not paused. Run an on-demand backup once the cause is fixed.""",
     references=(DOC_MONITOR, DOC_ENHANCED),
     params=(
         Param("daily_max_hours", 36, "hours after which a Daily policy's last successful backup is stale (24 h + grace)", 25, 24 * 10),
