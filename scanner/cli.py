@@ -22,7 +22,7 @@ import click
 from . import __version__, ids
 from . import inventory as m
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+from .policy import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE  # noqa: F401 - re-exported
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
 log = logging.getLogger("scanner")
@@ -115,21 +115,10 @@ def _load_config(path: str | None):
         raise InputError(f"config: {exc}") from None
 
 
-def _exit_code(report: dict[str, Any], fail_on: str) -> int:
-    from rules.base import SEVERITY_RANK
-    if fail_on != "none":
-        threshold = SEVERITY_RANK[fail_on]
-        for f in report["findings"]:
-            if f["status"] == "FAIL" and SEVERITY_RANK.get(f["severity"], 0) >= threshold:
-                return EXIT_FINDINGS
-    if any(c["status"] != m.OK for c in report["coverage"]):
-        return EXIT_INCOMPLETE
-    return EXIT_OK
-
-
 def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | None, fail_on: str | None,
                      started_at: str, arm_requests: int) -> int:
     from .engine import evaluate
+    from .policy import DEFAULT_FAIL_ON, exit_code
     from .report import build_report
     from .timeutil import iso, utcnow
     evaluation = evaluate(inv, cfg.rule_settings)
@@ -142,9 +131,7 @@ def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | 
         emit_report(report, fmt or _default_format(output), output)
     except OutputPathError as exc:
         raise InputError(str(exc)) from None
-    if evaluation.rule_errors:
-        return EXIT_INTERNAL
-    return _exit_code(report, fail_on or cfg.fail_on or "high")
+    return exit_code(report, fail_on or cfg.fail_on or DEFAULT_FAIL_ON)
 
 
 # --------------------------------------------------------------------------- scan

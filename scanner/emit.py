@@ -17,9 +17,12 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 from .redact import scrub
+
+if TYPE_CHECKING:
+    from .model import Report
 
 
 class OutputPathError(Exception):
@@ -76,10 +79,13 @@ def atomic_text(path: str, option: str) -> Iterator[TextIO]:
         raise
 
 
-def emit_report(report: Mapping[str, Any], fmt: str, output: str | None) -> None:
-    """Redact the report and write it in `fmt` to `output` (a file, atomically; or stdout)."""
+def emit_report(report: "Report", fmt: str, output: str | None) -> None:
+    """Redact the report and write it in `fmt` to `output` (a file, atomically; or stdout). The
+    redaction runs over the whole JSON document, then the typed report is read back from it, so
+    every writer gets the same redacted report."""
+    from .model import Report
     from .output import write_report
-    clean = scrub(dict(report))
+    clean = Report.from_dict(scrub(report.to_dict()))
     if is_stdout(output):
         write_report(clean, fmt, sys.stdout)
         return

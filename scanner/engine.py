@@ -10,6 +10,7 @@ from rules import REGISTRY, load_all
 from rules.base import FAIL, NOT_ASSESSED, PASS, Result, Rule
 
 from .inventory import Inventory
+from .model import RuleDescriptor
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Evaluation:
     passed: dict[str, int]  # rule code -> PASS count
     rules_run: tuple[str, ...]
     rule_errors: tuple[str, ...] = ()
+    rules: tuple[RuleDescriptor, ...] = ()  # every rule that ran, with the severity and params it ran with
 
 
 def fingerprint(rule_id: str, resource_id: str, key: str = "") -> str:
@@ -64,6 +66,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
     findings: list[Finding] = []
     passed: dict[str, int] = {}
     run: list[str] = []
+    descriptors: list[RuleDescriptor] = []
     errors: list[str] = []
     for code in sorted(REGISTRY):
         if wanted is not None and code not in wanted:
@@ -77,6 +80,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
             continue
         params = {**rule.meta.defaults(), **dict(cfg.params)}
         run.append(code)
+        descriptors.append(RuleDescriptor.from_meta(rule.meta, cfg.severity, params))
         try:
             results = list(rule(inv, params))
         except Exception as exc:  # a rule bug must not hide the other rules' findings
@@ -99,7 +103,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
             seen.add(f.fingerprint)
             findings.append(f)
     findings.sort(key=lambda f: (f.status != FAIL, -_rank(f.severity), f.rule_id, f.resource_id.lower()))
-    return Evaluation(tuple(findings), passed, tuple(run), tuple(errors))
+    return Evaluation(tuple(findings), passed, tuple(run), tuple(errors), tuple(descriptors))
 
 
 def _rank(severity: str) -> int:

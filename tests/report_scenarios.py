@@ -6,6 +6,7 @@ import factories as f
 
 from scanner import inventory as m
 from scanner.engine import Evaluation, evaluate
+from scanner.model import Report
 from scanner.report import build_report, validate_report
 
 STARTED = "2026-11-22T06:00:00Z"
@@ -60,10 +61,12 @@ def evaluation(inv: m.Inventory, only=("BCDR401", "BCDR501", "BCDR502", "BCDR601
     return evaluate(inv, settings, only=only)
 
 
-def report(inv: m.Inventory | None = None, ev: Evaluation | None = None, **kw) -> dict:
-    """A validated report (every report a test builds goes through the schema)."""
+def report(inv: m.Inventory | None = None, ev: Evaluation | None = None, **kw) -> Report:
+    """A validated report (every report a test builds goes through the schema, and reads back
+    from its JSON document unchanged)."""
     inv = inv or scenario(kw.pop("hostile", False))
     ev = ev or evaluation(inv)
     built = build_report(ev, inv, STARTED, FINISHED, kw.pop("arm_requests", 57), kw.pop("tool_version", "0.1.0"))
     validate_report(built)
+    assert Report.from_dict(built.to_dict()) == built
     return built

@@ -234,11 +234,13 @@ severity = "low"
     cfg = load_config(None, tmp_path)
     inv = rs.scenario()
     report = rs.report(inv, evaluate(inv, cfg.rule_settings, only=["BCDR501", "BCDR601", "BCDR701"]))
-    rules_failed = {(x["rule_id"], x["severity"]) for x in report["findings"] if x["status"] == "FAIL"}
+    rules_failed = {(x.rule_id, x.severity) for x in report.findings if x.status == "FAIL"}
     # 18 restore points no longer reach a limit of 19; BCDR601 is off; BCDR701 is now low.
     assert rules_failed == {("BCDR701", "low")}
-    assert "BCDR601" not in report["summary"]["rules_run"]
-    assert report["summary"]["passed_by_rule"]["BCDR501"] == 1
+    assert "BCDR601" not in report.summary.rules_run
+    assert report.summary.passed_by_rule["BCDR501"] == 1
+    # and the report says what the rules ran with
+    assert (report.rule("BCDR501").params["limit"], report.rule("BCDR701").severity) == (19, "low")
 
 
 def test_a_rule_off_by_default_is_enabled_by_configuration(tmp_path):

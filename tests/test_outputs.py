@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from shared_data import SARIF_DIR
 
-from scanner.output import FORMATS, _text, write_report
+from scanner.model import Finding, Report
+from scanner.output import FORMATS, Writer, _text, write_report, writer
 from scanner.report import validate_report
 
 SARIF_SCHEMA = SARIF_DIR / "sarif-schema-2.1.0.json"
 
 
-def render(report: dict, fmt: str, stream: io.StringIO | None = None) -> str:
+def render(report: Report, fmt: str, stream: io.StringIO | None = None) -> str:
     validate_report(report)
     stream = stream or io.StringIO()
     write_report(report, fmt, stream)
@@ -31,17 +32,17 @@ def render(report: dict, fmt: str, stream: io.StringIO | None = None) -> str:
 
 
 @pytest.fixture(scope="module")
-def report() -> dict:
+def report() -> Report:
     return rs.report()
 
 
 @pytest.fixture(scope="module")
-def hostile() -> dict:
+def hostile() -> Report:
     return rs.report(hostile=True)
 
 
-def _finding(report: dict, rule_id: str, status: str = "FAIL") -> dict:
-    return next(x for x in report["findings"] if x["rule_id"] == rule_id and x["status"] == status)
+def _finding(report: Report, rule_id: str, status: str = "FAIL") -> Finding:
+    return next(x for x in report.findings if x.rule_id == rule_id and x.status == status)
 
 
 # --------------------------------------------------------------------------- registry
@@ -52,8 +53,14 @@ def test_formats_and_dispatch():
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_is_a_writer(fmt):
+    assert isinstance(writer(fmt), Writer)
+    assert callable(writer(fmt).write)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_renders_a_report_loaded_back_from_json_identically(report, fmt):
-    loaded = json.loads(render(report, "json"))
+    loaded = Report.from_json(render(report, "json"))
     assert render(loaded, fmt) == render(report, fmt)
 
 
@@ -69,7 +76,7 @@ def test_every_format_renders_an_empty_report(fmt):
 def test_json_is_the_report_as_is(hostile):
     out = render(hostile, "json")
     assert out.isascii()
-    assert json.loads(out) == hostile
+    assert json.loads(out) == hostile.to_dict()
     assert out.startswith('{\n  "schema_version"')  # indent 2
 
 
@@ -116,7 +123,7 @@ def test_table_neutralises_escape_sequences_and_markup(plain_env, monkeypatch):
 
 
 # --------------------------------------------------------------------------- sarif
-def _sarif(report: dict) -> dict:
+def _sarif(report: Report) -> dict:
     return json.loads(render(report, "sarif"))
 
 
@@ -132,23 +139,47 @@ def test_sarif_validates_against_the_oasis_schema(which, request):
 def test_sarif_rules_results_fingerprints_and_locations(report):
     run = _sarif(report)["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    assert sorted(r["id"] for r in rules) == ["BCDR401", "BCDR501", "BCDR601", "BCDR701"]
+    # every rule that ran, from the report's rules[] (a rule without findings is listed too)
+    assert [r["id"] for r in rules] == [r.id for r in report.rules] == [
+        "BCDR401", "BCDR501", "BCDR502", "BCDR601", "BCDR602", "BCDR701"]
     by_id = {r["id"]: r for r in rules}
     assert by_id["BCDR501"]["name"] == "rp-collection-limit-reached"
     assert by_id["BCDR501"]["helpUri"].startswith("https://learn.microsoft.com/")
     assert by_id["BCDR501"]["properties"]["predictedErrors"] == ["UserErrorRpCollectionLimitReached"]
-    assert len(run["results"]) == len(report["findings"])
-    for result, finding in zip(run["results"], report["findings"]):
-        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding["rule_id"]
-        assert result["partialFingerprints"] == {"azBcdrScan/v1": finding["fingerprint"]}
+    assert len(run["results"]) == len(report.findings)
+    for result, finding in zip(run["results"], report.findings):
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding.rule_id
+        assert result["partialFingerprints"] == {"azBcdrScan/v1": finding.fingerprint}
         [loc] = result["locations"][0]["logicalLocations"]
-        assert loc["fullyQualifiedName"] == finding["resource_id"]
-        assert result["properties"]["evidence"] == finding["evidence"]
+        assert loc["fullyQualifiedName"] == finding.resource_id
+        assert result["properties"]["evidence"] == finding.evidence
     levels = {(r["ruleId"], r["kind"], r["level"]) for r in run["results"]}
     assert ("BCDR501", "fail", "error") in levels  # critical
     assert ("BCDR601", "fail", "error") in levels  # high
     # NOT_ASSESSED: kind "open" (not enough information to decide), level "none" (required when not "fail")
     assert ("BCDR401", "open", "none") in levels and ("BCDR701", "open", "none") in levels
+
+
+def test_sarif_descriptors_come_from_the_reports_rules_section(report):
+    from rules.base import REGISTRY
+    by_id = {r["id"]: r for r in _sarif(report)["runs"][0]["tool"]["driver"]["rules"]}
+    for rule in report.rules:
+        d = by_id[rule.id]
+        assert d["shortDescription"]["text"] == _text.sarif(rule.title) == _text.sarif(REGISTRY[rule.id].meta.title)
+        assert d["help"]["text"] == _text.sarif(rule.remediation)
+        assert d["defaultConfiguration"]["level"] == {"critical": "error", "high": "error"}.get(rule.severity, "warning")
+        assert d["properties"]["params"] == dict(rule.params)
+    # the title is the catalog's, not one made up from the slug
+    assert by_id["BCDR501"]["shortDescription"]["text"] != "Rp collection limit reached"
+
+
+def test_sarif_default_level_follows_the_configured_severity():
+    from scanner.engine import RuleSettings
+    inv = rs.scenario()
+    report = rs.report(inv, rs.evaluation(inv, settings={"BCDR501": RuleSettings(severity="low")}))
+    by_id = {r["id"]: r for r in _sarif(report)["runs"][0]["tool"]["driver"]["rules"]}
+    assert by_id["BCDR501"]["defaultConfiguration"]["level"] == "note"
+    assert by_id["BCDR501"]["properties"]["severity"] == "low"
 
 
 def test_sarif_levels_follow_severity():
@@ -181,7 +212,7 @@ def test_sarif_escapes_untrusted_message_text(hostile):
     assert "[x](1)" not in text  # would be an embedded link (SARIF 3.11.6)
     assert "{0}" not in text.replace("{{0}}", "")  # would be a placeholder (SARIF 3.11.5)
     assert "\x00" not in text and "\x1b" not in text
-    assert _sarif_unescape(text) == _text.visible(finding["message"], keep="\n\t")
+    assert _sarif_unescape(text) == _text.visible(finding.message, keep="\n\t")
     note = next(n for n in run["invocations"][0]["toolExecutionNotifications"] if n["properties"]["collector"] == "locks")
     assert "[x](1)" not in note["message"]["text"] and "\x1b" not in note["message"]["text"]
 
@@ -230,9 +261,9 @@ def _gfm(markdown: str) -> _Cells:
 def test_markdown_tables(report):
     parsed = _gfm(render(report, "markdown"))
     findings = next(t for t in parsed.tables if t[0][:3] == ["Severity", "Status", "Rule"])
-    assert len(findings) == 1 + len(report["findings"])
+    assert len(findings) == 1 + len(report.findings)
     assert {row[1] for row in findings[1:]} == {"FAIL", "NOT_ASSESSED"}
-    assert findings[1][3] == report["findings"][0]["resource_id"]
+    assert findings[1][3] == report.findings[0].resource_id
     links = [a["href"] for tag, a in parsed.tags if tag == "a"]
     assert links and all(h.startswith("https://learn.microsoft.com/") for h in links)
 
@@ -252,10 +283,10 @@ def test_markdown_escapes_every_untrusted_string(hostile):
     assert all(h.startswith("https://learn.microsoft.com/") for h in links)  # no [x](1), no autolinks
     findings = next(t for t in parsed.tables if t[0][:3] == ["Severity", "Status", "Rule"])
     assert all(len(row) == 6 for row in findings)  # "a|b" did not add a column
-    for row, finding in zip(findings[1:], hostile["findings"]):
-        assert row[3] == _text.visible(finding["resource_id"], keep="\n")
-        assert row[4] == _text.visible(finding["resource_group"], keep="\n")
-        assert row[5] == _text.visible(finding["message"], keep="\n")
+    for row, finding in zip(findings[1:], hostile.findings):
+        assert row[3] == _text.visible(finding.resource_id, keep="\n")
+        assert row[4] == _text.visible(finding.resource_group, keep="\n")
+        assert row[5] == _text.visible(finding.message, keep="\n")
     assert any(_text.visible(rs.HOSTILE, keep="\n") in row[5] for row in findings)
     coverage = next(t for t in parsed.tables if t[0][:2] == ["Subscription", "Collector"])
     assert all(len(row) == 6 for row in coverage)
@@ -283,12 +314,12 @@ def test_csv_one_row_per_finding(report):
     rows = _rows(render(report, "csv"))
     header, body = rows[0], rows[1:]
     assert header[:4] == ["rule_id", "rule_name", "status", "severity"]
-    assert len(body) == len(report["findings"])
-    for row, finding in zip(body, report["findings"]):
+    assert len(body) == len(report.findings)
+    for row, finding in zip(body, report.findings):
         record = dict(zip(header, row))
-        assert record["rule_id"] == finding["rule_id"] and record["resource_id"] == finding["resource_id"]
-        assert record["fingerprint"] == finding["fingerprint"]
-        assert json.loads(record["evidence"]) == finding["evidence"]
+        assert record["rule_id"] == finding.rule_id and record["resource_id"] == finding.resource_id
+        assert record["fingerprint"] == finding.fingerprint
+        assert json.loads(record["evidence"]) == finding.evidence
 
 
 def test_csv_guards_against_formula_injection(hostile):
@@ -298,7 +329,7 @@ def test_csv_guards_against_formula_injection(hostile):
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
     header = rows[0]
-    record = dict(zip(header, rows[1 + hostile["findings"].index(_finding(hostile, "BCDR601"))]))
+    record = dict(zip(header, rows[1 + hostile.findings.index(_finding(hostile, "BCDR601"))]))
     assert record["resource_group"] == "'" + rs.FORMULA  # read as text by spreadsheets
     assert "\n# c" in record["message"]  # newline kept inside the quoted cell
     assert "\x00" not in out and "\x1b" not in out
@@ -326,14 +357,14 @@ def test_csv_any_text_round_trips_guarded(s):
 def test_junit_counts_and_structure(report):
     root = ET.fromstring(render(report, "junit"))
     assert root.tag == "testsuites"
-    fails = sum(1 for x in report["findings"] if x["status"] == "FAIL")
-    unknown = sum(1 for x in report["findings"] if x["status"] == "NOT_ASSESSED")
+    fails = sum(1 for x in report.findings if x.status == "FAIL")
+    unknown = sum(1 for x in report.findings if x.status == "NOT_ASSESSED")
     assert (int(root.get("failures")), int(root.get("skipped")), int(root.get("errors"))) == (fails, unknown, 2)
     cases = root.findall(".//testcase")
     assert int(root.get("tests")) == len(cases)
     suite = next(s for s in root.findall("testsuite") if s.get("name").startswith("BCDR501"))
     [case] = suite.findall("testcase")
-    assert case.get("name") == _finding(report, "BCDR501")["resource_id"]
+    assert case.get("name") == _finding(report, "BCDR501").resource_id
     assert case.find("failure") is not None
     quiet = next(s for s in root.findall("testsuite") if s.get("name").startswith("BCDR602"))
     assert [c.get("name") for c in quiet.findall("testcase")] == ["no findings"]

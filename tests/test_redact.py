@@ -11,6 +11,7 @@ import pytest
 
 from scanner import redact
 from scanner.cli import EXIT_USAGE, main
+from scanner.model import Report
 from scanner.emit import OutputPathError, atomic_text, check_output_path, emit_inventory, emit_report
 from scanner.redact import REDACTED, for_terminal, scrub
 
@@ -80,8 +81,8 @@ def test_redacting_formatter_covers_arguments_and_tracebacks():
 
 
 # --------------------------------------------------------------------------- emit
-def _report(message: str) -> dict:
-    return {"schema_version": "1.0", "tool": {"name": "az-bcdr-scan", "version": "0"},
+def _report(message: str) -> Report:
+    return Report.from_dict({"schema_version": "1.0", "tool": {"name": "az-bcdr-scan", "version": "0"},
             "scan": {"started_at": "2026-12-01T00:00:00Z", "finished_at": "2026-12-01T00:00:01Z", "subscriptions": [],
                      "arm_requests": 0},
             "coverage": [], "summary": {"failed": 0, "not_assessed": 0, "passed": 0, "failed_by_severity": {},
@@ -90,7 +91,7 @@ def _report(message: str) -> dict:
             "findings": [{"rule_id": "BCDR301", "rule_name": "x", "status": "FAIL", "severity": "high",
                           "subscription_id": "s", "resource_id": "/r", "resource_type": "t", "resource_group": "g",
                           "message": message, "evidence": {"message": message}, "predicted_errors": [],
-                          "remediation": "", "references": [], "fingerprint": "f"}]}
+                          "remediation": "", "references": [], "fingerprint": "f"}]})
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "sarif", "junit", "markdown", "html", "table"])

@@ -7,10 +7,11 @@ emitted for plain https reference URLs.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, TextIO
+from typing import Iterable, TextIO
 
-from rules.base import SEVERITIES
+from rules.base import NOT_ASSESSED, SEVERITIES
 
+from ..model import TOOL_NAME, Report
 from ._text import html_text as h
 from ._text import safe_url
 
@@ -25,69 +26,63 @@ td{white-space:pre-wrap;overflow-wrap:anywhere}
 """
 
 
-def write(report: Mapping[str, Any], stream: TextIO) -> None:
-    tool = report.get("tool", {})
-    scan = report.get("scan", {})
-    summary = report.get("summary", {})
-    findings = list(report.get("findings", []))
-    w = stream.write
-    w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-    w(f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n")
-    w(f"<title>{h(tool.get('name', 'az-bcdr-scan'))} report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n")
-    w(f"<h1>{h(tool.get('name', 'az-bcdr-scan'))} report</h1>\n<ul>\n")
-    w(f"<li>Tool version: {h(tool.get('version'))}</li>\n")
-    w(f"<li>Scan: {h(scan.get('started_at'))} to {h(scan.get('finished_at'))}</li>\n")
-    w(f"<li>Subscriptions: {h(', '.join(str(s) for s in scan.get('subscriptions', [])) or 'none')}</li>\n")
-    w(f"<li>ARM requests: {h(scan.get('arm_requests'))}</li>\n</ul>\n")
+class HtmlWriter:
+    def write(self, report: Report, stream: TextIO) -> None:
+        scan, summary = report.scan, report.summary
+        w = stream.write
+        w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+        w(f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n")
+        w(f"<title>{h(TOOL_NAME)} report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n")
+        w(f"<h1>{h(TOOL_NAME)} report</h1>\n<ul>\n")
+        w(f"<li>Tool version: {h(report.tool_version)}</li>\n")
+        w(f"<li>Scan: {h(scan.started_at)} to {h(scan.finished_at)}</li>\n")
+        w(f"<li>Subscriptions: {h(', '.join(scan.subscriptions) or 'none')}</li>\n")
+        w(f"<li>ARM requests: {h(scan.arm_requests)}</li>\n</ul>\n")
 
-    w("<h2>Summary</h2>\n<table>\n<tr><th>Severity</th><th>Failed</th></tr>\n")
-    by_sev = summary.get("failed_by_severity", {})
-    for s in SEVERITIES:
-        w(f"<tr><td class=\"{s}\">{s}</td><td>{h(by_sev.get(s, 0))}</td></tr>\n")
-    w("</table>\n")
-    w(f"<p>Failed: {h(summary.get('failed', 0))}, not assessed: {h(summary.get('not_assessed', 0))}, "
-      f"passed: {h(summary.get('passed', 0))}.</p>\n")
-    scanned = summary.get("resources_by_type", {})
-    if scanned:
-        w("<p>Resources scanned: " + ", ".join(
-            f"{h(n)} {h(str(kind).replace('_', ' '))}" for kind, n in scanned.items()) + ".</p>\n")
-    for error in summary.get("rule_errors", []):
-        w(f"<p class=\"critical\">Rule error: {h(error)}</p>\n")
-
-    w("<h2>Coverage</h2>\n")
-    coverage = list(report.get("coverage", []))
-    gaps = [c for c in coverage if c.get("status") != "ok"]
-    if not gaps:
-        w(f"<p>All {len(coverage)} collector records are ok.</p>\n" if coverage
-          else "<p>No coverage records: nothing was collected.</p>\n")
-    else:
-        w(f"<p>{len(coverage) - len(gaps)} of {len(coverage)} collector records are ok; the rest:</p>\n<table>\n"
-          "<tr><th>Subscription</th><th>Collector</th><th>Status</th><th>Error</th><th>Unreadable scopes</th>"
-          "<th>Message</th></tr>\n")
-        for c in gaps:
-            w("<tr>" + "".join(f"<td>{h(v)}</td>" for v in (
-                c.get("subscription_id"), c.get("collector"), c.get("status"), c.get("error_code"),
-                len(c.get("failed_scopes") or []), c.get("message"))) + "</tr>\n")
+        w("<h2>Summary</h2>\n<table>\n<tr><th>Severity</th><th>Failed</th></tr>\n")
+        for s in SEVERITIES:
+            w(f"<tr><td class=\"{s}\">{s}</td><td>{summary.failed_by_severity[s]}</td></tr>\n")
         w("</table>\n")
+        w(f"<p>Failed: {summary.failed}, not assessed: {summary.not_assessed}, passed: {summary.passed}.</p>\n")
+        if summary.resources_by_type:
+            w("<p>Resources scanned: " + ", ".join(
+                f"{n} {h(kind.replace('_', ' '))}" for kind, n in summary.resources_by_type.items()) + ".</p>\n")
+        for error in report.rule_errors:
+            w(f"<p class=\"critical\">Rule error: {h(error)}</p>\n")
 
-    w("<h2>Findings</h2>\n")
-    if not findings:
-        w("<p>No findings.</p>\n")
-    else:
-        w("<table>\n<tr><th>Severity</th><th>Status</th><th>Rule</th><th>Resource</th><th>Resource group</th>"
-          "<th>Message</th><th>Remediation</th></tr>\n")
-        for f in findings:
-            sev = f.get("severity") if f.get("severity") in SEVERITIES else ""
-            status = "NOT_ASSESSED" if f.get("status") == "NOT_ASSESSED" else ""
-            w(f"<tr><td class=\"{sev}\">{h(f.get('severity'))}</td><td class=\"{status}\">{h(f.get('status'))}</td>"
-              f"<td>{h(f.get('rule_id'))} {h(f.get('rule_name'))}</td><td>{h(f.get('resource_id'))}</td>"
-              f"<td>{h(f.get('resource_group'))}</td><td>{h(f.get('message'))}</td>"
-              f"<td>{h(f.get('remediation'))}{_links(f.get('references', []))}</td></tr>\n")
-        w("</table>\n")
-    w("</body>\n</html>\n")
+        w("<h2>Coverage</h2>\n")
+        coverage, gaps = report.coverage, report.coverage_gaps
+        if not gaps:
+            w(f"<p>All {len(coverage)} collector records are ok.</p>\n" if coverage
+              else "<p>No coverage records: nothing was collected.</p>\n")
+        else:
+            w(f"<p>{len(coverage) - len(gaps)} of {len(coverage)} collector records are ok; the rest:</p>\n<table>\n"
+              "<tr><th>Subscription</th><th>Collector</th><th>Status</th><th>Error</th><th>Unreadable scopes</th>"
+              "<th>Message</th></tr>\n")
+            for c in gaps:
+                w("<tr>" + "".join(f"<td>{h(v)}</td>" for v in (
+                    c.subscription_id, c.collector, c.status, c.error_code, len(c.failed_scopes), c.message)) + "</tr>\n")
+            w("</table>\n")
+
+        w("<h2>Findings</h2>\n")
+        if not report.findings:
+            w("<p>No findings.</p>\n")
+        else:
+            w("<table>\n<tr><th>Severity</th><th>Status</th><th>Rule</th><th>Resource</th><th>Resource group</th>"
+              "<th>Message</th><th>Remediation</th></tr>\n")
+            for f in report.findings:
+                rule = report.rule(f.rule_id)
+                status = NOT_ASSESSED if f.status == NOT_ASSESSED else ""
+                # severity and status are known words (the model checks them), safe as class names
+                w(f"<tr><td class=\"{f.severity}\">{h(f.severity)}</td><td class=\"{status}\">{h(f.status)}</td>"
+                  f"<td>{h(f.rule_id)} {h(rule.slug)}</td><td>{h(f.resource_id)}</td>"
+                  f"<td>{h(f.resource_group)}</td><td>{h(f.message)}</td>"
+                  f"<td>{h(rule.remediation)}{_links(rule.references)}</td></tr>\n")
+            w("</table>\n")
+        w("</body>\n</html>\n")
 
 
-def _links(references: list[Any]) -> str:
+def _links(references: Iterable[str]) -> str:
     out = []
     for ref in references:
         url = safe_url(ref)

@@ -14,32 +14,27 @@ visible. The testcase name is the ARM id so that CI history tracks the same reso
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
+from ..model import Finding, Report, RuleDescriptor
 from ._text import xml
 
 CLASS_PREFIX = "az-bcdr-scan"
 
 
-def write(report: Mapping[str, Any], stream: TextIO) -> None:
-    root = to_xml(report)
-    ET.indent(root)
-    stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-    # ElementTree writes straight to the stream ("unicode" means: give me str, not bytes).
-    ET.ElementTree(root).write(stream, encoding="unicode", xml_declaration=False)
-    stream.write("\n")
+class JunitWriter:
+    def write(self, report: Report, stream: TextIO) -> None:
+        root = to_xml(report)
+        ET.indent(root)
+        stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        # ElementTree writes straight to the stream ("unicode" means: give me str, not bytes).
+        ET.ElementTree(root).write(stream, encoding="unicode", xml_declaration=False)
+        stream.write("\n")
 
 
-def to_xml(report: Mapping[str, Any]) -> ET.Element:
-    findings = list(report.get("findings", []))
-    summary = report.get("summary", {})
-    scan = report.get("scan", {})
-    codes = list(summary.get("rules_run", []))
-    for f in findings:
-        if f["rule_id"] not in codes:
-            codes.append(f["rule_id"])
-
-    root = ET.Element("testsuites", _attrs(name=CLASS_PREFIX, timestamp=scan.get("started_at", "")))
+def to_xml(report: Report) -> ET.Element:
+    started = report.scan.started_at
+    root = ET.Element("testsuites", _attrs(name=CLASS_PREFIX, timestamp=started))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
 
     scan_suite = _scan_suite(report)
@@ -47,24 +42,21 @@ def to_xml(report: Mapping[str, Any]) -> ET.Element:
         root.append(scan_suite)
         _add(totals, scan_suite)
 
-    passed = summary.get("passed_by_rule", {})
-    for code in codes:
-        mine = [f for f in findings if f["rule_id"] == code]
-        slug = mine[0].get("rule_name", "") if mine else ""
-        suite = ET.SubElement(root, "testsuite", _attrs(name=f"{code} {slug}".strip(),
-                                                        timestamp=scan.get("started_at", "")))
+    passed = report.summary.passed_by_rule
+    for rule in report.rules:
+        mine = [f for f in report.findings if f.rule_id == rule.id]
+        suite = ET.SubElement(root, "testsuite", _attrs(name=f"{rule.id} {rule.slug}".strip(), timestamp=started))
         props = ET.SubElement(suite, "properties")
-        ET.SubElement(props, "property", _attrs(name="passed", value=passed.get(code, 0)))
-        classname = f"{CLASS_PREFIX}.{code}"
+        ET.SubElement(props, "property", _attrs(name="passed", value=passed[rule.id]))
+        classname = f"{CLASS_PREFIX}.{rule.id}"
         for f in mine:
-            case = ET.SubElement(suite, "testcase", _attrs(name=f.get("resource_id", ""), classname=classname))
-            if f["status"] == "FAIL":
-                failure = ET.SubElement(case, "failure", _attrs(message=f.get("message", ""),
-                                                                type=f"{code} {f.get('severity', '')}"))
-                failure.text = xml(_details(f))
+            case = ET.SubElement(suite, "testcase", _attrs(name=f.resource_id, classname=classname))
+            if f.failed:
+                failure = ET.SubElement(case, "failure", _attrs(message=f.message, type=f"{rule.id} {f.severity}"))
+                failure.text = xml(_details(f, rule))
             else:
-                skipped = ET.SubElement(case, "skipped", _attrs(message=f.get("message", "")))
-                skipped.text = xml(_details(f))
+                skipped = ET.SubElement(case, "skipped", _attrs(message=f.message))
+                skipped.text = xml(_details(f, rule))
         if not mine:
             ET.SubElement(suite, "testcase", _attrs(name="no findings", classname=classname))
         _count(suite)
@@ -73,44 +65,41 @@ def to_xml(report: Mapping[str, Any]) -> ET.Element:
     return root
 
 
-def _scan_suite(report: Mapping[str, Any]) -> ET.Element | None:
-    gaps = [c for c in report.get("coverage", []) if c.get("status") != "ok"]
-    errors = list(report.get("summary", {}).get("rule_errors", []))
-    if not gaps and not errors:
+def _scan_suite(report: Report) -> ET.Element | None:
+    gaps = report.coverage_gaps
+    if not gaps and not report.rule_errors:
         return None
-    suite = ET.Element("testsuite", _attrs(name="scan", timestamp=report.get("scan", {}).get("started_at", "")))
+    suite = ET.Element("testsuite", _attrs(name="scan", timestamp=report.scan.started_at))
     for c in gaps:
         case = ET.SubElement(suite, "testcase", _attrs(
-            name=f"{c.get('subscription_id')} {c.get('collector')}", classname=f"{CLASS_PREFIX}.coverage"))
-        scopes = list(c.get("failed_scopes") or [])
-        err = ET.SubElement(case, "error", _attrs(
-            message=f"{c.get('collector')} {c.get('status')}: {c.get('error_code') or 'error'}",
-            type=c.get("error_code") or "error"))
-        err.text = xml("\n".join([str(c.get("message", ""))] + [f"unreadable: {s}" for s in scopes]))
-    for i, error in enumerate(errors):
+            name=f"{c.subscription_id} {c.collector}", classname=f"{CLASS_PREFIX}.coverage"))
+        err = ET.SubElement(case, "error", _attrs(message=f"{c.collector} {c.status}: {c.error_code or 'error'}",
+                                                  type=c.error_code or "error"))
+        err.text = xml("\n".join([c.message] + [f"unreadable: {s}" for s in c.failed_scopes]))
+    for i, error in enumerate(report.rule_errors):
         case = ET.SubElement(suite, "testcase", _attrs(name=f"rule error {i + 1}", classname=f"{CLASS_PREFIX}.rules"))
         ET.SubElement(case, "error", _attrs(message=error, type="RuleError"))
     _count(suite)
     return suite
 
 
-def _details(f: Mapping[str, Any]) -> str:
+def _details(f: Finding, rule: RuleDescriptor) -> str:
     lines = [
-        f"resource: {f.get('resource_id', '')}",
-        f"resource type: {f.get('resource_type', '')}",
-        f"subscription: {f.get('subscription_id', '')}",
-        f"resource group: {f.get('resource_group', '')}",
-        f"message: {f.get('message', '')}",
+        f"resource: {f.resource_id}",
+        f"resource type: {f.resource_type}",
+        f"subscription: {f.subscription_id}",
+        f"resource group: {f.resource_group}",
+        f"message: {f.message}",
     ]
-    for key, value in (f.get("evidence") or {}).items():
+    for key, value in f.evidence.items():
         lines.append(f"evidence {key}: {value}")
-    if f.get("predicted_errors"):
-        lines.append("predicted errors: " + ", ".join(str(e) for e in f["predicted_errors"]))
-    if f.get("remediation"):
-        lines.append(f"remediation: {f['remediation']}")
-    for ref in f.get("references", []):
+    if rule.predicts:
+        lines.append("predicted errors: " + ", ".join(rule.predicts))
+    if rule.remediation:
+        lines.append(f"remediation: {rule.remediation}")
+    for ref in rule.references:
         lines.append(f"see: {ref}")
-    lines.append(f"fingerprint: {f.get('fingerprint', '')}")
+    lines.append(f"fingerprint: {f.fingerprint}")
     return "\n".join(lines)
 
 

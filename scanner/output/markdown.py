@@ -7,80 +7,74 @@ and only to plain https URLs.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, TextIO
+from typing import Any, Iterable, TextIO
 
 from rules.base import SEVERITIES
 
+from ..model import TOOL_NAME, Report
 from ._text import markdown as md
 from ._text import safe_url
 
 
-def write(report: Mapping[str, Any], stream: TextIO) -> None:
-    tool = report.get("tool", {})
-    scan = report.get("scan", {})
-    summary = report.get("summary", {})
-    findings = list(report.get("findings", []))
+class MarkdownWriter:
+    def write(self, report: Report, stream: TextIO) -> None:
+        scan, summary = report.scan, report.summary
+        w = stream.write
+        w(f"# {md(TOOL_NAME)} report\n\n")
+        w(f"- Tool version: {md(report.tool_version)}\n")
+        w(f"- Scan: {md(scan.started_at)} to {md(scan.finished_at)}\n")
+        w(f"- Subscriptions: {md(', '.join(scan.subscriptions) or 'none')}\n")
+        w(f"- ARM requests: {scan.arm_requests}\n\n")
 
-    stream.write(f"# {md(tool.get('name', 'az-bcdr-scan'))} report\n\n")
-    stream.write(f"- Tool version: {md(tool.get('version'))}\n")
-    stream.write(f"- Scan: {md(scan.get('started_at'))} to {md(scan.get('finished_at'))}\n")
-    stream.write(f"- Subscriptions: {md(', '.join(str(s) for s in scan.get('subscriptions', [])) or 'none')}\n")
-    stream.write(f"- ARM requests: {md(scan.get('arm_requests'))}\n\n")
+        w("## Summary\n\n")
+        _table(stream, ["Severity", "Failed"], [[s, summary.failed_by_severity[s]] for s in SEVERITIES],
+               align=["---", "---:"])
+        w(f"\nFailed: {summary.failed}, not assessed: {summary.not_assessed}, passed: {summary.passed}.\n\n")
+        if summary.resources_by_type:
+            w("Resources scanned: " + ", ".join(
+                f"{n} {md(kind.replace('_', ' '))}" for kind, n in summary.resources_by_type.items()) + ".\n\n")
+        for error in report.rule_errors:
+            w(f"- Rule error: {md(error)}\n")
+        if report.rule_errors:
+            w("\n")
 
-    stream.write("## Summary\n\n")
-    by_sev = summary.get("failed_by_severity", {})
-    _table(stream, ["Severity", "Failed"], [[s, by_sev.get(s, 0)] for s in SEVERITIES], align=["---", "---:"])
-    stream.write(f"\nFailed: {md(summary.get('failed', 0))}, not assessed: {md(summary.get('not_assessed', 0))}, "
-                 f"passed: {md(summary.get('passed', 0))}.\n\n")
-    scanned = summary.get("resources_by_type", {})
-    if scanned:
-        stream.write("Resources scanned: " + ", ".join(
-            f"{md(n)} {md(str(kind).replace('_', ' '))}" for kind, n in scanned.items()) + ".\n\n")
-    for error in summary.get("rule_errors", []):
-        stream.write(f"- Rule error: {md(error)}\n")
-    if summary.get("rule_errors"):
-        stream.write("\n")
+        w("## Coverage\n\n")
+        coverage, gaps = report.coverage, report.coverage_gaps
+        if not coverage:
+            w("No coverage records: nothing was collected.\n\n")
+        elif not gaps:
+            w(f"All {len(coverage)} collector records are ok.\n\n")
+        else:
+            w(f"{len(coverage) - len(gaps)} of {len(coverage)} collector records are ok; the rest:\n\n")
+            _table(stream, ["Subscription", "Collector", "Status", "Error", "Unreadable scopes", "Message"],
+                   [[c.subscription_id, c.collector, c.status, c.error_code, len(c.failed_scopes), c.message]
+                    for c in gaps])
+            w("\n")
 
-    stream.write("## Coverage\n\n")
-    coverage = list(report.get("coverage", []))
-    gaps = [c for c in coverage if c.get("status") != "ok"]
-    if not coverage:
-        stream.write("No coverage records: nothing was collected.\n\n")
-    elif not gaps:
-        stream.write(f"All {len(coverage)} collector records are ok.\n\n")
-    else:
-        stream.write(f"{len(coverage) - len(gaps)} of {len(coverage)} collector records are ok; the rest:\n\n")
-        _table(stream, ["Subscription", "Collector", "Status", "Error", "Unreadable scopes", "Message"],
-               [[c.get("subscription_id"), c.get("collector"), c.get("status"), c.get("error_code"),
-                 len(c.get("failed_scopes") or []), c.get("message")] for c in gaps])
-        stream.write("\n")
-
-    stream.write("## Findings\n\n")
-    if not findings:
-        stream.write("No findings.\n\n")
-    else:
+        w("## Findings\n\n")
+        if not report.findings:
+            w("No findings.\n\n")
+            return
         _table(stream, ["Severity", "Status", "Rule", "Resource", "Resource group", "Message"],
-               [[f.get("severity"), f.get("status"), f"{f.get('rule_id')} {f.get('rule_name')}",
-                 f.get("resource_id"), f.get("resource_group"), f.get("message")] for f in findings])
-        stream.write("\n")
-        _rules(stream, findings)
+               [[f.severity, f.status, f"{f.rule_id} {report.rule(f.rule_id).slug}", f.resource_id,
+                 f.resource_group, f.message] for f in report.findings])
+        w("\n")
+        _rules(stream, report)
 
 
-def _rules(stream: TextIO, findings: Iterable[Mapping[str, Any]]) -> None:
+def _rules(stream: TextIO, report: Report) -> None:
+    """The rules that have findings, in the order they first appear, with what to do."""
     stream.write("## Rules\n\n")
     stream.write("| Rule | Remediation | References |\n|---|---|---|\n")
-    seen: set[str] = set()
-    for f in findings:
-        if f.get("rule_id") in seen:
-            continue
-        seen.add(str(f.get("rule_id")))
+    for rule_id in dict.fromkeys(f.rule_id for f in report.findings):
+        rule = report.rule(rule_id)
         refs = []
-        for ref in f.get("references", []):
+        for ref in rule.references:
             url = safe_url(ref)
             # Link text escaped like any text; the destination only when it is a plain https URL
             # (& as an entity, which CommonMark decodes back in a destination).
             refs.append(f"[{md(ref)}]({url.replace('&', '&amp;')})" if url else md(ref))
-        cells = [md(f"{f.get('rule_id')} {f.get('rule_name')}"), md(f.get("remediation")), "<br>".join(refs)]
+        cells = [md(f"{rule.id} {rule.slug}"), md(rule.remediation), "<br>".join(refs)]
         stream.write("| " + " | ".join(cells) + " |\n")
     stream.write("\n")
 

@@ -1,6 +1,7 @@
 """SARIF 2.1.0 (OASIS), for code-scanning style dashboards.
 
-- tool.driver.rules: one reportingDescriptor per rule id seen in the findings, with its metadata.
+- tool.driver.rules: one reportingDescriptor per rule that ran, from the report's rules[] section:
+  shortDescription is the rule's title, help its remediation, the default level its severity.
 - results: one per finding. `level` from severity (critical/high: error, medium: warning,
   low/info: note); `partialFingerprints` from the report fingerprint (stable per rule and
   resource); the location is a logicalLocation whose fullyQualifiedName is the ARM id (there is
@@ -20,10 +21,10 @@ Messages are plain text (`message.text` only, never `markdown`), escaped by `_te
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
-from rules.base import SEVERITY_RANK
-
+from ..inventory import FAILED
+from ..model import REPORT_SCHEMA_VERSION, TOOL_NAME, Finding, Report, RuleDescriptor
 from . import _text
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -32,124 +33,107 @@ LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note
 FINGERPRINT_KEY = "azBcdrScan/v1"
 
 
-def write(report: Mapping[str, Any], stream: TextIO) -> None:
-    json.dump(to_sarif(report), stream, indent=2, ensure_ascii=True, allow_nan=False)
-    stream.write("\n")
+class SarifWriter:
+    def write(self, report: Report, stream: TextIO) -> None:
+        json.dump(to_sarif(report), stream, indent=2, ensure_ascii=True, allow_nan=False)
+        stream.write("\n")
 
 
-def to_sarif(report: Mapping[str, Any]) -> dict[str, Any]:
-    findings = list(report.get("findings", []))
-    rules: list[dict[str, Any]] = []
-    index: dict[str, int] = {}
-    for f in findings:
-        if f["rule_id"] not in index:
-            index[f["rule_id"]] = len(rules)
-            rules.append(_rule(f, [g for g in findings if g["rule_id"] == f["rule_id"]]))
-    tool = report.get("tool", {})
-    scan = report.get("scan", {})
+def to_sarif(report: Report) -> dict[str, Any]:
+    index = {rule.id: i for i, rule in enumerate(report.rules)}
     notifications = _notifications(report)
+    scan = report.scan
     run: dict[str, Any] = {
         "tool": {"driver": {
-            "name": tool.get("name", "az-bcdr-scan"),
-            "version": tool.get("version", ""),
+            "name": TOOL_NAME,
+            "version": report.tool_version,
             "informationUri": INFORMATION_URI,
-            "rules": rules,
+            "rules": [_rule(rule) for rule in report.rules],
         }},
         "invocations": [{
             # False when a collector failed outright or a rule raised: the run did not see
             # everything it was asked to. Partial coverage is a warning, not a failed run.
             "executionSuccessful": not any(n["level"] == "error" for n in notifications),
-            "startTimeUtc": scan.get("started_at"),
-            "endTimeUtc": scan.get("finished_at"),
+            "startTimeUtc": scan.started_at,
+            "endTimeUtc": scan.finished_at,
             "toolExecutionNotifications": notifications,
         }],
-        "results": [_result(f, index[f["rule_id"]]) for f in findings],
+        "results": [_result(f, index[f.rule_id]) for f in report.findings],
         "properties": {
-            "subscriptions": list(scan.get("subscriptions", [])),
-            "armRequests": scan.get("arm_requests", 0),
-            "summary": report.get("summary", {}),
-            "reportSchemaVersion": report.get("schema_version"),
+            "subscriptions": list(scan.subscriptions),
+            "armRequests": scan.arm_requests,
+            "summary": report.summary.to_dict(),
+            "reportSchemaVersion": REPORT_SCHEMA_VERSION,
         },
     }
-    if tool.get("version"):
-        run["tool"]["driver"]["semanticVersion"] = tool["version"]
+    if report.tool_version:
+        run["tool"]["driver"]["semanticVersion"] = report.tool_version
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _rule(first: Mapping[str, Any], all_findings: list[Mapping[str, Any]]) -> dict[str, Any]:
-    # The rule's default severity is the one its FAIL findings carry most (a rule may choose a
-    # different severity per finding, e.g. BCDR601 for VMs not backed up yet), the more severe on a
-    # tie; each result carries its own level anyway.
-    severities = [f["severity"] for f in all_findings if f["status"] == "FAIL"] or [first["severity"]]
-    default = max(set(severities), key=lambda s: (severities.count(s), SEVERITY_RANK.get(s, -1)))
-    name = str(first.get("rule_name", ""))
-    descriptor: dict[str, Any] = {
-        "id": first["rule_id"],
-        "name": name,
-        "shortDescription": {"text": _text.sarif(name.replace("-", " ").capitalize() or first["rule_id"])},
-        "fullDescription": {"text": _text.sarif(first.get("remediation", ""))},
-        "help": {"text": _text.sarif(first.get("remediation", ""))},
-        "defaultConfiguration": {"level": LEVEL.get(default, "warning")},
-        "properties": {
-            "severity": default,
-            "predictedErrors": list(first.get("predicted_errors", [])),
-            "references": list(first.get("references", [])),
-            "tags": ["bcdr", "azure"],
-        },
+def _rule(rule: RuleDescriptor) -> dict[str, Any]:
+    descriptor: dict[str, Any] = {"id": rule.id}
+    if rule.slug:
+        descriptor["name"] = rule.slug
+    if rule.title:  # empty only for a rule read from a schema 1.0 report that this version no longer has
+        descriptor["shortDescription"] = {"text": _text.sarif(rule.title)}
+        predicts = f" Predicts: {', '.join(rule.predicts)}." if rule.predicts else ""
+        descriptor["fullDescription"] = {"text": _text.sarif(rule.title + "." + predicts)}
+    if rule.remediation:
+        descriptor["help"] = {"text": _text.sarif(rule.remediation)}
+    descriptor["defaultConfiguration"] = {"level": LEVEL[rule.severity]}
+    descriptor["properties"] = {
+        "severity": rule.severity,
+        "category": rule.category,
+        "predictedErrors": list(rule.predicts),
+        "references": list(rule.references),
+        "params": dict(rule.params),
+        "tags": ["bcdr", "azure"] + ([rule.category] if rule.category else []),
     }
-    refs = [u for u in (_text.safe_url(r) for r in first.get("references", [])) if u]
+    refs = [u for u in (_text.safe_url(r) for r in rule.references) if u]
     if refs:
         descriptor["helpUri"] = refs[0]
     return descriptor
 
 
-def _result(f: Mapping[str, Any], rule_index: int) -> dict[str, Any]:
-    failed = f["status"] == "FAIL"
-    resource_id = str(f.get("resource_id", ""))
-    result: dict[str, Any] = {
-        "ruleId": f["rule_id"],
+def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+    return {
+        "ruleId": f.rule_id,
         "ruleIndex": rule_index,
-        "kind": "fail" if failed else "open",
-        "level": LEVEL.get(f.get("severity", ""), "warning") if failed else "none",
-        "message": {"text": _text.sarif(f.get("message", ""))},
+        "kind": "fail" if f.failed else "open",
+        "level": LEVEL[f.severity] if f.failed else "none",
+        "message": {"text": _text.sarif(f.message)},
         "locations": [{"logicalLocations": [{
-            "name": _text.sarif(resource_id.rstrip("/").rsplit("/", 1)[-1]),
-            "fullyQualifiedName": resource_id,
+            "name": _text.sarif(f.resource_id.rstrip("/").rsplit("/", 1)[-1]),
+            "fullyQualifiedName": f.resource_id,
             "kind": "resource",
         }]}],
-        "partialFingerprints": {FINGERPRINT_KEY: f["fingerprint"]},
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         "properties": {
-            "status": f["status"],
-            "severity": f.get("severity"),
-            "subscriptionId": f.get("subscription_id", ""),
-            "resourceGroup": f.get("resource_group", ""),
-            "resourceType": f.get("resource_type", ""),
-            "evidence": f.get("evidence", {}),
-            "predictedErrors": list(f.get("predicted_errors", [])),
+            "status": f.status,
+            "severity": f.severity,
+            "subscriptionId": f.subscription_id,
+            "resourceGroup": f.resource_group,
+            "resourceType": f.resource_type,
+            "evidence": dict(f.evidence),
         },
     }
-    return result
 
 
-def _notifications(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _notifications(report: Report) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for c in report.get("coverage", []):
-        status = c.get("status")
-        if status == "ok":
-            continue
-        scopes = list(c.get("failed_scopes") or [])
-        text = (f"{c.get('collector')} {status} for subscription {c.get('subscription_id')}: "
-                f"{c.get('error_code') or 'error'}"
-                + (f" ({len(scopes)} scope(s) unreadable)" if scopes else "")
-                + (f": {c.get('message')}" if c.get("message") and c.get("message") != c.get("error_code") else ""))
+    for c in report.coverage_gaps:
+        text = (f"{c.collector} {c.status} for subscription {c.subscription_id}: {c.error_code or 'error'}"
+                + (f" ({len(c.failed_scopes)} scope(s) unreadable)" if c.failed_scopes else "")
+                + (f": {c.message}" if c.message and c.message != c.error_code else ""))
         out.append({
-            "level": "error" if status == "failed" else "warning",
+            "level": "error" if c.status == FAILED else "warning",
             "message": {"text": _text.sarif(text)},
-            "descriptor": {"id": f"coverage/{c.get('collector')}"},
-            "properties": {"subscriptionId": c.get("subscription_id"), "collector": c.get("collector"),
-                           "status": status, "errorCode": c.get("error_code", ""), "failedScopes": scopes},
+            "descriptor": {"id": f"coverage/{c.collector}"},
+            "properties": {"subscriptionId": c.subscription_id, "collector": c.collector, "status": c.status,
+                           "errorCode": c.error_code, "failedScopes": list(c.failed_scopes)},
         })
-    for error in report.get("summary", {}).get("rule_errors", []):
+    for error in report.rule_errors:
         out.append({"level": "error", "message": {"text": _text.sarif(f"rule error: {error}")},
                     "descriptor": {"id": "rule-error"}})
     return out

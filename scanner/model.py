@@ -1,0 +1,382 @@
+"""The typed report: what one scan found, as frozen dataclasses every output format reads.
+
+`Report.to_dict()` is the JSON document published as JSON Schema in
+`scanner/output/report.schema.json`; `Report.from_dict()` reads one back, including documents of
+schema 1.0 (written before rules had their own section). A Report is valid by construction: every
+finding names a rule of `rules`, and statuses, severities and coverage states are known words, so
+writers never second-guess what they are given.
+
+Schema 2.0 moved rule metadata (slug, title, predicted errors, remediation, references, params)
+off every finding into one top-level `rules[]` entry per rule that ran; a finding keeps its own
+`severity` (a rule may choose another one for one resource, BCDR601 does) and refers to its rule by
+`rule_id`. PASS results are counted in `summary`, not listed.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Mapping
+
+from rules.base import CATEGORIES, FAIL, NOT_ASSESSED, SEVERITIES, SEVERITY_RANK
+
+from .inventory import FAILED, OK, PARTIAL, Coverage
+
+if TYPE_CHECKING:  # annotations only: the model does not load the rule catalog at import
+    from rules.base import RuleMeta
+
+# Bump the minor version when keys are added, the major when a key changes meaning or goes away.
+# The schema pins it with `const`, so a dashboard can tell which shape it is reading.
+REPORT_SCHEMA_VERSION = "2.0"
+READABLE_SCHEMA_VERSIONS = ("1.0", REPORT_SCHEMA_VERSION)
+TOOL_NAME = "az-bcdr-scan"
+FINDING_STATUSES = (FAIL, NOT_ASSESSED)
+COVERAGE_STATUSES = (OK, PARTIAL, FAILED)
+_RULE_ID = re.compile("BCDR[0-9]{3}")
+
+__all__ = ["Coverage", "Finding", "Report", "ReportFormatError", "RuleDescriptor", "ScanInfo", "Summary",
+           "REPORT_SCHEMA_VERSION", "TOOL_NAME"]
+
+
+class ReportFormatError(ValueError):
+    """A report document that cannot be read (not an object, a missing or mistyped key, an unknown
+    word, a finding whose rule is not listed). The message names the offending path."""
+
+
+# --------------------------------------------------------------------------- the parts
+@dataclass(frozen=True)
+class RuleDescriptor:
+    """A rule as it ran in this scan: its catalog metadata, the severity it ran with (its default
+    or the config's override) and its parameters after the config was applied."""
+    id: str  # BCDR501
+    slug: str  # rp-collection-limit-reached
+    title: str
+    severity: str
+    category: str
+    predicts: tuple[str, ...] = ()
+    remediation: str = ""
+    references: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def from_meta(cls, meta: "RuleMeta", severity: str | None = None,
+                  params: Mapping[str, Any] | None = None) -> "RuleDescriptor":
+        return cls(id=meta.code, slug=meta.slug, title=meta.title, severity=severity or meta.severity,
+                   category=meta.category, predicts=tuple(meta.predicts), remediation=meta.remediation,
+                   references=tuple(meta.references),
+                   params=dict(meta.defaults() if params is None else params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "slug": self.slug, "title": self.title, "severity": self.severity,
+                "category": self.category, "predicts": list(self.predicts), "remediation": self.remediation,
+                "references": list(self.references), "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "rule") -> "RuleDescriptor":
+        d = _object(data, where)
+        params = _object(d.get("params", {}), f"{where}/params")
+        for name, value in params.items():
+            if isinstance(value, (dict, list)) or value is None:
+                raise ReportFormatError(f"{where}/params/{name}: expected a number, string or boolean")
+        return cls(id=_rule_id(d, "id", where), slug=_str(d, "slug", where), title=_str(d, "title", where),
+                   severity=_word(d, "severity", where, SEVERITIES), category=_str(d, "category", where),
+                   predicts=_strs(d, "predicts", where), remediation=_str(d, "remediation", where),
+                   references=_strs(d, "references", where), params=dict(params))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One FAIL or NOT_ASSESSED result for one resource. Strings that came from Azure (ids, names,
+    messages, evidence) are untrusted: writers escape them."""
+    rule_id: str
+    status: str  # FAIL | NOT_ASSESSED
+    severity: str
+    subscription_id: str
+    resource_id: str  # as Azure returned it (display casing)
+    resource_type: str
+    resource_group: str
+    message: str
+    evidence: Mapping[str, Any] = field(hash=False)  # JSON types only
+    fingerprint: str  # stable across runs for the same rule and resource
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "status": self.status, "severity": self.severity,
+                "subscription_id": self.subscription_id, "resource_id": self.resource_id,
+                "resource_type": self.resource_type, "resource_group": self.resource_group,
+                "message": self.message, "evidence": self.evidence, "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "finding") -> "Finding":
+        d = _object(data, where)
+        resource_id = _str(d, "resource_id", where)
+        if not resource_id:
+            raise ReportFormatError(f"{where}/resource_id: empty")
+        return cls(rule_id=_rule_id(d, "rule_id", where), status=_word(d, "status", where, FINDING_STATUSES),
+                   severity=_word(d, "severity", where, SEVERITIES), subscription_id=_str(d, "subscription_id", where),
+                   resource_id=resource_id, resource_type=_str(d, "resource_type", where),
+                   resource_group=_str(d, "resource_group", where), message=_str(d, "message", where),
+                   evidence=dict(_object(d.get("evidence"), f"{where}/evidence")),
+                   fingerprint=_str(d, "fingerprint", where))
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    started_at: str
+    finished_at: str
+    subscriptions: tuple[str, ...]
+    arm_requests: int  # the cost the throttling budget is measured against
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"started_at": self.started_at, "finished_at": self.finished_at,
+                "subscriptions": list(self.subscriptions), "arm_requests": self.arm_requests}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "scan") -> "ScanInfo":
+        d = _object(data, where)
+        return cls(started_at=_str(d, "started_at", where), finished_at=_str(d, "finished_at", where),
+                   subscriptions=_strs(d, "subscriptions", where), arm_requests=_count(d, "arm_requests", where))
+
+
+def coverage_to_dict(c: Coverage) -> dict[str, Any]:
+    return {"subscription_id": c.subscription_id, "collector": c.collector, "status": c.status,
+            "error_code": c.error_code, "message": c.message, "failed_scopes": list(c.failed_scopes),
+            "items": c.items}
+
+
+def coverage_from_dict(data: Any, where: str = "coverage") -> Coverage:
+    d = _object(data, where)
+    return Coverage(subscription_id=_str(d, "subscription_id", where), collector=_str(d, "collector", where),
+                    status=_word(d, "status", where, COVERAGE_STATUSES), error_code=_str(d, "error_code", where),
+                    message=_str(d, "message", where), failed_scopes=_strs(d, "failed_scopes", where),
+                    items=_count(d, "items", where) if "items" in d else 0)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts derived from the report (never stored separately, so they cannot disagree with it).
+    Every rule that ran has a key in the per-rule maps, zero included: a dashboard can tell "ran,
+    found nothing" (0) from "did not run" (absent)."""
+    failed: int
+    not_assessed: int
+    passed: int
+    failed_by_severity: Mapping[str, int]
+    failed_by_rule: Mapping[str, int]
+    not_assessed_by_rule: Mapping[str, int]
+    passed_by_rule: Mapping[str, int]
+    resources_by_type: Mapping[str, int]
+    rules_run: tuple[str, ...]
+    rule_errors: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"failed": self.failed, "not_assessed": self.not_assessed, "passed": self.passed,
+                "failed_by_severity": dict(self.failed_by_severity), "failed_by_rule": dict(self.failed_by_rule),
+                "not_assessed_by_rule": dict(self.not_assessed_by_rule),
+                "passed_by_rule": dict(self.passed_by_rule), "resources_by_type": dict(self.resources_by_type),
+                "rules_run": list(self.rules_run), "rule_errors": list(self.rule_errors)}
+
+
+# --------------------------------------------------------------------------- the report
+@dataclass(frozen=True)
+class Report:
+    tool_version: str
+    scan: ScanInfo
+    rules: tuple[RuleDescriptor, ...]  # every rule that ran, in the order it ran
+    coverage: tuple[Coverage, ...]  # one record per subscription x collector
+    findings: tuple[Finding, ...]  # FAIL and NOT_ASSESSED, most severe first
+    passed_by_rule: Mapping[str, int] = field(default_factory=dict, hash=False)
+    resources_by_type: Mapping[str, int] = field(default_factory=dict, hash=False)  # Inventory items by kind
+    rule_errors: tuple[str, ...] = ()  # rules that raised; their subscriptions got NOT_ASSESSED findings
+
+    def __post_init__(self) -> None:
+        known = {r.id for r in self.rules}
+        if len(known) != len(self.rules):
+            raise ReportFormatError("rules: a rule id is listed twice")
+        for i, f in enumerate(self.findings):
+            if f.rule_id not in known:
+                raise ReportFormatError(f"findings/{i}/rule_id: {f.rule_id} is not in rules")
+        for code in self.passed_by_rule:
+            if code not in known:
+                raise ReportFormatError(f"summary/passed_by_rule: {code} is not in rules")
+
+    # ---- reading
+    @cached_property
+    def rules_by_id(self) -> Mapping[str, RuleDescriptor]:
+        return {r.id: r for r in self.rules}
+
+    def rule(self, rule_id: str) -> RuleDescriptor:
+        """The rule a finding refers to (always there: the report is checked on construction)."""
+        return self.rules_by_id[rule_id]
+
+    @property
+    def complete(self) -> bool:
+        """Every collector read everything it was asked to."""
+        return all(c.status == OK for c in self.coverage)
+
+    @property
+    def coverage_gaps(self) -> tuple[Coverage, ...]:
+        return tuple(c for c in self.coverage if c.status != OK)
+
+    def failed_at_or_above(self, severity: str) -> int:
+        """FAIL findings at `severity` or worse: what `--fail-on` compares against."""
+        if severity not in SEVERITY_RANK:
+            raise ValueError(f"unknown severity {severity!r}; expected one of {', '.join(SEVERITIES)}")
+        floor = SEVERITY_RANK[severity]
+        return sum(1 for f in self.findings if f.failed and SEVERITY_RANK[f.severity] >= floor)
+
+    @cached_property
+    def summary(self) -> Summary:
+        codes = [r.id for r in self.rules]
+        failed_by_rule = dict.fromkeys(codes, 0)
+        not_assessed_by_rule = dict.fromkeys(codes, 0)
+        failed_by_severity = dict.fromkeys(SEVERITIES, 0)
+        for f in self.findings:
+            if f.failed:
+                failed_by_rule[f.rule_id] += 1
+                failed_by_severity[f.severity] += 1
+            else:
+                not_assessed_by_rule[f.rule_id] += 1
+        passed_by_rule = {code: int(self.passed_by_rule.get(code, 0)) for code in codes}
+        return Summary(failed=sum(failed_by_rule.values()), not_assessed=sum(not_assessed_by_rule.values()),
+                       passed=sum(passed_by_rule.values()), failed_by_severity=failed_by_severity,
+                       failed_by_rule=failed_by_rule, not_assessed_by_rule=not_assessed_by_rule,
+                       passed_by_rule=passed_by_rule, resources_by_type=dict(self.resources_by_type),
+                       rules_run=tuple(codes), rule_errors=self.rule_errors)
+
+    # ---- the JSON document
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON types only, in the shape of report.schema.json."""
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "tool": {"name": TOOL_NAME, "version": self.tool_version},
+            "scan": self.scan.to_dict(),
+            "rules": [r.to_dict() for r in self.rules],
+            "coverage": [coverage_to_dict(c) for c in self.coverage],
+            "summary": self.summary.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Report":
+        """Read a report document of schema 2.0 or 1.0. Checks structure and words (enough for
+        every writer to rely on them), not every pattern of the schema: `validate_report` in
+        scanner.report does that."""
+        d = _object(data, "(root)")
+        version = d.get("schema_version")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise ReportFormatError(f"schema_version {str(version)[:20]!r} is not one of "
+                                    f"{', '.join(READABLE_SCHEMA_VERSIONS)}")
+        tool = _object(d.get("tool"), "tool")
+        summary = _object(d.get("summary"), "summary")
+        findings_in = _list(d.get("findings"), "findings")
+        if version == "1.0":
+            rules = _rules_of_v1(summary, findings_in)
+        else:
+            rules = tuple(RuleDescriptor.from_dict(r, f"rules/{i}") for i, r in enumerate(_list(d.get("rules"), "rules")))
+        return cls(
+            tool_version=_str(tool, "version", "tool"),
+            scan=ScanInfo.from_dict(d.get("scan")),
+            rules=rules,
+            coverage=tuple(coverage_from_dict(c, f"coverage/{i}") for i, c in enumerate(_list(d.get("coverage"), "coverage"))),
+            findings=tuple(Finding.from_dict(x, f"findings/{i}") for i, x in enumerate(findings_in)),
+            passed_by_rule=_counts(summary, "passed_by_rule", "summary"),
+            resources_by_type=_counts(summary, "resources_by_type", "summary"),
+            rule_errors=_strs(summary, "rule_errors", "summary"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Report":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReportFormatError(f"not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+# --------------------------------------------------------------------------- schema 1.0
+def _rules_of_v1(summary: Mapping[str, Any], findings: list[Any]) -> tuple[RuleDescriptor, ...]:
+    """Schema 1.0 copied a rule's slug, predicted errors, remediation and references onto each of
+    its findings and listed only the codes of the rules that ran. The descriptors are rebuilt from
+    the current catalog (title, category, default severity) overlaid with what the old report said
+    about each rule; params are left empty because 1.0 did not record them. A code the catalog no
+    longer knows keeps what its findings say, with an empty title."""
+    from rules import load_all
+    catalog = load_all()
+    first: dict[str, tuple[str, Mapping[str, Any]]] = {}  # code -> (path, its first finding)
+    for i, raw in enumerate(findings):
+        f = _object(raw, f"findings/{i}")
+        first.setdefault(_rule_id(f, "rule_id", f"findings/{i}"), (f"findings/{i}", f))
+    codes = list(_strs(summary, "rules_run", "summary"))
+    codes += sorted(set(first) - set(codes))
+    out = []
+    for code in codes:
+        known = catalog.get(code)
+        base = RuleDescriptor.from_meta(known.meta, params={}) if known else RuleDescriptor(
+            id=code, slug="", title="", severity="info", category=CATEGORIES.get(code[4:5], ""))
+        if code in first:
+            where, old = first[code]
+            base = RuleDescriptor(
+                id=code, slug=_str(old, "rule_name", where), title=base.title,
+                severity=base.severity if known else _word(old, "severity", where, SEVERITIES),
+                category=base.category, predicts=_strs(old, "predicted_errors", where),
+                remediation=_str(old, "remediation", where), references=_strs(old, "references", where),
+                params=base.params)
+        out.append(base)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- readers
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ReportFormatError(f"{where}: expected an object")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ReportFormatError(f"{where}: expected a list")
+    return value
+
+
+def _str(d: Mapping[str, Any], key: str, where: str) -> str:
+    value = d.get(key)
+    if not isinstance(value, str):
+        raise ReportFormatError(f"{where}/{key}: expected a string")
+    return value
+
+
+def _strs(d: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = _list(d.get(key), f"{where}/{key}")
+    if not all(isinstance(v, str) for v in values):
+        raise ReportFormatError(f"{where}/{key}: expected a list of strings")
+    return tuple(values)
+
+
+def _count(d: Mapping[str, Any], key: str, where: str) -> int:
+    value = d.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ReportFormatError(f"{where}/{key}: expected a non-negative integer")
+    return value
+
+
+def _counts(d: Mapping[str, Any], key: str, where: str) -> dict[str, int]:
+    values = _object(d.get(key), f"{where}/{key}")
+    return {str(k): _count(values, k, f"{where}/{key}") for k in values}
+
+
+def _word(d: Mapping[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str:
+    value = d.get(key)
+    if value not in allowed:
+        raise ReportFormatError(f"{where}/{key}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _rule_id(d: Mapping[str, Any], key: str, where: str) -> str:
+    value = _str(d, key, where)
+    if not _RULE_ID.fullmatch(value):
+        raise ReportFormatError(f"{where}/{key}: {value[:40]!r} is not a rule id (BCDR and three digits)")
+    return value
