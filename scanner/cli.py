@@ -21,8 +21,8 @@ import click
 
 from . import __version__, ids
 from . import inventory as m
-
 from .policy import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE  # noqa: F401 - re-exported
+
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
 log = logging.getLogger("scanner")

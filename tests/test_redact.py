@@ -11,8 +11,8 @@ import pytest
 
 from scanner import redact
 from scanner.cli import EXIT_USAGE, main
-from scanner.model import Report
 from scanner.emit import OutputPathError, atomic_text, check_output_path, emit_inventory, emit_report
+from scanner.model import Report
 from scanner.redact import REDACTED, for_terminal, scrub
 
 JWT = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." +

@@ -2,7 +2,6 @@
 rules run by the real engine, and from real schema 1.0 reports saved in fixtures/reports/."""
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from importlib import resources
