@@ -12,13 +12,17 @@ Every client gets:
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import heapq
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken
@@ -29,11 +33,18 @@ from azure.core.exceptions import (
     DeserializationError,
     HttpResponseError,
     ResourceNotFoundError,
+    IncompleteReadError,
     ServiceRequestError,
     ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
+from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy
+from azure.core.pipeline.policies._retry import RequestHistory
 from azure.core.pipeline.transport import RequestsTransport
+from azure.core.pipeline.transport._bigger_block_size_http_adapters import BiggerBlockSizeHTTPAdapter
+from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.util.retry import Retry
 
 from . import redact
 
@@ -82,6 +93,28 @@ class DeadlineExceeded(ScanError):
     code = "DeadlineExceeded"
 
 
+class ListDeadlineExceeded(ScanError):
+    """One list used up its share of the deadline (a service paging without end)."""
+    code = "ListDeadlineExceeded"
+
+
+class RepeatedNextLink(ScanError):
+    code = "RepeatedNextLink"
+
+
+class PageLimitExceeded(ScanError):
+    code = "PageLimitExceeded"
+
+
+class Throttled(ScanError):
+    """Still throttled when the deadline came: the code stays the service's throttling code, so the
+    report says why the data is missing (it is not a slow scan, it is a busy subscription)."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code or "SubscriptionRequestsThrottled"
+        super().__init__(message)
+
+
 class MalformedResponse(ScanError):
     code = "MalformedResponse"
 
@@ -107,6 +140,29 @@ class RequestLedger:
         return len(self.sent)
 
 
+@dataclass(frozen=True)
+class CallScope:
+    """What the request being sent belongs to: a breaker key (a vault id, or /subscriptions/{id}) and
+    the end of the current list's share of the deadline (time.monotonic(), or None)."""
+    key: str = ""
+    ends: float | None = None
+    budget: float | None = None
+
+
+_SCOPE: contextvars.ContextVar[CallScope | None] = contextvars.ContextVar("az_bcdr_scan_call_scope", default=None)
+
+
+@contextlib.contextmanager
+def call_scope(key: str, budget: float | None = None) -> Iterator[CallScope]:
+    """Requests sent in this block (in this thread) belong to `key` and end within `budget` seconds."""
+    scope = CallScope(key, time.monotonic() + budget if budget else None, budget)
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
+
+
 class Deadline:
     def __init__(self, seconds: float | None):
         self.seconds = seconds
@@ -115,9 +171,176 @@ class Deadline:
     def remaining(self) -> float:
         return float("inf") if self._end is None else self._end - time.monotonic()
 
-    def check(self) -> None:
-        if self.remaining() <= 0:
-            raise DeadlineExceeded(f"scan deadline of {self.seconds:g} s reached")
+    def call_remaining(self) -> tuple[float, bool]:
+        """(seconds left for the current request, whether the list's share binds rather than the
+        scan's deadline)."""
+        overall = self.remaining()
+        scope = _SCOPE.get()
+        if scope is not None and scope.ends is not None:
+            left = scope.ends - time.monotonic()
+            if left < overall:
+                return left, True
+        return overall, False
+
+    def expired(self, by_list: bool) -> ScanError:
+        if by_list:
+            scope = _SCOPE.get()
+            budget = scope.budget if scope is not None and scope.budget else 0.0
+            return ListDeadlineExceeded(f"the list used its share of the deadline ({budget:g} s)")
+        return DeadlineExceeded(f"scan deadline of {self.seconds:g} s reached")
+
+    def check(self) -> float:
+        """Seconds left for the current request; raises when none are."""
+        left, by_list = self.call_remaining()
+        if left <= 0:
+            raise self.expired(by_list)
+        return left
+
+
+class Breakers:
+    """Per-scope circuit breakers: once a list of a vault (or a subscription-wide list) failed after
+    its full retry budget, the scope's other lists are tried once, not retried. A success closes it."""
+
+    def __init__(self) -> None:
+        self._open: set[str] = set()
+        self._lock = threading.Lock()
+
+    def trip(self, key: str) -> None:
+        if key:
+            with self._lock:
+                self._open.add(key.lower())
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._open.discard(key.lower())
+
+    def is_open(self, key: str) -> bool:
+        with self._lock:
+            return bool(key) and key.lower() in self._open
+
+
+def is_persistent_failure(exc: BaseException) -> bool:
+    """A failure that retrying did not cure and that says the scope is unwell: 5xx, no connection,
+    no (complete) response. Not 4xx (a fact about the request), not throttling, not the deadline."""
+    if isinstance(exc, ScanError):
+        return False
+    if isinstance(exc, HttpResponseError) and not isinstance(exc, DecodeError):
+        return (exc.status_code or 0) >= 500
+    return isinstance(exc, (ServiceRequestError, ServiceResponseError, IncompleteReadError))
+
+
+# --------------------------------------------------------------------------- watchdog
+class _Watch:
+    __slots__ = ("expires", "conn", "fired", "done")
+
+    def __init__(self, expires: float) -> None:
+        self.expires = expires
+        self.conn: Any = None
+        self.fired = False
+        self.done = False
+
+
+class Watchdog:
+    """Ends a response that is still arriving when its time is up.
+
+    A socket read timeout only bounds each recv(): a body trickling one byte a second never trips
+    it. The watchdog knows, per thread, the connection the request in flight uses (our urllib3
+    connection class tells it) and shuts that socket down when the request's time is up, so the
+    blocked read returns at once."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._by_thread: dict[int, _Watch] = {}
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self, seconds: float) -> _Watch:
+        w = _Watch(time.monotonic() + max(0.0, seconds))
+        with self._cond:
+            self._by_thread[threading.get_ident()] = w
+            self._seq += 1
+            heapq.heappush(self._heap, (w.expires, self._seq, w))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="az-bcdr-scan-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return w
+
+    def stop(self, w: _Watch) -> None:
+        with self._cond:
+            w.done = True
+            if self._by_thread.get(threading.get_ident()) is w:
+                del self._by_thread[threading.get_ident()]
+
+    def bind(self, conn: Any) -> None:
+        """Called by the connection as it sends a request: the socket to shut down if need be."""
+        with self._cond:
+            w = self._by_thread.get(threading.get_ident())
+            if w is None:
+                return
+            w.conn = conn
+            fired = w.fired
+        if fired:
+            _abort(conn)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due: list[_Watch] = []
+                while self._heap and (self._heap[0][0] <= now or self._heap[0][2].done):
+                    _, _, w = heapq.heappop(self._heap)
+                    if not w.done:
+                        w.fired = True
+                        due.append(w)
+                wait = self._heap[0][0] - now if self._heap else 5.0
+            for w in due:
+                if w.conn is not None:
+                    _abort(w.conn)
+            with self._cond:
+                if not due:
+                    self._cond.wait(timeout=max(0.01, min(wait, 5.0)))
+
+
+def _abort(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return
+    try:
+        # The plain socket's shutdown, not SSLSocket's (which also drops its SSL object under the
+        # reading thread's feet): the blocked read then returns at once.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR) if isinstance(sock, socket.socket) else sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+WATCHDOG = Watchdog()
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    """Tells the watchdog which connection each request uses. (The connection class itself is left
+    alone: vcrpy, which replays the collector cassettes, swaps it.)"""
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        WATCHDOG.bind(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+_POOLS = {"https": _WatchedHTTPSConnectionPool}
+
+
+class _WatchedAdapter(BiggerBlockSizeHTTPAdapter):
+    """azure-core's adapter, with connections the watchdog can shut down."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme, **_POOLS}
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, **_POOLS}
+        return manager
 
 
 # --------------------------------------------------------------------------- pipeline pieces
@@ -128,6 +351,12 @@ class GuardedTransport(RequestsTransport):
         self._ledger = ledger
         self._deadline = deadline
 
+    def _init_session(self, session: Any) -> None:
+        super()._init_session(session)
+        adapter = _WatchedAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+        for prefix in self._protocols:
+            session.mount(prefix, adapter)
+
     def send(self, request, **kwargs):
         method = request.method.upper()
         parts = urlsplit(request.url)
@@ -137,21 +366,71 @@ class GuardedTransport(RequestsTransport):
         if parts.scheme != "https" or parts.netloc.lower() != self._allowed:
             self._ledger.block(method, f"{parts.scheme}://{parts.netloc}{parts.path}")
             raise ForeignHostError(request.url, self._allowed)
-        self._deadline.check()
+        left = self._deadline.check()
         self._ledger.record(method, parts.path)
-        return super().send(request, **kwargs)
+        # Per recv(): never past the deadline. Whole response: at most read_timeout, and never past
+        # the deadline either (the watchdog), however slowly the bytes arrive.
+        read_timeout = float(kwargs.get("read_timeout", self.connection_config.read_timeout))
+        kwargs["read_timeout"] = max(0.05, min(read_timeout, left))
+        kwargs["connection_timeout"] = max(0.05, min(float(kwargs.get("connection_timeout", self.connection_config.timeout)), left))
+        watch = WATCHDOG.start(min(read_timeout, left))
+        try:
+            return super().send(request, **kwargs)
+        except Exception as exc:
+            if not watch.fired:
+                raise
+            left, by_list = self._deadline.call_remaining()
+            if left <= 0.05:
+                raise self._deadline.expired(by_list) from None
+            # Cut off by the whole-response limit: a timeout, which the retry policy retries.
+            raise ServiceResponseTimeoutError(
+                f"no complete response within --read-timeout {read_timeout:g} s (the body was still arriving)",
+                error=exc) from None
+        finally:
+            WATCHDOG.stop(watch)
 
 
 class CappedRetryPolicy(RetryPolicy):
-    """RetryPolicy with `Retry-After` capped and an overall deadline."""
+    """RetryPolicy with `Retry-After` capped, throttling retried until the deadline, per-scope
+    circuit breakers, and the overall deadline kept.
 
-    def __init__(self, max_retry_after: float, deadline: Deadline, **kwargs: Any):
+    - 429: retried (honouring Retry-After up to the cap, else exponential backoff) for as long as
+      the deadline allows, not a fixed number of times: throttling slows a scan, it must not lose a
+      resource. When the wait would pass the deadline: `Throttled`, with the service's code.
+    - other retryable failures: `retry_total` retries, or none when the scope's breaker is open.
+    """
+
+    THROTTLE_FLOOR = 0.01  # seconds: a 429 with Retry-After 0 must not become a busy loop
+
+    def __init__(self, max_retry_after: float, deadline: Deadline, breakers: Breakers | None = None, **kwargs: Any):
         kwargs.setdefault("retry_total", 4)
         kwargs.setdefault("retry_backoff_factor", 0.5)
         kwargs.setdefault("retry_backoff_max", max_retry_after)
         super().__init__(**kwargs)
         self.max_retry_after = max_retry_after
         self.deadline = deadline
+        self.breakers = breakers or Breakers()
+
+    def is_retry(self, settings, response):
+        if response.http_response.status_code == 429:
+            return self._is_method_retryable(settings, response.http_request, response=response.http_response)
+        return super().is_retry(settings, response)
+
+    def increment(self, settings, response=None, error=None):
+        if isinstance(response, PipelineResponse) and response.http_response.status_code == 429:
+            settings["history"].append(RequestHistory(response.http_request, http_response=response.http_response))
+            return True  # the deadline, not a count, ends throttling (see sleep)
+        active = super().increment(settings, response=response, error=error)
+        scope = _SCOPE.get()
+        if scope is not None and self.breakers.is_open(scope.key):
+            return False  # the scope already failed persistently: one try each
+        return active
+
+    def get_backoff_time(self, settings):
+        n = len(settings["history"])
+        if n <= 1:
+            return 0.0
+        return min(self.backoff_max, self.backoff_factor * (2 ** min(n - 1, 30)))
 
     def get_retry_after(self, response):
         try:
@@ -160,18 +439,36 @@ class CappedRetryPolicy(RetryPolicy):
             # azure-core raises for a Retry-After that is neither seconds nor an HTTP date; that
             # would fail the whole call. Ignore the header and back off instead.
             return None
-        if value is None:
+        if value is None or value != value:  # None or NaN
             return None
         return min(max(value, 0.0), self.max_retry_after)
 
     def sleep(self, settings, transport, response=None):
+        throttled = response is not None and response.http_response.status_code == 429
         planned = self.get_retry_after(response) if response is not None else None
         if planned is None:
             planned = self.get_backoff_time(settings)
-        if planned >= self.deadline.remaining():
-            raise DeadlineExceeded(f"scan deadline of {self.deadline.seconds:g} s would pass while waiting to retry")
+        if throttled:
+            planned = max(planned, self.THROTTLE_FLOOR)
+        left, by_list = self.deadline.call_remaining()
+        if planned >= left:
+            if throttled:
+                code, message = _throttle_details(response)
+                raise Throttled(code, f"still throttled when the deadline came ({message})")
+            raise self.deadline.expired(by_list)
         if planned > 0:
             transport.sleep(planned)
+
+
+def _throttle_details(response: Any) -> tuple[str, str]:
+    try:
+        body = json.loads(response.http_response.text())
+        err = body.get("error") if isinstance(body, dict) else None
+        if isinstance(err, dict):
+            return str(err.get("code") or ""), _one_line(str(err.get("message") or "HTTP 429"), 200)
+    except Exception:  # noqa: BLE001 - no ARM body: the status says enough
+        pass
+    return "", "HTTP 429"
 
 
 # --------------------------------------------------------------------------- credentials
@@ -227,6 +524,8 @@ class ArmSettings:
     read_timeout: float = 60.0
     connection_timeout: float = 20.0
     retry_total: int = 4
+    max_pages: int = 2000  # per list: a service that keeps handing out new nextLinks stops here
+    list_share: float = 0.25  # per list: at most this share of the deadline
 
 
 def tls_verify_from_env(env: dict[str, str] | None = None) -> bool | str:
@@ -237,6 +536,14 @@ def tls_verify_from_env(env: dict[str, str] | None = None) -> bool | str:
         if env.get(name):
             return env[name]
     return True
+
+
+@dataclass
+class ListLimits:
+    """Bounds on one paged list (scanner.collectors.base.read_list enforces them)."""
+    max_pages: int = 2000
+    seconds: float | None = None  # the list's share of the deadline
+    breakers: Breakers = field(default_factory=Breakers)
 
 
 class ClientFactory:
@@ -250,13 +557,17 @@ class ClientFactory:
         self.scope = f"{self.endpoint}/.default"
         self.ledger = ledger or RequestLedger()
         self.deadline = Deadline(settings.timeout)
+        self.breakers = Breakers()
+        self.list_limits = ListLimits(max_pages=settings.max_pages, breakers=self.breakers,
+                                      seconds=settings.timeout * settings.list_share if settings.timeout else None)
 
     def _kwargs(self) -> dict[str, Any]:
         s = self.settings
         transport = GuardedTransport(self.netloc, self.ledger, self.deadline, connection_verify=s.verify,
                                      read_timeout=s.read_timeout, connection_timeout=s.connection_timeout)
         return dict(base_url=self.endpoint, credential_scopes=[self.scope], transport=transport,
-                    retry_policy=CappedRetryPolicy(s.max_retry_after, self.deadline, retry_total=s.retry_total),
+                    retry_policy=CappedRetryPolicy(s.max_retry_after, self.deadline, self.breakers,
+                                                   retry_total=s.retry_total),
                     logging_enable=False)
 
     def _build(self, cls: Callable[..., Any], subscription_id: str) -> Any:
@@ -298,7 +609,11 @@ class ClientFactory:
         url: str | None = f"{self.endpoint}/subscriptions?api-version=2022-12-01"
         found: list[str] = []
         pages = 0
-        while url and pages < 1000:  # bounded: a service that loops its nextLink cannot keep us here
+        seen: set[str] = set()
+        while url and pages < self.settings.max_pages:  # bounded: a looping nextLink cannot keep us here
+            if url in seen:
+                raise RepeatedNextLink("the subscription list repeated a nextLink")
+            seen.add(url)
             response = client.send_request(HttpRequest("GET", url))
             response.raise_for_status()
             body = response.json()
@@ -339,15 +654,19 @@ def classify(exc: BaseException) -> tuple[str, str]:
         else:
             code, message = _code_from_body(exc)
         if not code:
-            code = {429: "TooManyRequests", 401: "AuthenticationFailed", 403: "AuthorizationFailed",
+            code = {429: "SubscriptionRequestsThrottled", 401: "AuthenticationFailed", 403: "AuthorizationFailed",
                     404: "ResourceNotFound"}.get(status or 0, f"HTTP{status}" if status else "HttpError")
         if isinstance(exc, (DecodeError, DeserializationError)) or code == "MalformedResponse":
             return "MalformedResponse", _one_line(f"response could not be parsed: {exc.message if hasattr(exc, 'message') else exc}")
         return code, _one_line(message or exc.reason or str(exc))
+    if isinstance(exc, IncompleteReadError):
+        return "ConnectionDropped", _one_line(f"the connection closed before the whole response arrived: {exc}")
     if isinstance(exc, (DecodeError, DeserializationError)):
         return "MalformedResponse", _one_line(f"response could not be parsed: {exc}")
+    if isinstance(exc, (ServiceResponseError, ServiceRequestError)) and _timed_out(exc):
+        return "Timeout", _one_line(f"no complete response in time: {exc}")
     if isinstance(exc, ServiceResponseError):
-        return "Timeout", _one_line(f"no complete response: {exc}")
+        return "ConnectionDropped", _one_line(f"the connection closed without a complete response: {exc}")
     if isinstance(exc, ServiceRequestError):
         return "ConnectionError", _one_line(f"could not connect: {exc}")
     if isinstance(exc, AzureError):
@@ -355,6 +674,25 @@ def classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, (ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError)):
         return "MalformedResponse", _one_line(f"unexpected response shape: {type(exc).__name__}: {exc}")
     return type(exc).__name__, _one_line(str(exc))
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A timeout somewhere in the chain: requests wraps a read timeout during the body in a
+    ConnectionError, which azure-core turns into ServiceRequestError ("could not connect")."""
+    import requests
+    import urllib3
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen or not isinstance(e, BaseException):
+            continue
+        seen.add(id(e))
+        if isinstance(e, (ServiceResponseTimeoutError, TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError,
+                          requests.exceptions.Timeout)):
+            return True
+        stack.extend([e.__cause__, e.__context__, getattr(e, "inner_exception", None), *getattr(e, "args", ())])
+    return False
 
 
 def _code_from_body(exc: HttpResponseError) -> tuple[str, str]:

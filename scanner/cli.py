@@ -138,7 +138,7 @@ def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | 
 def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, credential: Any, *, cfg: Any,
              fmt: str | None, output: str | None, fail_on: str | None, save_inventory: str | None,
              timeout: float, max_retry_after: float, workers: int, job_window_days: int,
-             read_timeout: float = 60.0, all_subscriptions: bool = False) -> int:
+             read_timeout: float = 60.0, all_subscriptions: bool = False, max_pages: int = 2000) -> int:
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     from .arm import ArmSettings, ClientFactory, classify
@@ -146,7 +146,7 @@ def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, creden
     from .timeutil import iso, utcnow
 
     settings = ArmSettings(endpoint=endpoint, verify=verify, timeout=timeout, max_retry_after=max_retry_after,
-                           read_timeout=read_timeout)
+                           read_timeout=read_timeout, max_pages=max_pages)
     factory = ClientFactory(credential, settings)
     started = utcnow()
     try:
@@ -228,7 +228,9 @@ def _formats() -> list[str]:
 @click.option("--max-retry-after", type=click.FloatRange(min=0), default=60, show_default=True,
               help="Cap on a server's Retry-After, seconds.")
 @click.option("--read-timeout", type=click.FloatRange(min=0.1), default=60, show_default=True,
-              help="Seconds to wait for each response before retrying it (a stalled proxy or service).")
+              help="Seconds to wait for each whole response before retrying it (a stalled or trickling proxy or service).")
+@click.option("--max-pages", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Page limit for each list (a service that keeps handing out new nextLinks stops there).")
 @click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Concurrent per-VM requests per subscription.")
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
 @click.option("--demo", is_flag=True, help="Scan the bundled demo subscription on a loopback ARM simulator (no Azure account needed).")
@@ -238,7 +240,7 @@ def _formats() -> list[str]:
 def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: str | None,
         output: str | None, arm_endpoint: str,
         fail_on: str | None, config_path: str | None, save_inventory: str | None, timeout: float,
-        max_retry_after: float, read_timeout: float, workers: int, job_window_days: int, demo: bool,
+        max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int, demo: bool,
         debug: bool) -> None:
     """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
 
@@ -255,7 +257,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     check_output_paths(output, save_inventory)
     cfg = _load_config(config_path)
     common = dict(cfg=cfg, fmt=fmt, output=output, fail_on=fail_on, save_inventory=save_inventory, timeout=timeout,
-                  max_retry_after=max_retry_after, read_timeout=read_timeout, workers=workers,
+                  max_retry_after=max_retry_after, read_timeout=read_timeout, max_pages=max_pages, workers=workers,
                   job_window_days=job_window_days)
     if demo:
         ctx.exit(run_demo(**common))

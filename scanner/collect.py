@@ -74,7 +74,7 @@ def collect(factory: ClientFactory, subscriptions: list[str], options: CollectOp
 
 
 def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:
-    rec = Recorder(sub)
+    rec = Recorder(sub, factory.list_limits)
     out = _Parts()
     compute = factory.compute(sub)
 

@@ -38,6 +38,7 @@ from scanner.arm import (
     ForeignHostError,
     ReadOnlyViolation,
     StaticTokenCredential,
+    Throttled,
     classify,
     tls_verify_from_env,
 )
@@ -70,6 +71,8 @@ class Reply:
     body: Any = None  # dict/list -> JSON; bytes -> as is; None -> empty
     headers: dict[str, str] = field(default_factory=dict)
     stall: float = 0.0  # seconds to wait, then hang up without answering
+    drop: bool = False  # hang up at once without answering (a proxy or load balancer resetting)
+    trickle: float = 0.0  # send the body one byte every `trickle` seconds (Content-Length is right)
 
 
 @dataclass
@@ -94,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         with stub.lock:
             stub.requests.append(seen)
         reply = stub.responder(seen)
-        if reply.stall:
+        if reply.stall or reply.drop:
             stub.release.wait(reply.stall)
             self.close_connection = True
             return
@@ -105,6 +108,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", reply.headers.get("Content-Type", "application/json"))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if reply.trickle:
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    if stub.release.wait(reply.trickle):
+                        break
+            except OSError:  # the client hung up
+                pass
+            self.close_connection = True
+            return
         self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
@@ -297,23 +311,75 @@ def test_retry_after_1200_is_capped(arm, ca_path):
     assert arm.methods == ["GET", "GET"] and f.ledger.count == 2
 
 
-def test_throttled_until_retries_run_out_classifies_too_many_requests(arm, ca_path):
+def test_throttling_is_retried_past_retry_total_until_it_ends(arm, ca_path):
+    """Throttling slows a scan down; it must not lose the resource after a fixed number of tries."""
+    throttled = Reply(429, {"error": {"code": "SubscriptionRequestsThrottled", "message": "slow down"}}, {"Retry-After": "1"})
+    arm.script(*[throttled] * 7, page(_vm("vm1")))
+    f = factory(arm, ca_path, max_retry_after=0.05, retry_total=2)
+    vms, err, _ = within(5, list_vms(f))
+    assert err is None and [v.name for v in vms] == ["vm1"]
+    assert len(arm.requests) == 8  # 7 answers 429, well past retry_total 2, then the page
+
+
+def test_throttled_until_the_deadline_keeps_the_throttling_code(arm, ca_path):
     arm.script(Reply(429, None, {"Retry-After": "1200"}))  # no ARM error body
-    f = factory(arm, ca_path, max_retry_after=0.1, retry_total=2)
+    f = factory(arm, ca_path, max_retry_after=0.1, retry_total=2, timeout=1.5)
     _, err, elapsed = within(5, list_vms(f))
-    assert isinstance(err, HttpResponseError) and err.status_code == 429
-    assert classify(err)[0] == "TooManyRequests"
-    assert len(arm.requests) == 3 and elapsed < 1.5  # 1 try + 2 retries, each wait capped
+    assert isinstance(err, Throttled)
+    assert classify(err)[0] == "SubscriptionRequestsThrottled"  # not DeadlineExceeded: the cause stays visible
+    assert len(arm.requests) > 3 and elapsed < 1.6  # retried past retry_total, ended by the deadline
 
 
 def test_deadline_shorter_than_cap_stops_instead_of_waiting(arm, ca_path):
-    arm.script(Reply(429, None, {"Retry-After": "1200"}))
+    arm.script(Reply(429, {"error": {"code": "TooManyRequests", "message": "RP busy"}}, {"Retry-After": "1200"}))
     f = factory(arm, ca_path, max_retry_after=30.0, timeout=1.0)
     _, err, elapsed = within(5, list_vms(f))
-    assert isinstance(err, DeadlineExceeded)
-    assert classify(err)[0] == "DeadlineExceeded"
+    assert isinstance(err, Throttled)
+    assert classify(err)[0] == "TooManyRequests"  # the service's own throttling code is kept
     assert elapsed < 1.0  # gave up at once: waiting 30 s would pass the 1 s deadline
     assert arm.methods == ["GET"]
+
+
+def test_deadline_stops_a_5xx_retry_wait(arm, ca_path):
+    arm.script(Reply(503, None, {"Retry-After": "1200"}))
+    f = factory(arm, ca_path, max_retry_after=30.0, timeout=1.0)
+    _, err, elapsed = within(5, list_vms(f))
+    assert isinstance(err, DeadlineExceeded) and classify(err)[0] == "DeadlineExceeded"
+    assert elapsed < 1.0 and arm.methods == ["GET"]
+
+
+def test_deadline_ends_a_body_that_is_still_arriving(arm, ca_path):
+    """A socket read timeout bounds each recv(); a body trickling a byte every 0.2 s never trips it.
+    The watchdog ends the response at the deadline."""
+    arm.script(Reply(200, {"value": [_vm("vm1")]}, trickle=0.2))
+    f = factory(arm, ca_path, timeout=1.5, read_timeout=30.0)
+    _, err, elapsed = within(6, list_vms(f))
+    assert isinstance(err, DeadlineExceeded), err
+    assert 1.4 <= elapsed < 2.5
+
+
+def test_read_timeout_bounds_the_whole_response_and_is_retried(arm, ca_path):
+    arm.script(Reply(200, {"value": [_vm("vm1")]}, trickle=0.2), page(_vm("vm1")))
+    f = factory(arm, ca_path, timeout=30.0, read_timeout=0.8, max_retry_after=0.05)
+    vms, err, elapsed = within(6, list_vms(f))
+    assert err is None and [v.name for v in vms] == ["vm1"]  # cut off after 0.8 s, retried, read
+    assert len(arm.requests) == 2 and elapsed < 2.5
+
+
+def test_trickle_on_every_try_classifies_timeout(arm, ca_path):
+    arm.script(Reply(200, {"value": [_vm("vm1")]}, trickle=0.2))
+    f = factory(arm, ca_path, timeout=30.0, read_timeout=0.5, max_retry_after=0.05, retry_total=1)
+    _, err, elapsed = within(6, list_vms(f))
+    assert err is not None and classify(err)[0] == "Timeout"
+    assert len(arm.requests) == 2 and elapsed < 2.5
+
+
+def test_dropped_connection_is_not_called_a_timeout(arm, ca_path):
+    arm.script(Reply(drop=True))
+    f = factory(arm, ca_path, max_retry_after=0.05, retry_total=1)
+    _, err, elapsed = within(5, list_vms(f))
+    assert err is not None and classify(err)[0] == "ConnectionDropped", classify(err)
+    assert len(arm.requests) == 2 and elapsed < 2
 
 
 def test_deadline_already_passed_sends_nothing(arm, ca_path):
@@ -501,3 +567,89 @@ def test_token_never_appears_in_logs(arm, foreign, ca_path, caplog):
         assert TOKEN.split(".")[1] not in text
     for err in errors[1:]:
         assert err is not None and TOKEN not in str(err) and TOKEN not in classify(err)[1]
+
+
+# --------------------------------------------------------------------------- paging bounds and breakers
+def _endless(arm: Stub, vms_per_page: int = 0) -> Callable[[Seen], Reply]:
+    """Every page points at a new next page: the list never ends."""
+    def reply(seen: Seen) -> Reply:
+        n = len(arm.requests)
+        return page(*[_vm(f"vm{n}-{i}") for i in range(vms_per_page)],
+                    next_link=f"{arm.url}{VM_LIST_PATH}?api-version=2026-04-01&$skiptoken=p{n + 1}")
+    return reply
+
+
+def _read_vms(f: ClientFactory, rec: Recorder, scope: str = "") -> list[m.VirtualMachine]:
+    compute = f.compute(SUB)
+    return read_list(rec, m.VMS, lambda: compute.virtual_machines.list_all(), cmp.map_vm, scope=scope)
+
+
+def test_repeated_next_link_stops_paging_and_keeps_the_items(arm, ca_path):
+    loop = f"{arm.url}{VM_LIST_PATH}?api-version=2026-04-01&$skiptoken=again"
+    arm.script(page(_vm("vm1"), next_link=loop), page(_vm("vm2"), next_link=loop))
+    f = factory(arm, ca_path)
+    rec = Recorder(SUB, f.list_limits)
+    got, err, _ = within(5, lambda: _read_vms(f, rec))
+    [cov] = rec.records()
+    assert err is None and [v.name for v in got] == ["vm1", "vm2"]
+    assert (cov.status, cov.error_code, cov.items) == (m.FAILED, "RepeatedNextLink", 2)
+    assert len(arm.requests) == 2
+
+
+def test_page_limit_stops_a_list_of_endless_new_pages(arm, ca_path):
+    arm.script(_endless(arm, vms_per_page=1))
+    f = factory(arm, ca_path, max_pages=5)
+    rec = Recorder(SUB, f.list_limits)
+    got, err, _ = within(5, lambda: _read_vms(f, rec))
+    [cov] = rec.records()
+    assert err is None and len(got) == 5
+    assert (cov.status, cov.error_code) == (m.FAILED, "PageLimitExceeded")
+    assert len(arm.requests) == 5
+
+
+def test_list_share_of_the_deadline_leaves_the_rest_for_other_lists(arm, ca_path):
+    arm.script(_endless(arm))
+    f = factory(arm, ca_path, timeout=4.0, list_share=0.2, max_pages=10**6)  # 0.8 s for one list
+    rec = Recorder(SUB, f.list_limits)
+    got, err, elapsed = within(5, lambda: _read_vms(f, rec, scope="/vault/a"))
+    [cov] = rec.records()
+    assert err is None and got == []
+    assert (cov.status, cov.error_code) == (m.PARTIAL, "ListDeadlineExceeded") and cov.failed_scopes == ("/vault/a",)
+    assert 0.7 <= elapsed < 1.5
+    arm.script(page(_vm("vm1")))  # the scan's deadline is intact: the next list is read
+    rec2 = Recorder(SUB, f.list_limits)
+    assert [v.name for v in _read_vms(f, rec2)] == ["vm1"] and rec2.records()[0].status == m.OK
+
+
+def test_breaker_tries_a_dead_scopes_other_lists_once(arm, ca_path):
+    arm.script(Reply(503, {"error": {"code": "ServiceUnavailable", "message": "down"}}))
+    f = factory(arm, ca_path, retry_total=3, max_retry_after=0.01)
+    rec = Recorder(SUB, f.list_limits)
+    _read_vms(f, rec, scope="/vault/dead")
+    assert len(arm.requests) == 4  # 1 try + 3 retries: the full budget
+    _read_vms(f, rec, scope="/vault/dead")
+    _read_vms(f, rec, scope="/vault/dead")
+    assert len(arm.requests) == 6  # the breaker is open: one try each
+    _read_vms(f, rec, scope="/vault/other")
+    assert len(arm.requests) == 10  # another scope keeps its budget
+    [cov] = rec.records()
+    assert cov.error_code == "ServiceUnavailable" and set(cov.failed_scopes) == {"/vault/dead", "/vault/other"}
+
+
+def test_breaker_closes_when_a_list_of_the_scope_succeeds(arm, ca_path):
+    arm.script(*[Reply(503, None)] * 3, page(_vm("vm1")), Reply(503, None))
+    f = factory(arm, ca_path, retry_total=2, max_retry_after=0.01)
+    rec = Recorder(SUB, f.list_limits)
+    _read_vms(f, rec, scope="/vault/flaky")  # 3 x 503: breaker open
+    assert [v.name for v in _read_vms(f, rec, scope="/vault/flaky")] == ["vm1"]  # one try, it works: closed
+    _read_vms(f, rec, scope="/vault/flaky")
+    assert len(arm.requests) == 4 + 3  # full budget again
+
+
+def test_throttling_does_not_open_the_breaker(arm, ca_path):
+    throttled = Reply(429, None, {"Retry-After": "0"})
+    arm.script(throttled, throttled, page(_vm("vm1")), throttled, page(_vm("vm2")))
+    f = factory(arm, ca_path, retry_total=0)
+    rec = Recorder(SUB, f.list_limits)
+    assert [v.name for v in _read_vms(f, rec, scope="/vault/busy")] == ["vm1"]
+    assert [v.name for v in _read_vms(f, rec, scope="/vault/busy")] == ["vm2"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from azure.core.exceptions import DecodeError, HttpResponseError, ServiceResponseError
+from azure.core.exceptions import DecodeError, HttpResponseError, ServiceResponseError, ServiceResponseTimeoutError
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from shared_data import REST_EXAMPLES as EXAMPLES
@@ -342,7 +342,7 @@ VAULT = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/p
 FAILURES = {
     "none": None,
     "decode": lambda: DecodeError("Expecting value: line 1 column 1 (char 0)"),
-    "timeout": lambda: ServiceResponseError("Read timed out. (read timeout=60)"),
+    "timeout": lambda: ServiceResponseTimeoutError("Read timed out. (read timeout=60)"),
     "http": lambda: HttpResponseError(message="Operation returned an invalid status 'Bad Gateway'"),
 }
 
@@ -415,5 +415,7 @@ def test_read_list_keeps_good_items_and_records_the_rest(name, entries, failure,
 def test_classify_codes_used_above():
     # Pin what the property test relies on, so a change in classify() shows up here by name.
     assert classify(DecodeError("x"))[0] == "MalformedResponse"
-    assert classify(ServiceResponseError("x"))[0] == "Timeout"
+    # A response that did not arrive whole is a dropped connection unless a timeout caused it.
+    assert classify(ServiceResponseError("x"))[0] == "ConnectionDropped"
+    assert classify(ServiceResponseTimeoutError("x"))[0] == "Timeout"
     assert classify(MalformedItem("x"))[0] == "MalformedResponse"

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from .. import ids
 from .. import inventory as m
-from ..arm import classify
+from ..arm import ListLimits, PageLimitExceeded, RepeatedNextLink, call_scope, classify, is_persistent_failure
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,8 +125,9 @@ class Recorder:
     """Coverage for one subscription: every collector ends ok, partial (some scopes or items could
     not be read) or failed (nothing, or not all of a subscription-wide list, could be read)."""
 
-    def __init__(self, subscription_id: str):
+    def __init__(self, subscription_id: str, limits: ListLimits | None = None):
         self.subscription_id = subscription_id.lower()
+        self.limits = limits or ListLimits()  # paging bounds and breakers for read_list
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -168,29 +169,66 @@ class Recorder:
                 for c, e in sorted(self._entries.items())]
 
 
+def _pages(paged: Any) -> tuple[Iterable[Iterable[Any]], Callable[[], str | None]]:
+    """The pages of an SDK pager (ItemPaged.by_page) and a way to read the nextLink after each; a
+    plain iterable is one page."""
+    by_page = getattr(paged, "by_page", None)
+    if by_page is None:
+        return [paged], lambda: None
+    pages = by_page()
+    return pages, lambda: getattr(pages, "continuation_token", None)
+
+
 def read_list(rec: Recorder, collector: str, pager: Callable[[], Iterable[Any]],
               mapper: Callable[[dict[str, Any]], T], *, scope: str = "") -> list[T]:
     """Page through a list and map every item.
 
     - An item the mapper cannot identify is skipped and recorded (partial), never silently dropped.
+    - Paging is bounded (rec.limits): a nextLink seen before stops it (RepeatedNextLink), so does
+      the page limit (PageLimitExceeded) and the list's share of the deadline (ListDeadlineExceeded).
     - A failure while paging: with `scope` (a per-vault list) the scope is recorded as partial; without
       (a subscription-wide list) the collector is failed, since the rest of the list is unknown. Items
       read before the failure are kept either way.
+    - A persistent failure (5xx, connection) opens the scope's breaker: the scope's other lists are
+      then tried once instead of with the full retry budget. A list that succeeds closes it.
     """
+    limits = rec.limits
+    key = scope or f"/subscriptions/{rec.subscription_id}"
     out: list[T] = []
     try:
-        for obj in pager():
-            raw: Any = None
-            try:
-                raw = wire(obj)
-                out.append(mapper(raw))
-            except (MalformedItem, ValueError, TypeError, KeyError, AttributeError) as exc:
-                rid = get(raw, "id")
-                rec.partial(collector, s(rid) or scope, code="MalformedResponse",
-                            message=f"skipped an item that could not be read: {exc}"[:300])
+        with call_scope(key, limits.seconds):
+            pages, next_link = _pages(pager())
+            seen: set[str] = set()
+            count = 0
+            for page in pages:
+                count += 1
+                for obj in page:
+                    raw: Any = None
+                    try:
+                        raw = wire(obj)
+                        out.append(mapper(raw))
+                    except (MalformedItem, ValueError, TypeError, KeyError, AttributeError) as exc:
+                        rid = get(raw, "id")
+                        rec.partial(collector, s(rid) or scope, code="MalformedResponse",
+                                    message=f"skipped an item that could not be read: {exc}"[:300])
+                link = next_link()
+                if not link:
+                    continue
+                if link in seen:
+                    raise RepeatedNextLink(f"the service repeated a nextLink after {count} page(s)")
+                seen.add(link)
+                if count >= limits.max_pages:
+                    raise PageLimitExceeded(f"more than {limits.max_pages} pages (the page limit)")
+        limits.breakers.reset(key)
     except Exception as exc:  # noqa: BLE001 - every failure lands in coverage
+        if is_persistent_failure(exc):
+            limits.breakers.trip(key)
         if scope:
-            rec.partial(collector, scope, exc)
+            code, message = classify(exc)
+            if out:
+                message = f"list incomplete after {len(out)} item(s): {message}"
+            rec.partial(collector, scope, code=code, message=message)
+            log.debug("%s partial for %s (%s)", collector, rec.subscription_id, scope, exc_info=exc)
         else:
             code, message = classify(exc)
             if out:
