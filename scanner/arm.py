@@ -18,6 +18,7 @@ import heapq
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -344,10 +345,30 @@ class _WatchedAdapter(BiggerBlockSizeHTTPAdapter):
 
 
 # --------------------------------------------------------------------------- pipeline pieces
+_NETLOC = re.compile(r"(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
+
+
+def origin(netloc: str) -> tuple[str, int] | None:
+    """(host, port) of an https netloc, or None when it is not a plain host[:port].
+
+    ARM and the SDKs write the same endpoint as `management.azure.com`, `management.azure.com:443`,
+    `Management.Azure.COM` or `management.azure.com.` (fully qualified): one origin. Anything else is
+    refused, not normalised: user info (`x@host`, or `evil\\@host`, which parsers read differently),
+    percent-escapes, spaces, an empty or out-of-range port."""
+    match = _NETLOC.fullmatch(netloc)
+    if match is None:
+        return None
+    port = int(match["port"]) if match["port"] else 443
+    if not 0 < port < 65536:
+        return None
+    return match["host"].lower().removesuffix("."), port
+
+
 class GuardedTransport(RequestsTransport):
     def __init__(self, allowed_netloc: str, ledger: RequestLedger, deadline: Deadline, **kwargs: Any):
         super().__init__(**kwargs)
         self._allowed = allowed_netloc.lower()
+        self._origin = origin(allowed_netloc)
         self._ledger = ledger
         self._deadline = deadline
 
@@ -363,7 +384,7 @@ class GuardedTransport(RequestsTransport):
         if method not in READ_METHODS and not (method == "POST" and parts.path.lower() in READ_ONLY_POSTS):
             self._ledger.block(method, parts.path)
             raise ReadOnlyViolation(method, request.url)
-        if parts.scheme != "https" or parts.netloc.lower() != self._allowed:
+        if parts.scheme != "https" or self._origin is None or origin(parts.netloc) != self._origin:
             self._ledger.block(method, f"{parts.scheme}://{parts.netloc}{parts.path}")
             raise ForeignHostError(request.url, self._allowed)
         left = self._deadline.check()

@@ -284,9 +284,23 @@ def test_disks_resource_groups_locks_and_vaults(sim):
     locks = list(ManagementLockClient(StaticToken(), SUB, **kw(sim)).management_locks.list_at_subscription_level())
     # the subscription list returns resource-group and resource scoped locks, and nothing of another subscription
     assert sorted(lk.name for lk in locks) == ["l1", "l2"]
-    vaults = list(RecoveryServicesClient(StaticToken(), SUB, **kw(sim)).vaults.list_by_subscription_id())
+    client = RecoveryServicesClient(StaticToken(), SUB, **kw(sim))
+    vaults = list(client.vaults.list_by_subscription_id())
     assert [v.name for v in vaults] == ["rsv-test"]
-    assert vaults[0].properties.redundancy_settings.cross_region_restore == "Disabled"
+    # Like the real service, the list carries no settings; the vault GET does.
+    assert vaults[0].properties.redundancy_settings is None and vaults[0].properties.security_settings is None
+    got = client.vaults.get("RG-Backup", "RSV-TEST")
+    assert got.properties.redundancy_settings.cross_region_restore == "Disabled"
+    with pytest.raises(ResourceNotFoundError):
+        client.vaults.get("rg-backup", "no-such-vault")
+
+
+def test_backup_job_get_returns_the_job(sim):
+    b = backup(sim)
+    got = b.job_details.get("RSV-TEST", "rg-backup", "JOB-5")
+    assert (got.name, got.properties.status) == ("job-5", "Failed")
+    with pytest.raises(ResourceNotFoundError):
+        b.job_details.get("rsv-test", "rg-backup", "00000000-0000-0000-0000-000000000000")
 
 
 def test_backup_items_and_policies_honour_the_management_type_filter(sim):

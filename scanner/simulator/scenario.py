@@ -39,6 +39,16 @@ Top-level keys (all optional except "subscriptions"; keys starting with "_" are 
   "backupJobs"                .../vaults/{v}/backupJobs bodies (AzureIaaSVMJob).
   "replicationProtectedItems" Site Recovery .../replicationProtectedItems bodies.
   "replicationJobs"           Site Recovery .../vaults/{v}/replicationJobs bodies.
+  "recorded"                  bodies served verbatim, e.g. responses recorded from live Azure:
+                              [{"path", "query", "body", "list"}]. `path` is matched whole and
+                              case-insensitively, before any other route; `query` (optional) is a
+                              regular expression searched in the lower-cased query (raw or
+                              decoded), and a route with a matching query wins over one without.
+                              A `list` body's `value` is paged like any list (its own nextLink is
+                              replaced), honouring the backupManagementType term of `$filter`.
+
+The vault LIST leaves out `securitySettings`, `redundancySettings` and `monitoringSettings`, as the
+real service does; the vault GET returns the whole body.
 
 Which subscription a resource belongs to, and which vault owns a vault child (protected item,
 policy, job, replication item/job), is derived from its id, compared lower-cased: ids may use
@@ -67,6 +77,7 @@ KINDS = (
     "backupProtectedItems", "backupPolicies", "backupJobs", "replicationProtectedItems", "replicationJobs",
 )
 MAPS = ("instanceViews", "subscriptionDetails")
+RECORDED = "recorded"
 
 _RELATIVE = re.compile(r"^@now((?:\s*[+-]\s*\d+(?:\.\d+)?\s*[smhdw])*)$")
 _OFFSET = re.compile(r"([+-])\s*(\d+(?:\.\d+)?)\s*([smhdw])")
@@ -112,13 +123,32 @@ def validate(data: dict[str, Any], where: str = "scenario") -> None:
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise ScenarioError(f"{where}: '{key}' must map resource ids to objects")
             continue
+        if key == RECORDED:
+            _validate_recorded(value, where)
+            continue
         if key not in KINDS:
-            raise ScenarioError(f"{where}: unknown key '{key}' (known: {', '.join(KINDS + MAPS)})")
+            raise ScenarioError(f"{where}: unknown key '{key}' (known: {', '.join(KINDS + MAPS + (RECORDED,))})")
         if not isinstance(value, list):
             raise ScenarioError(f"{where}: '{key}' must be a list")
         for i, item in enumerate(value):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"].startswith("/"):
                 raise ScenarioError(f"{where}: {key}[{i}] needs a string ARM 'id'")
+
+
+def _validate_recorded(routes: Any, where: str) -> None:
+    if not isinstance(routes, list):
+        raise ScenarioError(f"{where}: '{RECORDED}' must be a list")
+    for i, route in enumerate(routes):
+        ok = (isinstance(route, dict) and isinstance(route.get("path"), str) and route["path"].startswith("/")
+              and isinstance(route.get("body"), dict) and isinstance(route.get("query"), (str, type(None)))
+              and (not route.get("list") or isinstance(route["body"].get("value"), list)))
+        if not ok:
+            raise ScenarioError(f"{where}: {RECORDED}[{i}] needs a 'path' starting with '/', an object 'body' "
+                                f"(with a 'value' list when 'list' is true) and a string or null 'query'")
+        try:
+            re.compile(route["query"] or "")
+        except re.error as exc:
+            raise ScenarioError(f"{where}: {RECORDED}[{i}] query is not a regular expression: {exc}") from None
 
 
 def resolve_times(obj: Any, now: datetime) -> Any:

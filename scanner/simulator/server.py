@@ -61,6 +61,8 @@ IDLE_TIMEOUT = 30.0  # seconds an idle keep-alive connection is kept
 MAX_REQUEST_BODY = 1 << 20  # bytes of a (refused) request body we read and discard
 STOP_JOIN_TIMEOUT = 5.0
 LIST_CACHE_SIZE = 256  # computed list results kept for paging
+# Vault properties the real vault LIST leaves out (658 recorded vaults, none has them): GET only.
+VAULT_GET_ONLY = ("properties.securitySettings", "properties.redundancySettings", "properties.monitoringSettings")
 
 # The sign-in page a proxy or captive portal answers with instead of JSON.
 HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head>"
@@ -163,6 +165,22 @@ class _Index:
                 if vault and kind != "vaults":
                     self.by_vault.setdefault(vault, {}).setdefault(kind, []).append(item)
         self.instance_views = {ids.norm(k): v for k, v in data.get("instanceViews", {}).items()}
+        self.recorded = [(r["path"].rstrip("/").lower(), r.get("query"), r["body"], bool(r.get("list")))
+                         for r in data.get(scen.RECORDED, [])]
+
+    def recorded_route(self, path: str, query: str) -> tuple[dict, bool] | None:
+        """The recorded (body, is_list) for a path, preferring a route whose query pattern matches
+        over one without a pattern; None when no recorded route has this path."""
+        queries = (query.lower(), unquote(query).lower())
+        fallback = None
+        for rpath, pattern, body, is_list in self.recorded:
+            if rpath != path.lower():
+                continue
+            if pattern is None:
+                fallback = fallback or (body, is_list)
+            elif any(re.search(pattern, q) for q in queries):
+                return body, is_list
+        return fallback
 
     def in_sub(self, sub: str, kind: str) -> list[dict]:
         return self.by_sub.get(sub.lower(), {}).get(kind, [])
@@ -293,7 +311,8 @@ class Simulator:
     """See the module docstring. Start/stop with `with`, or start()/stop()."""
 
     def __init__(self, scenario: dict[str, Any] | str | Path, faults: Iterable[Fault] = (), page_size: int = 50, *,
-                 token: str | None = None, max_stall: float = 30.0, host: str = "127.0.0.1") -> None:
+                 token: str | None = None, max_stall: float = 30.0, host: str = "127.0.0.1",
+                 link_base: str | None = None) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         data = scen.load_scenario(scenario) if isinstance(scenario, (str, Path)) else scen.prepare(scenario)
@@ -313,6 +332,9 @@ class Simulator:
         self._tmp: str | None = None
         self._stopping = threading.Event()
         self.endpoint = ""
+        # The origin nextLinks point at (default: `endpoint`), e.g. this server under another spelling
+        # of its host name, as ARM writes `https://management.azure.com:443/...`.
+        self.link_base = link_base
         self.alias_endpoint = ""
         self.ca_path = ""
         self.port = 0
@@ -329,6 +351,8 @@ class Simulator:
              "rpc", self._get_rpc),
             (re.compile(rf"^{_SUB}/providers/microsoft\.authorization/locks$", re.I), "locks", self._list_locks),
             (re.compile(rf"^{_SUB}/providers/microsoft\.recoveryservices/vaults$", re.I), "vaults", self._list_vaults),
+            (re.compile(rf"^{_VAULT}$", re.I), "vault", self._get_vault),
+            (re.compile(rf"^{_VAULT}/backupjobs/(?P<job>[^/]+)$", re.I), "job", self._get_backup_job),
             (re.compile(rf"^{_VAULT}/backupprotecteditems$", re.I), "protectedItems", self._list_protected_items),
             (re.compile(rf"^{_VAULT}/backuppolicies$", re.I), "policies", self._list_policies),
             (re.compile(rf"^{_VAULT}/backupjobs$", re.I), "jobs", self._list_backup_jobs),
@@ -465,6 +489,15 @@ class Simulator:
                                                          'error="invalid_token", error_description="The access token is invalid."'})
 
     def _route(self, raw_path: str, path: str, query: str, params: dict[str, str]) -> _Response:
+        recorded = self._index.recorded_route(path, query)
+        if recorded is not None:
+            body, is_list = recorded
+            if not is_list:
+                return _Response(200, copy.deepcopy(body))
+            items = [i for i in body.get("value", []) if isinstance(i, dict)]
+            terms = _filter_terms(params.get("$filter", ""))
+            return self._page(_filter_loose(items, terms, {"backupmanagementtype": "backupManagementType"}),
+                              raw_path, query, params)
         for pattern, _name, fn in self._routes:
             m = pattern.match(path)
             if not m:
@@ -507,7 +540,7 @@ class Simulator:
         page = items[offset:offset + self.page_size]
         body: dict[str, Any] = {"value": [copy.deepcopy(i) for i in page]}
         if offset + self.page_size < len(items):
-            body["nextLink"] = self._next_link(self.endpoint, raw_path, query, offset + self.page_size)
+            body["nextLink"] = self._next_link(self.link_base or self.endpoint, raw_path, query, offset + self.page_size)
         return _Response(200, body, list_path=True)
 
     @staticmethod
@@ -619,7 +652,17 @@ class Simulator:
         return self._index.in_sub(sub, "locks")
 
     def _list_vaults(self, sub: str, params: dict[str, str]) -> list[dict]:
-        return self._index.in_sub(sub, "vaults")
+        # Like the real service: the list carries no settings, only a vault GET does.
+        return [_strip(v, *VAULT_GET_ONLY) for v in self._index.in_sub(sub, "vaults")]
+
+    def _get_vault(self, sub: str, rg: str, vault: str, params: dict[str, str]) -> dict:
+        return copy.deepcopy(self._index.by_id["vaults"][self._vault(sub, rg, vault)])
+
+    def _get_backup_job(self, sub: str, rg: str, vault: str, job: str, params: dict[str, str]) -> dict:
+        body = self._index.by_id["backupJobs"].get(f"{self._vault(sub, rg, vault)}/backupjobs/{job.lower()}")
+        if body is None:
+            raise _ArmError(404, "ResourceNotFound", f"The job '{job[:80]}' was not found in the vault.")
+        return copy.deepcopy(body)
 
     def _vault(self, sub: str, rg: str, vault: str) -> str:
         vid = ids.norm(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}")
