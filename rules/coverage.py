@@ -190,13 +190,9 @@ def protected_item_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
         if health not in UNHEALTHY:
             yield not_assessed(item, f"health status not reported ({item.health_status or 'empty'})")
             continue
-        # healthDetails[].code is a number in the API (ResourceHealthDetails.code: int); the title often
-        # carries the symbolic error code, so a title that is a known code is looked up as well.
-        codes: list[str] = []
-        for detail in item.health_details:
-            codes.append(detail.code)
-            if detail.title and knowledge.lookup(detail.title):
-                codes.append(detail.title)
+        # healthDetails[] is {code: number, title: name} (ResourceHealthDetails; real responses): the
+        # knowledge base is looked up by either, and the evidence shows both.
+        codes = [(d.code, d.title) for d in item.health_details]
         yield fail(item, f"backup item {item.friendly_name or item.name} health is {item.health_status}",
                    health_status=item.health_status, vm_id=item.source_display_id or item.source_resource_id,
                    health_details=[{"code": d.code, "title": d.title, "message": d.message} for d in item.health_details],

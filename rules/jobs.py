@@ -254,17 +254,26 @@ def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
             else:
                 yield passed(resource, key=item.id)
             continue
-        codes = [e.code for job in streak for e in job.errors]
+        codes = [e.identifiers for job in streak for e in job.errors]  # (number, name) as sent
         yield fail(resource, f"backups of {item.friendly_name or ids.name_of(item.source_resource_id)} are failing"
                              f" ({len(streak)} failed job(s) in a row"
                              f"{', last backup status ' + item.last_backup_status if item_failed else ''})",
                    key=item.id, protected_item=item.display_id, vault=_vault_name(inv, item.vault_id),
                    last_backup_status=item.last_backup_status, last_backup_time=item.last_backup_time,
                    consecutive_failed_jobs=len(streak), failed_jobs_threshold=n,
-                   failed_jobs=[{"job": j.display_id, "start_time": j.start_time,
-                                 "codes": [e.code for e in j.errors]} for j in streak],
+                   failed_jobs=[_failed_job(inv, j) for j in streak],
                    error_codes=knowledge.evidence_for(codes),
                    job_history=jobs_gap or "read")
+
+
+def _failed_job(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
+    entry: dict[str, Any] = {"job": job.display_id, "start_time": job.start_time,
+                             "codes": [" ".join(e.identifiers) for e in job.errors]}
+    if not job.errors:  # listed without errorDetails, and its job GET could not be read
+        gap = inv.gap(m.BACKUP_JOB_DETAILS, job.subscription_id, job.id)
+        if gap:
+            entry["error_details"] = f"not read: {gap}"
+    return entry
 
 
 @rule(

@@ -187,7 +187,7 @@ def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> I
     for job in jobs:
         if job.state.lower() not in FAILED_JOB_STATES:
             continue
-        codes = [e.code for e in job.errors]
+        codes = [e.identifiers for e in job.errors]
         if not knowledge.known(codes):
             yield passed(job)  # failed, but not with a code this rule knows how to explain
             continue

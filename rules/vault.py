@@ -1,11 +1,12 @@
 """0xx Vault posture (see ../shared/rule-catalog.md).
 
-Every field these rules read is optional in the Recovery Services API (`properties.securitySettings`,
-`properties.redundancySettings`; azure-mgmt-recoveryservices `SoftDeleteSettings`,
-`VaultPropertiesRedundancySettings`, `ImmutabilitySettings`: all `Optional`), and the list example
-`recoveryservices/ListBySubscriptionIds.json` carries none of them. A value the service did not
-report (None), or reported as `Invalid`, is NOT_ASSESSED: the scanner never guesses a vault's
-protection either way.
+The settings come from one GET per vault (collector VAULT_SETTINGS): the real vault LIST carries no
+`securitySettings` or `redundancySettings` (../shared/real-responses). A vault whose GET failed is
+NOT_ASSESSED. Every field is optional in the API (azure-mgmt-recoveryservices `SoftDeleteSettings`,
+`VaultPropertiesRedundancySettings`, `ImmutabilitySettings`: all `Optional`): a value the GET did not
+report (None), or reported as `Invalid`, is NOT_ASSESSED, so the scanner never guesses a vault's
+protection either way. One absence is an answer: `immutabilitySettings: null` in the GET's
+securitySettings means immutability was never configured (BCDR003 fails).
 """
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from .docs import DOC_CRR, DOC_IMMUTABLE, DOC_SECURE_BY_DEFAULT, DOC_SOFT_DELETE
 
 
 def _vaults(inv: m.Inventory) -> Iterator[Result | m.Vault]:
-    """NOT_ASSESSED for subscriptions whose vault list failed and for vaults the collector could not
-    read in full; every other vault, to be judged."""
-    skip, gaps = not_assessed_for_failed(inv, m.VAULTS)
+    """NOT_ASSESSED for subscriptions whose vault list failed and for vaults whose GET (settings)
+    could not be read; every other vault, to be judged."""
+    skip, gaps = not_assessed_for_failed(inv, m.VAULTS, m.VAULT_SETTINGS)
     yield from gaps
     for vault in sorted(inv.vaults, key=lambda v: v.id):
         if vault.subscription_id.lower() in skip:
             continue
-        reason = inv.gap(m.VAULTS, vault.subscription_id, vault.id)
+        reason = (inv.gap(m.VAULTS, vault.subscription_id, vault.id)
+                  or inv.gap(m.VAULT_SETTINGS, vault.subscription_id, vault.id))
         if reason:
             yield not_assessed(vault, reason)
         else:
@@ -118,6 +120,9 @@ def vault_immutability_off(inv: m.Inventory, params: Mapping[str, Any]) -> Itera
             yield passed(vault)
         elif state == "disabled":
             yield fail(vault, f"immutability is off on vault {vault.name}", immutability_state=vault.immutability_state)
+        elif state == m.IMMUTABILITY_NOT_CONFIGURED.lower():
+            yield fail(vault, f"immutability was never configured on vault {vault.name}",
+                       immutability_state=None, immutability_settings="null (never configured)")
         elif state == "unlocked":
             # Enabled but reversible: worth knowing, not a gap in protection today.
             yield fail(vault, f"immutability on vault {vault.name} is enabled but not locked", severity="info",

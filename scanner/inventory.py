@@ -32,19 +32,23 @@ RESTORE_POINT_COLLECTIONS = "restore_point_collections"
 RESTORE_POINTS = "restore_points"
 DISKS = "disks"
 VAULTS = "vaults"
+VAULT_SETTINGS = "vault_settings"  # one GET per vault: the list carries no security/redundancy settings
 PROTECTED_ITEMS = "protected_items"
 BACKUP_POLICIES = "backup_policies"
 BACKUP_JOBS = "backup_jobs"
+BACKUP_JOB_DETAILS = "backup_job_details"  # job GETs for failed Backup jobs whose list item has no errorDetails
 REPLICATION_ITEMS = "replication_items"
 REPLICATION_JOBS = "replication_jobs"
 
 ALL_COLLECTORS = (
     VMS, VM_STATUS, INSTANCE_VIEWS, RESOURCE_GROUPS, LOCKS, RESTORE_POINT_COLLECTIONS,
-    RESTORE_POINTS, DISKS, VAULTS, PROTECTED_ITEMS, BACKUP_POLICIES, BACKUP_JOBS,
-    REPLICATION_ITEMS, REPLICATION_JOBS,
+    RESTORE_POINTS, DISKS, VAULTS, VAULT_SETTINGS, PROTECTED_ITEMS, BACKUP_POLICIES, BACKUP_JOBS,
+    BACKUP_JOB_DETAILS, REPLICATION_ITEMS, REPLICATION_JOBS,
 )
 
 OK, PARTIAL, FAILED = "ok", "partial", "failed"
+
+IMMUTABILITY_NOT_CONFIGURED = "NotConfigured"  # Vault.immutability_state: never configured (GET says null)
 
 # protectionState values that make a VM "backed up" (rule-catalog.md, "Words used below").
 BACKED_UP_STATES = frozenset({"protected", "irpending", "protectionerror"})
@@ -189,10 +193,15 @@ class Vault:
     resource_group: str
     location: str = ""
     sku: str = ""
+    # Settings: only the vault GET carries them (collector VAULT_SETTINGS); the list has none.
     soft_delete_state: str | None = None  # Enabled | Disabled | AlwaysON | None (not reported)
     storage_redundancy: str | None = None  # GeoRedundant | LocallyRedundant | ZoneRedundant
     cross_region_restore: str | None = None  # Enabled | Disabled
-    immutability_state: str | None = None  # Disabled | Unlocked | Locked
+    # Disabled | Unlocked | Locked, or IMMUTABILITY_NOT_CONFIGURED: the GET's securitySettings has
+    # `immutabilitySettings: null` (or none at all), which is how a never-configured vault answers.
+    immutability_state: str | None = None
+    multi_user_authorization: str | None = None  # securitySettings.multiUserAuthorization: Enabled | Disabled
+    job_failure_alerts: str | None = None  # monitoringSettings.azureMonitorAlertSettings.alertsForAllJobFailures
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -261,9 +270,15 @@ class BackupPolicy:
 
 @dataclass(frozen=True)
 class JobError:
-    code: str
+    code: str  # as sent: Backup sends a number (errorCode 520512), Site Recovery a number or a name
     message: str = ""
     recommendations: tuple[str, ...] = ()
+    title: str = ""  # the error's name, when sent apart from the number (Backup errorTitle)
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """(number, name) as the service sent them, for rules.knowledge lookups and evidence."""
+        return tuple(x for x in (self.code, self.title) if x)
 
 
 @dataclass(frozen=True)

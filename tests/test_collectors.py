@@ -45,7 +45,8 @@ def cov(inv: m.Inventory, collector: str) -> m.Coverage:
 def test_full_collection(no_network):
     inv = replay("collect_full")
     assert all(c.status == m.OK for c in inv.coverage), [c for c in inv.coverage if c.status != m.OK]
-    assert inv.arm_requests == 25  # every list paged (page size 2) + 2 instance views + 2 restore point counts
+    # every list paged (page size 2; 3 backup-job lists per vault) + 1 vault GET + 2 instance views + 2 restore point counts
+    assert inv.arm_requests == 26
     assert len(inv.virtual_machines) == 3 and len(inv.disks) == 5 and len(inv.locks) == 2
 
 
@@ -175,8 +176,13 @@ def test_a2a_recovery_point_is_derived_from_rpo_and_initial_replication(no_netwo
                   "replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/i",
             "properties": {"protectionState": "Protected", "providerSpecificDetails": {"instanceType": "A2A"}}}
     assert map_replication_item(base).has_recovery_point is None  # nothing said either way
-    base["properties"]["providerSpecificDetails"].update(
-        {"monitoringJobType": "InitialReplication", "vmProtectionStateDescription": "Initial replication in progress"})
+    # monitoringJobType keeps "InitialReplication" after the item is Protected: never a signal.
+    base["properties"]["providerSpecificDetails"]["monitoringJobType"] = "InitialReplication"
+    assert map_replication_item(base).has_recovery_point is None
+    base["properties"]["providerSpecificDetails"]["rpoInSeconds"] = 393
+    assert map_replication_item(base).has_recovery_point is True
+    del base["properties"]["providerSpecificDetails"]["rpoInSeconds"]
+    base["properties"]["providerSpecificDetails"]["vmProtectionStateDescription"] = "Initial replication in progress"
     assert map_replication_item(base).has_recovery_point is False
 
 

@@ -267,6 +267,26 @@ def test_vault_security_and_redundancy_settings():
         ("AlwaysON", "Locked", "GeoRedundant", "Enabled")
 
 
+def test_vault_get_carries_the_settings():
+    v = rsv.map_vault(body("recoveryservices/GETVault.json"))
+    assert (v.soft_delete_state, v.immutability_state, v.storage_redundancy, v.cross_region_restore) == \
+        ("Enabled", "Disabled", "GeoRedundant", "Enabled")
+    assert (v.multi_user_authorization, v.job_failure_alerts) == ("Disabled", "Enabled")
+
+
+@pytest.mark.parametrize("security,expected", [
+    ({"immutabilitySettings": None}, m.IMMUTABILITY_NOT_CONFIGURED),  # the real GET of a never-configured vault
+    ({"softDeleteSettings": {"softDeleteState": "Enabled"}}, m.IMMUTABILITY_NOT_CONFIGURED),
+    ({"immutabilitySettings": {}}, None),  # configured, state not reported: unknown
+    ({"immutabilitySettings": "Locked"}, None),  # not the API's shape: unknown
+    (None, None),  # no securitySettings at all: nothing known
+])
+def test_vault_immutability_never_configured_versus_unknown(security, expected):
+    raw = body("recoveryservices/GETVault.json")
+    raw["properties"]["securitySettings"] = security
+    assert rsv.map_vault(raw).immutability_state == expected
+
+
 def test_compute_protected_item():
     raw = body("recoveryservicesbackup/Compute_ProtectedItem_Get.json")
     item = rsv.map_protected_item(raw)
@@ -353,8 +373,41 @@ def test_backup_job_error_details():
          "recommendations": ["Ensure the VM agent is running", 7]}])
     job = rsv.map_backup_job(raw)
     [err] = job.errors
-    assert err.code == "UserErrorGuestAgentStatusUnavailable"
+    assert err.code == "UserErrorGuestAgentStatusUnavailable" and err.title == ""
+    assert err.identifiers == ("UserErrorGuestAgentStatusUnavailable",)
     assert err.recommendations == ("Ensure the VM agent is running",)
+
+
+@pytest.mark.parametrize("sent,code,title", [
+    ({"errorCode": 520512, "errorTitle": "UserErrorIncompatibleSrcTargetSystemsForRestore"},
+     "520512", "UserErrorIncompatibleSrcTargetSystemsForRestore"),  # what the service sends today
+    ({"errorCode": 1073871825}, "1073871825", ""),  # a number without a name
+    ({"errorTitle": "UserErrorVmNotInDesirableState"}, "UserErrorVmNotInDesirableState", ""),
+    ({"errorCode": True, "errorTitle": "X"}, "X", ""),  # not a code: the name stands alone
+])
+def test_backup_job_error_keeps_number_and_name(sent, code, title):
+    raw = body("recoveryservicesbackup/GetJobDetails.json")
+    raw["properties"].update(status="Failed", errorDetails=[sent])
+    [err] = rsv.map_backup_job(raw).errors
+    assert (err.code, err.title) == (code, title)
+    assert err.identifiers == tuple(x for x in (code, title) if x)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("2001-01-01T00:00:00Z", None),  # Backup's "never backed up"
+    ("1601-01-01T00:00:00.0000000Z", None), ("1753-01-01T01:01:01Z", None),  # Site Recovery's
+    ("2009-12-31T23:59:59Z", None),
+    ("2010-01-01T00:00:00Z", "2010-01-01T00:00:00Z"),
+    ("2023-12-21T04:56:55.3271607Z", "2023-12-21T04:56:55.3271607Z"),
+    ("not a time", "not a time"), ("", None), (None, None), (20010101, None),
+])
+def test_never_sentinel_times_are_none(value, expected):
+    from scanner.collectors.base import time_or_none
+    assert time_or_none(value) == expected
+    raw = body("recoveryservicesbackup/Compute_ProtectedItem_Get.json")
+    raw["properties"].update(lastBackupTime=value, lastRecoveryPoint=value)
+    item = rsv.map_protected_item(raw)
+    assert item.last_backup_time == expected and item.last_recovery_point_time == expected
 
 
 # --------------------------------------------------------------------------- site recovery

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, TypeVar
 
 from .. import ids
 from .. import inventory as m
 from ..arm import ListLimits, PageLimitExceeded, RepeatedNextLink, call_scope, classify, is_persistent_failure
+from ..timeutil import parse as parse_time
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +57,22 @@ def s(value: Any) -> str:
 
 def s_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+# Before this, a time from Azure is a "never" sentinel, not an event: Backup's lastBackupTime is
+# 2001-01-01T00:00:00Z until the first backup, Site Recovery writes 1601-01-01 and 1753-01-01. No
+# Azure backup or replication event predates 2010.
+NEVER_BEFORE = datetime(2010, 1, 1, tzinfo=timezone.utc)
+
+
+def time_or_none(value: Any) -> str | None:
+    """A time field as sent, or None when absent or a "never" sentinel (any time before 2010).
+    A string that is not a time is kept: the rules' parser reads it as unknown."""
+    text = s_or_none(value)
+    if text is None:
+        return None
+    when = parse_time(text)
+    return None if when is not None and when < NEVER_BEFORE else text
 
 
 def i_or_none(value: Any) -> int | None:
@@ -107,7 +125,7 @@ def statuses(value: Any) -> tuple[m.Status, ...]:
         if isinstance(st, dict):
             out.append(m.Status(code=s(st.get("code")), level=s(st.get("level")),
                                 display_status=s(st.get("displayStatus")), message=s(st.get("message"))[:500],
-                                time=s_or_none(st.get("time"))))
+                                time=time_or_none(st.get("time"))))
     return tuple(out)
 
 

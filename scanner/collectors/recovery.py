@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import ids
 from .. import inventory as m
-from .base import b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, tags
+from .base import b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, tags, time_or_none
 
 _VAULT_MARK = "/providers/microsoft.recoveryservices/vaults/"
 
@@ -22,19 +22,40 @@ def vault_of(resource_id: str) -> str:
 
 
 def map_vault(raw: dict[str, Any]) -> m.Vault:
+    """A vault from the list (identity; real lists carry no settings) or from its GET (settings too)."""
     rid, display = require_id(raw)
-    props = dct(raw.get("properties"))
-    security = dct(props.get("securitySettings"))
-    redundancy = dct(props.get("redundancySettings"))
     return m.Vault(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
         location=s(raw.get("location")).lower(), sku=s(get(raw, "sku", "name")),
+        tags=tags(raw.get("tags")), **vault_settings(raw),
+    )
+
+
+def vault_settings(raw: dict[str, Any]) -> dict[str, str | None]:
+    """The Vault fields a vault GET carries (azure-mgmt-recoveryservices VaultProperties): soft delete,
+    redundancy, cross-region restore, immutability, multi-user authorization, job-failure alerts.
+
+    `immutabilitySettings: null` inside securitySettings is how a vault that never had immutability
+    configured answers (real GET in ../shared/real-responses): IMMUTABILITY_NOT_CONFIGURED, not
+    unknown. Without securitySettings at all nothing is known (None)."""
+    props = dct(raw.get("properties"))
+    security = props.get("securitySettings")
+    redundancy = dct(props.get("redundancySettings"))
+    immutability: str | None = None
+    if isinstance(security, dict):
+        settings = security.get("immutabilitySettings")
+        immutability = (m.IMMUTABILITY_NOT_CONFIGURED if settings is None
+                        else s_or_none(get(settings, "state")))
+    security = dct(security)
+    return dict(
         soft_delete_state=s_or_none(get(security, "softDeleteSettings", "softDeleteState")),
         storage_redundancy=s_or_none(redundancy.get("standardTierStorageRedundancy")),
         cross_region_restore=s_or_none(redundancy.get("crossRegionRestore")),
-        immutability_state=s_or_none(get(security, "immutabilitySettings", "state")),
-        tags=tags(raw.get("tags")),
+        immutability_state=immutability,
+        multi_user_authorization=s_or_none(security.get("multiUserAuthorization")),
+        job_failure_alerts=s_or_none(get(props, "monitoringSettings", "azureMonitorAlertSettings",
+                                         "alertsForAllJobFailures")),
     )
 
 
@@ -42,8 +63,7 @@ def _health(details: Any) -> tuple[m.HealthDetail, ...]:
     out = []
     for d in lst(details):
         if isinstance(d, dict):
-            code = d.get("code")
-            out.append(m.HealthDetail(code=str(code) if isinstance(code, (str, int)) else "", title=s(d.get("title")),
+            out.append(m.HealthDetail(code=_code(d.get("code")), title=s(d.get("title")),
                                       message=s(d.get("message"))[:500]))
     return tuple(out)
 
@@ -63,10 +83,10 @@ def map_protected_item(raw: dict[str, Any]) -> m.ProtectedItem:
         backup_management_type=s(props.get("backupManagementType")), workload_type=s(props.get("workloadType")),
         protection_state=s(props.get("protectionState")), protection_status=s(props.get("protectionStatus")),
         health_status=s(props.get("healthStatus")), health_details=_health(props.get("healthDetails")),
-        last_backup_status=s(props.get("lastBackupStatus")), last_backup_time=s_or_none(props.get("lastBackupTime")),
+        last_backup_status=s(props.get("lastBackupStatus")), last_backup_time=time_or_none(props.get("lastBackupTime")),
         policy_id=ids.norm(policy), policy_name=s(props.get("policyName")) or (ids.name_of(policy) if policy else ""),
         policy_type=s(props.get("policyType")),
-        last_recovery_point_time=s_or_none(props.get("lastRecoveryPoint")),
+        last_recovery_point_time=time_or_none(props.get("lastRecoveryPoint")),
         deferred_delete=b_or_none(props.get("isScheduledForDeferredDelete")),
     )
 
@@ -103,9 +123,11 @@ def _backup_errors(value: Any) -> tuple[m.JobError, ...]:
     out = []
     for e in lst(value):
         if isinstance(e, dict):
-            # The SDK types errorCode as int (AzureIaaSVMErrorInfo); the service sends names such as
-            # UserErrorGuestAgentStatusUnavailable. Keep whichever arrives.
-            out.append(m.JobError(code=_code(e.get("errorCode")) or s(e.get("errorTitle")),
+            # The service sends the number in errorCode (520512; the SDK's AzureIaaSVMErrorInfo types it
+            # int) and the name in errorTitle (UserErrorIncompatibleSrcTargetSystemsForRestore); older
+            # answers put a name in errorCode. Keep both as sent: the knowledge base knows either.
+            code, title = _code(e.get("errorCode")), s(e.get("errorTitle"))
+            out.append(m.JobError(code=code or title, title=title if code else "",
                                   message=s(e.get("errorString"))[:500],
                                   recommendations=tuple(x[:300] for x in lst(e.get("recommendations")) if isinstance(x, str))))
     return tuple(out)
@@ -118,7 +140,7 @@ def map_backup_job(raw: dict[str, Any]) -> m.BackupJob:
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
         operation=s(props.get("operation")), status=s(props.get("status")),
-        start_time=s_or_none(props.get("startTime")), end_time=s_or_none(props.get("endTime")),
+        start_time=time_or_none(props.get("startTime")), end_time=time_or_none(props.get("endTime")),
         entity_friendly_name=s(props.get("entityFriendlyName")), container_name=s(props.get("containerName")).lower(),
         backup_management_type=s(props.get("backupManagementType")),
         is_user_triggered=b_or_none(props.get("isUserTriggered")), errors=_backup_errors(props.get("errorDetails")),
@@ -151,7 +173,7 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
     sub = ids.subscription_of(display)
     source = recovery = ""
     rpo = i_or_none(psd.get("rpoInSeconds")) if psd.get("rpoInSeconds") is not None else i_or_none(psd.get("lastRpoInSeconds"))
-    last_rp = s_or_none(psd.get("lastRecoveryPointReceived"))
+    last_rp = time_or_none(psd.get("lastRecoveryPointReceived"))
     has_rp: bool | None = None
     agent_update = b_or_none(psd.get("isReplicationAgentUpdateRequired"))
     if agent_update is None:
@@ -162,16 +184,16 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
         recovery = ids.norm(s(psd.get("recoveryFabricObjectId")))
         if not recovery:
             recovery = _vm_from_parts(sub, s(psd.get("recoveryAzureResourceGroupId")), s(psd.get("recoveryAzureVMName")))
-        # A2A reports no recovery point list on the item. Initial replication (seed 001: failover
-        # needs at least one recovery point) means none exists yet; an RPO, which is measured from
-        # the latest recovery point, means one does.
-        initial = any("initialreplication" in x.replace(" ", "").lower() for x in (
-            s(psd.get("monitoringJobType")), s(psd.get("vmProtectionState")), s(psd.get("vmProtectionStateDescription")),
-            s(props.get("protectionState")), s(props.get("protectionStateDescription"))))
-        if initial:
-            has_rp = False
-        elif rpo is not None:
+        # A2A reports no recovery point list on the item. An RPO is measured from the latest recovery
+        # point, so one exists; rpoInSeconds stays null until then, while the item's own state says
+        # initial replication is pending ("Waiting for first recovery point"). monitoringJobType is no
+        # signal: it keeps "InitialReplication" long after the item is Protected (real recordings).
+        if rpo is not None or time_or_none(psd.get("lastRpoCalculatedTime")):
             has_rp = True
+        elif any(word in x.replace(" ", "").lower() for word in ("initialreplication", "firstrecoverypoint")
+                 for x in (s(props.get("protectionState")), s(props.get("protectionStateDescription")),
+                           s(psd.get("vmProtectionState")), s(psd.get("vmProtectionStateDescription")))):
+            has_rp = False
     elif kind == "InMageRcmFailback":
         # Failback from Azure to on-premises: the Azure VM is the one being replicated back.
         source = ids.norm(s(psd.get("azureVirtualMachineId")))
@@ -194,7 +216,7 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
         active_location=s(props.get("activeLocation")),
         allowed_operations=tuple(x for x in lst(props.get("allowedOperations")) if isinstance(x, str)),
         failover_recovery_point_id=s(props.get("failoverRecoveryPointId")),
-        last_successful_failover_time=s_or_none(props.get("lastSuccessfulFailoverTime")),
+        last_successful_failover_time=time_or_none(props.get("lastSuccessfulFailoverTime")),
         source_vm_id=source, recovery_vm_id=recovery, rpo_seconds=rpo, last_recovery_point_time=last_rp,
         has_recovery_point=has_rp, agent_update_required=agent_update,
     )
@@ -222,7 +244,7 @@ def map_replication_job(raw: dict[str, Any]) -> m.ReplicationJob:
         subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
         scenario_name=s(props.get("scenarioName")), friendly_name=s(props.get("friendlyName")),
         state=s(props.get("state")), state_description=s(props.get("stateDescription")),
-        start_time=s_or_none(props.get("startTime")), end_time=s_or_none(props.get("endTime")),
+        start_time=time_or_none(props.get("startTime")), end_time=time_or_none(props.get("endTime")),
         target_object_id=s(props.get("targetObjectId")), target_object_name=s(props.get("targetObjectName")),
         target_instance_type=s(props.get("targetInstanceType")), errors=_asr_job_errors(props.get("errors")),
     )

@@ -191,6 +191,39 @@ def test_bcdr703_not_assessed_when_protected_items_unreadable():
     assert finding.status == "NOT_ASSESSED" and finding.resource_id == f"/subscriptions/{f.SUB}"
 
 
+def test_bcdr703_evidence_shows_number_and_name_and_the_entry_known_by_either():
+    # What the service sends: errorCode a number, the name in errorTitle (real responses).
+    vm, v = f.vm("db1"), f.vault()
+    item = f.protected_item(vm, v, last_backup_status="Failed")
+    errors = (m.JobError("520512", title="UserErrorIncompatibleSrcTargetSystemsForRestore"),
+              m.JobError("400000", title="UserErrorGuestAgentStatusUnavailable"), m.JobError("1073871825"))
+    job = f.job(v, target=vm, status="Failed", errors=errors)
+    [finding] = run("BCDR703", f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[item], backup_jobs=[job]))
+    assert finding.status == "FAIL"
+    shown = {e["code"]: e for e in finding.evidence["error_codes"]}
+    assert set(shown) == {"520512 UserErrorIncompatibleSrcTargetSystemsForRestore",
+                          "400000 UserErrorGuestAgentStatusUnavailable", "1073871825"}
+    assert shown["400000 UserErrorGuestAgentStatusUnavailable"]["link"].startswith("https://learn.microsoft.com/")
+    assert shown["1073871825"]["meaning"] == "unknown code"
+    assert finding.evidence["failed_jobs"][0]["codes"] == [
+        "520512 UserErrorIncompatibleSrcTargetSystemsForRestore", "400000 UserErrorGuestAgentStatusUnavailable",
+        "1073871825"]
+
+
+def test_bcdr703_says_when_a_failed_jobs_details_could_not_be_read():
+    vm, v = f.vm("db1"), f.vault()
+    item = f.protected_item(vm, v, last_backup_status="Failed")
+    unread, read = (f.job(v, name=n, target=vm, status="Failed", start_time=t, end_time=t)
+                    for n, t in (("j-new", "2026-11-21T22:00:00Z"), ("j-old", "2026-11-20T22:00:00Z")))
+    inv = f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[item], backup_jobs=[unread, read],
+                      coverage_overrides={m.BACKUP_JOB_DETAILS: f.partial(m.BACKUP_JOB_DETAILS, (unread.id,))})
+    [finding] = run("BCDR703", inv)
+    assert finding.status == "FAIL"
+    by_job = {j["job"]: j for j in finding.evidence["failed_jobs"]}
+    assert by_job[unread.display_id]["error_details"] == "not read: backup_job_details partial: AuthorizationFailed"
+    assert "error_details" not in by_job[read.display_id]
+
+
 # ---- BCDR704
 def _cancelling(start, **kw):
     vm, v = f.vm("app1"), f.vault()

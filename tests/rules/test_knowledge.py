@@ -151,12 +151,12 @@ def test_an_alias_may_not_repeat_another_entrys_code():
 
 
 def test_number_and_name_pair_is_looked_up_by_either_and_shown_whole():
-    # Real job errors: errorCode 520512 (int) with the name in errorTitle.
+    # Real job errors: an int errorCode (520512) with the name in errorTitle; here a number the table lacks.
     name = "UserErrorRpCollectionLimitReached"
-    assert kb.lookup((520512, name)).code == name
+    assert kb.lookup((100001, name)).code == name
     assert kb.lookup(("999999", "Nope")) is None
-    out = kb.evidence_for([(520512, name), (151076, ""), ("999999", "NotInTheTable")])
-    assert out[0]["code"] == f"520512 {name}" and out[0]["fix"] == kb.lookup(name).fix
+    out = kb.evidence_for([(100001, name), (151076, ""), ("999999", "NotInTheTable")])
+    assert out[0]["code"] == f"100001 {name}" and out[0]["fix"] == kb.lookup(name).fix
     assert out[1]["code"] == "151076" and out[1]["link"]
     assert out[2] == {"code": "999999 NotInTheTable", "meaning": "unknown code", "fix": "", "link": ""}
 

@@ -210,3 +210,12 @@ def test_bcdr906_not_assessed_when_items_unreadable():
     inv = _inv(f.replication_item(agent_update_required=True),
                coverage_overrides={m.REPLICATION_ITEMS: f.failed(m.REPLICATION_ITEMS)})
     assert [x.status for x in run("BCDR906", inv)] == ["NOT_ASSESSED"]
+
+
+def test_bcdr904_error_known_by_its_name_next_to_a_number():
+    job = f.replication_job("j1", ASR, state="Failed", start_time="2026-11-21T10:00:00Z", target_object_id="obj-1",
+                            errors=(m.JobError("999001", "msg", title="78093"),))
+    [finding] = run("BCDR904", _inv(jobs=[job]))
+    assert finding.status == "FAIL"
+    [entry] = finding.evidence["error_codes"]
+    assert entry["code"] == "999001 78093" and "#error-code-78093" in entry["link"]

@@ -101,3 +101,30 @@ def test_bcdr003_not_assessed_when_not_reported():
     [finding] = run("BCDR003", _inv(f.vault(immutability_state=None)))
     assert finding.status == "NOT_ASSESSED"
     assert finding.evidence["setting"] == "immutability state"
+
+
+def test_bcdr003_fails_low_when_never_configured():
+    # The vault GET answers `immutabilitySettings: null` for a vault that never had it configured.
+    [finding] = run("BCDR003", _inv(f.vault(immutability_state=m.IMMUTABILITY_NOT_CONFIGURED)))
+    assert (finding.status, finding.severity) == ("FAIL", "low")
+    assert finding.evidence["immutability_settings"] == "null (never configured)"
+
+
+# ---------------------------------------------------------------- the vault GET (settings) per vault
+@pytest.mark.parametrize("code", ["BCDR001", "BCDR002", "BCDR003"])
+def test_failed_vault_get_is_not_assessed_for_that_vault_only(code):
+    settings = dict(soft_delete_state="Disabled", storage_redundancy="GeoRedundant", cross_region_restore="Disabled",
+                    immutability_state="Disabled")
+    bad, good = f.vault("vault-bad", **settings), f.vault("vault-good", **settings)
+    inv = _inv(bad, good, coverage_overrides={
+        m.VAULT_SETTINGS: f.partial(m.VAULT_SETTINGS, (bad.id,), code="AuthorizationFailed")})
+    by_id = {x.resource_id: x for x in run(code, inv)}
+    assert {k: x.status for k, x in by_id.items()} == {bad.display_id: "NOT_ASSESSED", good.display_id: "FAIL"}
+    assert "vault_settings partial: AuthorizationFailed" in by_id[bad.display_id].evidence["reason"]
+
+
+@pytest.mark.parametrize("code", ["BCDR001", "BCDR002", "BCDR003"])
+def test_vault_settings_collector_failed_is_not_assessed_for_the_subscription(code):
+    inv = _inv(f.vault(soft_delete_state="Disabled"), coverage_overrides={m.VAULT_SETTINGS: f.failed(m.VAULT_SETTINGS)})
+    [finding] = run(code, inv)
+    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
