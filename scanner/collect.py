@@ -190,16 +190,16 @@ def _vault_settings(vaults: Any, rec: Recorder, v: m.Vault) -> m.Vault:
 def _streak_without_details(jobs: list[m.BackupJob], per_item: int) -> list[m.BackupJob]:
     """Failed Backup jobs that BCDR703 reads (each VM's newest finished backups up to its last
     success, at most `per_item`) and whose list item carried no errorDetails."""
-    by_container: dict[str, list[m.BackupJob]] = {}
+    by_container: dict[str, list[tuple[datetime, m.BackupJob]]] = {}
     for job in jobs:
-        if (job.operation.lower() in ("", "backup", "configurebackup") and job.container_name
-                and parse_time(job.start_time) is not None
+        started = parse_time(job.start_time)
+        if (job.operation.lower() in ("", "backup", "configurebackup") and job.container_name and started is not None
                 and job.status.lower() in ("failed", "completed", "completedwithwarnings")):
-            by_container.setdefault(job.container_name, []).append(job)
+            by_container.setdefault(job.container_name, []).append((started, job))
     wanted: list[m.BackupJob] = []
     for finished in by_container.values():
-        finished.sort(key=lambda j: parse_time(j.start_time), reverse=True)
-        for job in finished[:per_item]:
+        finished.sort(key=lambda pair: pair[0], reverse=True)
+        for _, job in finished[:per_item]:
             if job.status.lower() != "failed":
                 break
             if not job.errors:

@@ -2,7 +2,7 @@
 Recovery (replication protected items, replication jobs)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import ids
 from .. import inventory as m
@@ -32,7 +32,16 @@ def map_vault(raw: dict[str, Any]) -> m.Vault:
     )
 
 
-def vault_settings(raw: dict[str, Any]) -> dict[str, str | None]:
+class VaultSettings(TypedDict):
+    soft_delete_state: str | None
+    storage_redundancy: str | None
+    cross_region_restore: str | None
+    immutability_state: str | None
+    multi_user_authorization: str | None
+    job_failure_alerts: str | None
+
+
+def vault_settings(raw: dict[str, Any]) -> VaultSettings:
     """The Vault fields a vault GET carries (azure-mgmt-recoveryservices VaultProperties): soft delete,
     redundancy, cross-region restore, immutability, multi-user authorization, job-failure alerts.
 
@@ -48,7 +57,7 @@ def vault_settings(raw: dict[str, Any]) -> dict[str, str | None]:
         immutability = (m.IMMUTABILITY_NOT_CONFIGURED if settings is None
                         else s_or_none(get(settings, "state")))
     security = dct(security)
-    return dict(
+    return VaultSettings(
         soft_delete_state=s_or_none(get(security, "softDeleteSettings", "softDeleteState")),
         storage_redundancy=s_or_none(redundancy.get("standardTierStorageRedundancy")),
         cross_region_restore=s_or_none(redundancy.get("crossRegionRestore")),
