@@ -18,17 +18,24 @@ from .docs import DOC_ENHANCED, DOC_RP_CLEANUP, DOC_RP_LIMIT
 
 LIMIT_PARAMS = (
     # seeds/004: "the restore point collection max limit (18) has been reached" (Standard policy).
-    Param("limit", 18, "instant restore points a Standard (V1) policy VM can hold", 1, 1000),
+    Param("limit", 18, "instant restore points a Standard (V1) policy VM can hold (seeds/004)", 1, 1000),
     Param("near_limit", 15, "count at which BCDR502 warns (Standard policy)", 1, 1000),
-    # Enhanced policy keeps up to 30 days of snapshots taken as often as every 4 hours: 30 x 6.
-    Param("enhanced_limit", 180, "instant restore points an Enhanced (V2) policy VM is expected to hold at most", 1, 5000),
-    Param("enhanced_near_limit", 170, "count at which BCDR502 warns (Enhanced policy)", 1, 5000),
+    # rule-catalog-v2 A: an Enhanced policy has no 18-style limit; the platform allows 500 restore
+    # points per VM (Microsoft "VM restore points" limits, checked 2026-12). The first edition used
+    # 180 (30 days x every 4 h), which no current page states.
+    Param("enhanced_limit", 500, "restore points a VM can hold on any policy: the platform limit (Microsoft 'VM "
+          "restore points' limits, checked 2026-12)", 1, 5000),
+    Param("enhanced_near_limit", 450, "count at which BCDR502 warns (Enhanced policy, below the platform limit)", 1, 5000),
+    Param("cleanup_lag_days", 1, "days an expired instant restore point may stay before Azure Backup deletes it "
+          "(instant-restore page, checked 2026-12: cleanup up to 24 h after expiry)", 0, 7),
+    Param("history_days", 7, "days of backup job history to count on-demand backups over", 1, 30),
 )
 
 
 @dataclass(frozen=True)
 class _Count:
     resource: m.VirtualMachine | m.ProtectedItem
+    item: m.ProtectedItem
     count: int | None
     v2: bool
     reason: str  # why the count is unknown; empty when known
@@ -58,25 +65,65 @@ def _counts(inv: m.Inventory) -> tuple[list[Result], list[_Count]]:
         else:
             reason = ""
         total = None if reason else sum(r.restore_point_count or 0 for r in rpcs)
-        counts.append(_Count(resource, total, bool(v2), reason, evidence))
+        counts.append(_Count(resource, item, total, bool(v2), reason, evidence))
     return gaps, counts
 
 
-def _limits(params: Mapping[str, Any], v2: bool) -> tuple[int, int]:
-    if v2:
-        return params["enhanced_limit"], params["enhanced_near_limit"]
-    return params["limit"], params["near_limit"]
+def _scheduled_per_day(policy: m.BackupPolicy) -> float | None:
+    """Scheduled backups (each leaves one instant restore point) per day, or None when unknown.
+    Hourly: every `interval` hours inside the schedule window (24 h when the window is not given)."""
+    freq = policy.schedule_run_frequency.lower()
+    if freq == "daily":
+        return 1.0
+    if freq == "weekly":
+        return 1 / 7
+    if freq == "hourly" and policy.hourly_interval:
+        return float(max(1, math.ceil((policy.schedule_window_hours or 24) / policy.hourly_interval)))
+    return None
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """The most instant restore points an Enhanced policy can leave on a VM: its scheduled snapshots
+    over the instant-RP retention plus the cleanup lag, plus the on-demand backups seen."""
+    most: int | None
+    reason: str  # why it is unknown
+    evidence: dict[str, Any]
+
+
+def _enhanced_expected(inv: m.Inventory, item: m.ProtectedItem, params: Mapping[str, Any]) -> _Expected:
+    policy = inv.policy_by_id.get(item.policy_id)
+    per_day = _scheduled_per_day(policy) if policy else None
+    retention = policy.instant_rp_retention_days if policy else None
+    if policy is None or per_day is None or retention is None:
+        return _Expected(None, "Enhanced policy schedule or instant restore retention unknown", {})
+    reason = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
+    if reason:
+        return _Expected(None, f"on-demand backups unknown: {reason}", {})
+    now = collected_at(inv)
+    lag = params["cleanup_lag_days"]
+    days = retention + lag
+    jobs = _window_jobs(inv, item, now - timedelta(days=min(days, params["history_days"])), now)
+    on_demand, method = _on_demand(jobs, per_day)
+    scheduled = math.ceil(per_day * days)
+    return _Expected(scheduled + on_demand, "", dict(
+        policy_name=policy.name, instant_rp_retention_days=retention, cleanup_lag_days=lag,
+        scheduled_per_day=round(per_day, 2), scheduled_restore_points=scheduled, on_demand_backups=on_demand,
+        method=method, expected_max_restore_points=scheduled + on_demand))
 
 
 @rule(
     code="BCDR501", slug="rp-collection-limit-reached", severity="critical",
-    title="Instant restore point limit reached",
+    title="Instant restore point limit reached, or expired points not cleaned up",
     predicts=("UserErrorRpCollectionLimitReached",),
-    source="seeds/004 UserErrorRpCollectionLimitReached",
-    remediation="""The VM's restore point collections hold as many instant restore points as its policy allows,
-        so the next backup cannot take a snapshot. Look for a lock on the restore point resource group
-        (BCDR401/BCDR402) and remove it, stop extra on-demand backups (one backup a day is the recommended
-        schedule on a Standard policy), then trigger one backup so the service can delete expired points.""",
+    source="seeds/004 UserErrorRpCollectionLimitReached (18, Standard policy); rule-catalog-v2 A: Enhanced policy per the "
+           "instant-restore page (cleanup up to 24 h after expiry) and the VM restore points limit (500), checked 2026-12",
+    remediation="""The VM's restore point collections hold as many instant restore points as its policy allows (18 on
+        a Standard policy; 500 per VM on any policy), or, on an Enhanced policy, more than its schedule and
+        retention can produce: expired points are not being cleaned up and the next backups will fail. Look for a
+        lock on the restore point resource group (BCDR401/BCDR402) and remove it, stop extra on-demand backups (one
+        backup a day is the recommended schedule on a Standard policy), then trigger one backup so the service can
+        delete expired points.""",
     references=(DOC_RP_LIMIT, DOC_ENHANCED),
     params=LIMIT_PARAMS,
 )
@@ -84,14 +131,28 @@ def rp_collection_limit_reached(inv: m.Inventory, params: Mapping[str, Any]) -> 
     gaps, counts = _counts(inv)
     yield from gaps
     for c in counts:
-        if c.count is None:  # unknown exactly when there is a reason
+        if c.reason or c.count is None:
             yield not_assessed(c.resource, c.reason, collections=c.collections)
             continue
-        limit, _near = _limits(params, c.v2)
+        limit = params["enhanced_limit"] if c.v2 else params["limit"]
         policy = "Enhanced" if c.v2 else "Standard"
         if c.count >= limit:
+            source = "platform limit of restore points per VM" if c.v2 else "Standard policy limit (seeds/004)"
             yield fail(c.resource, f"{c.count} instant restore points, limit {limit} ({policy} policy)",
-                       restore_points=c.count, limit=limit, policy=policy, collections=c.collections)
+                       restore_points=c.count, limit=limit, policy=policy, limit_source=source, collections=c.collections)
+            continue
+        if not c.v2:
+            yield passed(c.resource)
+            continue
+        expected = _enhanced_expected(inv, c.item, params)
+        if expected.most is None:
+            yield not_assessed(c.resource, expected.reason, restore_points=c.count, collections=c.collections)
+        elif c.count > expected.most:
+            yield fail(c.resource, f"{c.count} instant restore points, more than the {expected.most} the Enhanced policy "
+                                   "can produce: expired restore points are not being cleaned up",
+                       restore_points=c.count, limit=limit, policy=policy, collections=c.collections,
+                       limit_source="what the Enhanced policy can produce (instant-restore page, checked 2026-12)",
+                       **expected.evidence)
         else:
             yield passed(c.resource)
 
@@ -100,10 +161,11 @@ def rp_collection_limit_reached(inv: m.Inventory, params: Mapping[str, Any]) -> 
     code="BCDR502", slug="rp-collection-near-limit", severity="medium",
     title="Instant restore points close to the limit",
     predicts=("UserErrorRpCollectionLimitReached",),
-    source="seeds/004 UserErrorRpCollectionLimitReached",
-    remediation="""The VM is a few restore points away from the limit. Check that old restore points are being
-        cleaned up (no lock on the restore point resource group) and that no extra on-demand backups are
-        scheduled; otherwise backups start failing with UserErrorRpCollectionLimitReached.""",
+    source="seeds/004 UserErrorRpCollectionLimitReached; rule-catalog-v2 A (Enhanced policy: the 500 platform limit)",
+    remediation="""The VM is a few restore points away from the limit (18 on a Standard policy, the platform's 500 on an
+        Enhanced one). Check that old restore points are being cleaned up (no lock on the restore point resource
+        group) and that no extra on-demand backups are scheduled; otherwise backups start failing with
+        UserErrorRpCollectionLimitReached.""",
     references=(DOC_RP_LIMIT,),
     params=LIMIT_PARAMS,
 )
@@ -111,13 +173,15 @@ def rp_collection_near_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
     gaps, counts = _counts(inv)
     yield from gaps
     for c in counts:
-        if c.count is None:
+        if c.reason or c.count is None:
             yield not_assessed(c.resource, c.reason, collections=c.collections)
             continue
-        limit, near = _limits(params, c.v2)
+        limit, near = ((params["enhanced_limit"], params["enhanced_near_limit"]) if c.v2
+                       else (params["limit"], params["near_limit"]))
         if near <= c.count < limit:
             yield fail(c.resource, f"{c.count} instant restore points, {limit - c.count} below the limit of {limit}",
-                       restore_points=c.count, limit=limit, near_limit=near, collections=c.collections)
+                       restore_points=c.count, limit=limit, near_limit=near, collections=c.collections,
+                       policy="Enhanced" if c.v2 else "Standard")
         else:
             yield passed(c.resource)
 
@@ -135,29 +199,33 @@ def _window_jobs(inv: m.Inventory, item: m.ProtectedItem, start: datetime, now: 
     return sorted(out, key=lambda x: x[0])
 
 
-def _on_demand(jobs: list[tuple[datetime, m.BackupJob]]) -> tuple[int, str]:
+def _on_demand(jobs: list[tuple[datetime, m.BackupJob]], scheduled_per_day: float = 1.0) -> tuple[int, str]:
     """(on-demand backups, how they were told apart). isUserTriggered (AzureIaaSVMJob) says it when
-    the service sends it; otherwise a Standard policy runs at most one scheduled backup a day, so every
-    backup beyond the first of a UTC day was on demand."""
+    the service sends it; otherwise every backup of a UTC day beyond the policy's scheduled ones
+    (one a day on a Standard policy) was on demand."""
     if all(j.is_user_triggered is not None for _t, j in jobs):
         return sum(1 for _t, j in jobs if j.is_user_triggered), "isUserTriggered"
     per_day = Counter(t.date() for t, _j in jobs)
-    return sum(n - 1 for n in per_day.values()), "backups beyond one per UTC day"
+    allowed = max(1, math.ceil(scheduled_per_day))
+    return sum(max(0, n - allowed) for n in per_day.values()), f"backups beyond {allowed} per UTC day"
 
 
 @rule(
     code="BCDR503", slug="rp-projection-over-limit", severity="medium",
     title="On-demand backups will push instant restore points over the limit",
     predicts=("UserErrorRpCollectionLimitReached",),
-    source="seeds/004 UserErrorRpCollectionLimitReached ('several backups a day'; 'one backup a day is recommended')",
-    remediation="""At the observed rate of on-demand backups, this Standard-policy VM will keep more instant
-        restore points than the limit (instant restore retention days x backups a day), and backups will
-        start failing with UserErrorRpCollectionLimitReached. Stop the extra on-demand backups (one backup a
-        day is the recommended schedule on a Standard policy), shorten the policy's instant restore
+    source="seeds/004 UserErrorRpCollectionLimitReached ('several backups a day'; 'one backup a day is recommended'); "
+           "rule-catalog-v2 A: instant-restore page (checked 2026-12: with n days configured, n+1 days of points can exist)",
+    remediation="""At the observed rate of on-demand backups, this Standard-policy VM will keep more instant restore
+        points than the limit: (instant restore retention days + 1 day of cleanup lag) x backups a day + 1, and
+        backups will start failing with UserErrorRpCollectionLimitReached. Stop the extra on-demand backups (one
+        backup a day is the recommended schedule on a Standard policy), shorten the policy's instant restore
         retention, or move the VM to an Enhanced policy if it really needs several backups a day.""",
     references=(DOC_RP_LIMIT, DOC_ENHANCED),
-    params=(Param("limit", 18, "instant restore points a Standard (V1) policy VM can hold", 1, 1000),
-            Param("history_days", 7, "days of backup job history to measure on-demand backups over", 1, 30)),
+    params=(Param("limit", 18, "instant restore points a Standard (V1) policy VM can hold (seeds/004)", 1, 1000),
+            Param("history_days", 7, "days of backup job history to measure on-demand backups over", 1, 30),
+            Param("cleanup_lag_days", 1, "days an expired instant restore point may stay before it is deleted "
+                  "(instant-restore page, checked 2026-12: up to 24 h)", 0, 7)),
 )
 def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS, m.BACKUP_JOBS)
@@ -165,6 +233,7 @@ def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
     now = collected_at(inv)
     history = params["history_days"]
     limit = params["limit"]
+    lag = params["cleanup_lag_days"]
     seen: set[str] = set()
     for item in sorted(inv.protected_items, key=lambda p: p.id):
         if not item.is_backed_up or item.source_resource_id in seen or item.subscription_id.lower() in skip:
@@ -173,7 +242,7 @@ def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
         resource = inv.vm_by_id.get(item.source_resource_id) or item
         v2 = policy_is_v2(inv, item)
         if v2:
-            continue  # Enhanced policies take several snapshots a day by design; BCDR501/502 use their limit
+            continue  # Enhanced policies take several snapshots a day by design; BCDR501/502 judge them
         policy = inv.policy_by_id.get(item.policy_id)
         retention = policy.instant_rp_retention_days if policy else None
         if v2 is None or retention is None:
@@ -190,12 +259,16 @@ def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
         # or a collector that read fewer days, must not have its rate diluted over the full window).
         days = min(history, max(1, math.ceil((now - jobs[0][0]).total_seconds() / 86400))) if jobs else history
         per_day = on_demand / days
-        projected = retention * (1 + per_day)
-        evidence = dict(instant_rp_retention_days=retention, on_demand_backups=on_demand, days_observed=days,
-                        on_demand_per_day=round(per_day, 2), projected_restore_points=round(projected, 1),
-                        limit=limit, method=method, policy=policy.name if policy else "")
+        # With n days of instant retention, n + 1 days of points can exist (cleanup runs up to a day
+        # after expiry), and the backup being taken adds one.
+        projected = (retention + lag) * (1 + per_day) + 1
+        evidence = dict(instant_rp_retention_days=retention, cleanup_lag_days=lag, on_demand_backups=on_demand,
+                        days_observed=days, on_demand_per_day=round(per_day, 2),
+                        projected_restore_points=round(projected, 1), limit=limit, method=method,
+                        formula="(retention days + cleanup lag) x backups per day + 1",
+                        policy=policy.name if policy else "")
         if projected > limit:
-            yield fail(resource, f"{retention} day(s) x {round(1 + per_day, 2)} backups a day = "
+            yield fail(resource, f"({retention} + {lag}) day(s) x {round(1 + per_day, 2)} backups a day + 1 = "
                                  f"{round(projected, 1)} instant restore points, over the limit of {limit}", **evidence)
         else:
             yield passed(resource)

@@ -34,14 +34,57 @@ def test_bcdr501_sums_all_collections_of_the_vm():
     assert finding.evidence["restore_points"] == 18
 
 
-def test_bcdr501_enhanced_policy_uses_its_own_limit():
-    assert run("BCDR501", _inv(25, v2=True)) == []
-    assert passes("BCDR501", _inv(25, v2=True)) == 1
+def _v2_inv(count, *, retention=7, interval=4, window=24, on_demand=0, item_kw=None, **kw):
+    """A VM on an Enhanced policy backing up every `interval` h inside a `window` h day, keeping
+    `retention` days of instant restore points, with `on_demand` user-triggered backups in the last hours."""
+    vm, v = f.vm("app1"), f.vault()
+    p = f.policy("Enhanced", v=v, is_v2=True, schedule_run_frequency="Hourly", hourly_interval=interval,
+                 schedule_window_hours=window, instant_rp_retention_days=retention)
+    jobs = [f.job(v, name=f"od{i}", target=vm, start_time=_at(1 + i * 0.1), is_user_triggered=True) for i in range(on_demand)]
+    return f.inventory(virtual_machines=[vm], vaults=[v], backup_policies=[p], backup_jobs=jobs,
+                       protected_items=[f.protected_item(vm, v, p, **(item_kw or {}))],
+                       restore_point_collections=[f.rpc(vm, count)], **kw)
+
+
+@pytest.mark.parametrize("count,on_demand,expected", [
+    # every 4 h all day for 7 days + 1 day of cleanup lag: 6 x 8 = 48 points can exist.
+    (25, 0, None), (48, 0, None), (49, 0, "FAIL"),
+    (50, 2, None),  # two on-demand backups seen: 50 is what the policy produced
+    (51, 2, "FAIL"),
+])
+def test_bcdr501_enhanced_policy_fails_when_it_holds_more_than_its_schedule_produces(count, on_demand, expected):
+    findings = run("BCDR501", _v2_inv(count, on_demand=on_demand))
+    assert [x.status for x in findings] == ([expected] if expected else []), [x.message for x in findings]
+    if expected:
+        ev = findings[0].evidence
+        assert ev["expected_max_restore_points"] == 48 + on_demand and ev["cleanup_lag_days"] == 1
+        assert ev["policy"] == "Enhanced" and ev["on_demand_backups"] == on_demand
+
+
+def test_bcdr501_enhanced_policy_platform_limit_is_500():
+    # A 30-day, every-hour policy may produce 24 x 31 = 744 points; the platform stops at 500.
+    [finding] = run("BCDR501", _v2_inv(500, retention=30, interval=1))
+    assert finding.status == "FAIL" and finding.evidence["limit"] == 500
+    assert "platform" in finding.evidence["limit_source"]
+    assert run("BCDR501", _v2_inv(499, retention=30, interval=1)) == []
+    [near] = run("BCDR502", _v2_inv(460, retention=30, interval=1))
+    assert near.status == "FAIL" and near.evidence["limit"] == 500
+    assert run("BCDR502", _v2_inv(449, retention=30, interval=1)) == []
+
+
+def test_bcdr501_enhanced_policy_not_assessed_when_its_jobs_are_unreadable():
+    v = f.vault()
+    inv = _v2_inv(60, coverage_overrides={m.BACKUP_JOBS: f.partial(m.BACKUP_JOBS, (v.display_id,))})
+    [finding] = run("BCDR501", inv)
+    assert finding.status == "NOT_ASSESSED" and "on-demand backups unknown" in finding.message
 
 
 def test_bcdr501_enhanced_policy_without_policy_type_in_item():
     # The policy list says V2 only through SimpleSchedulePolicyV2; the item has no policyType.
-    assert run("BCDR501", _inv(25, v2=True, item_kw={"policy_type": ""})) == []
+    assert run("BCDR501", _v2_inv(25, item_kw={"policy_type": ""})) == []
+    # A daily Enhanced policy keeping 2 days makes at most 3 points: 25 means cleanup is not running.
+    [finding] = run("BCDR501", _inv(25, v2=True, item_kw={"policy_type": ""}))
+    assert finding.evidence["expected_max_restore_points"] == 3
 
 
 def test_bcdr501_policy_type_from_item_when_policy_unreadable():
@@ -105,16 +148,24 @@ def _proj_inv(retention=3, on_demand_hours=(), *, first_job_hours=6 * 24 + 23, u
                        protected_items=[f.protected_item(vm, v, p)], backup_jobs=jobs, **kw)
 
 
-@pytest.mark.parametrize("on_demand,expected", [(0, None), (35, None), (36, "FAIL")])
+@pytest.mark.parametrize("on_demand,expected", [(0, None), (22, None), (23, "FAIL"), (35, "FAIL")])
 def test_bcdr503_boundary(on_demand, expected):
-    # 3 days x (1 + 35/7) = 18: at the limit, not over it. 36 on-demand: 18.4.
+    # (3 + 1) days x (1 + 22/7) + 1 = 17.6: under the limit; 23 on-demand: 18.1. The first edition
+    # (3 x (1 + 35/7) = 18) passed even 35.
     findings = run("BCDR503", _proj_inv(3, [h * 0.1 + 1 for h in range(on_demand)]))
     assert [x.status for x in findings] == ([expected] if expected else [])
     if expected:
         ev = findings[0].evidence
-        assert (ev["on_demand_backups"], ev["days_observed"], ev["limit"]) == (36, 7, 18)
-        assert ev["projected_restore_points"] == 18.4
+        assert (ev["on_demand_backups"], ev["days_observed"], ev["limit"], ev["cleanup_lag_days"]) == (on_demand, 7, 18, 1)
+        assert ev["projected_restore_points"] == round(4 * (1 + on_demand / 7) + 1, 1)
         assert findings[0].severity == "medium"
+
+
+def test_bcdr503_projection_counts_the_cleanup_lag_and_the_new_point():
+    # 5 days, 2 on-demand a day: the first edition said 5 x 3 = 15 (pass); (5 + 1) x 3 + 1 = 19.
+    [finding] = run("BCDR503", _proj_inv(5, [1 + i * 0.1 for i in range(14)]))
+    assert finding.status == "FAIL" and finding.evidence["projected_restore_points"] == 19.0
+    assert run("BCDR503", _proj_inv(5, [1 + i * 0.1 for i in range(14)]), cleanup_lag_days=0) == []
 
 
 def test_bcdr503_rate_over_the_days_actually_observed():
