@@ -24,11 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from cassettes import CASSETTES, FROZEN_NOW, make_vcr, pseudonym  # noqa: E402
+from simfaults import Fault, FaultySimulator  # noqa: E402
 
 from scanner import inventory as m  # noqa: E402
 from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential, make_credential  # noqa: E402
 from scanner.collect import CollectOptions, collect  # noqa: E402
-from scanner.simulator import Fault, Simulator, load_scenario  # noqa: E402
+from scanner.simulator import load_scenario  # noqa: E402
 from scanner.timeutil import parse  # noqa: E402
 
 SCENARIO = ROOT / "fixtures" / "scenarios" / "cassette.json"
@@ -73,7 +74,7 @@ def main() -> int:
     scenario = load_scenario(SCENARIO)
     subs = [s["subscriptionId"] if isinstance(s, dict) else s for s in scenario["subscriptions"]]
     for name, faults in SIM_CASSETTES.items():
-        with Simulator(scenario, faults=faults, page_size=2) as sim:
+        with FaultySimulator(scenario, faults=faults, page_size=2) as sim:
             factory = ClientFactory(StaticTokenCredential("recording-token"),
                                     ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path, timeout=120,
                                                 max_retry_after=0, retry_total=0))

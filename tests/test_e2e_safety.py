@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from simfaults import Fault, FaultySimulator
 
 from rules.base import CATEGORIES, FAIL
 from scanner import ids
@@ -30,7 +31,7 @@ from scanner.cli import EXIT_FINDINGS, EXIT_USAGE, main
 from scanner.output import FORMATS
 from scanner.output.csv_format import COLUMNS
 from scanner.report import validate_report
-from scanner.simulator import Fault, Simulator, load_scenario
+from scanner.simulator import Simulator, load_scenario
 
 SCENARIO = load_scenario("demo")
 SUB = SCENARIO["subscriptions"][0].lower()
@@ -177,7 +178,7 @@ def test_token_appears_in_no_output_inventory_stderr_or_log(env, capsys, trust, 
     inventory_path = env / "inventory.json"
     outputs: dict[str, str] = {}
     streams: list[str] = []
-    with Simulator(SCENARIO, token=TOKEN) as sim:
+    with FaultySimulator(SCENARIO, token=TOKEN) as sim:
         trust(sim)
         _error_paths(sim)
         for fmt in EXPECTED_FORMATS:
@@ -293,7 +294,7 @@ def _pipes(line: str) -> int:
 
 
 def test_hostile_strings_are_inert_in_every_format(env, capsys, trust):
-    with Simulator(hostile_scenario(), faults=[_hostile_message_fault()]) as sim:
+    with FaultySimulator(hostile_scenario(), faults=[_hostile_message_fault()]) as sim:
         trust(sim)
         inventory, out = _scan_then_evaluate_every_format(capsys, sim, env)
         ledger = sim.ledger.snapshot()

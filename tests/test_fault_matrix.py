@@ -31,6 +31,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import pytest
+from simfaults import Fault, FaultySimulator, drop_fields, set_fields
 
 from rules import load_all
 from rules.base import FAIL, NOT_ASSESSED, PASS, Result
@@ -38,8 +39,7 @@ from scanner import ids
 from scanner import inventory as m
 from scanner.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, main
 from scanner.report import validate_report
-from scanner.simulator import Fault, Simulator, drop_fields, load_scenario, set_fields
-from scanner.simulator.server import LedgerEntry
+from scanner.simulator import LedgerEntry, Simulator, load_scenario
 
 SCENARIO = load_scenario("demo")
 SUB = SCENARIO["subscriptions"][0].lower()
@@ -124,7 +124,7 @@ def scan(tmp_path, capsys, monkeypatch, faults: Callable[[Simulator], list[Fault
          args: tuple[str, ...] = (), fail_on: str | None = "none") -> Run:
     monkeypatch.chdir(tmp_path)  # no az-bcdr-scan.toml or pyproject.toml config from the checkout
     report_path, inventory_path = tmp_path / "report.json", tmp_path / "inventory.json"
-    with Simulator(SCENARIO) as sim:
+    with FaultySimulator(SCENARIO) as sim:
         injected = [sim.add_fault(f) for f in faults(sim)]
         monkeypatch.setenv("AZURE_ACCESS_TOKEN", "fault-matrix-token")
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)

@@ -22,8 +22,9 @@ from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.locks import ManagementLockClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+from simfaults import Fault, FaultySimulator, drop_fields, set_fields
 
-from scanner.simulator import Fault, ScenarioError, Simulator, drop_fields, load_scenario, set_fields
+from scanner.simulator import ScenarioError, Simulator, load_scenario
 from scanner.simulator.scenario import relative_time
 
 SUB = "00000000-0000-4000-8000-0000000051a1"
@@ -137,7 +138,7 @@ def scenario() -> dict:
 
 @pytest.fixture
 def sim():
-    with Simulator(scenario(), page_size=3) as s:
+    with FaultySimulator(scenario(), page_size=3) as s:
         yield s
 
 
@@ -478,7 +479,7 @@ def test_stall_delays_the_answer_and_a_client_timeout_does_not_hurt_the_server(s
 
 
 def test_stall_is_bounded_by_max_stall():
-    with Simulator(scenario(), faults=[Fault.stall(seconds=600)], max_stall=0.2) as s:
+    with FaultySimulator(scenario(), faults=[Fault.stall(seconds=600)], max_stall=0.2) as s:
         started = time.monotonic()
         assert raw(s, f"{P}?{API}").status_code == 200
         assert time.monotonic() - started < 5
@@ -594,7 +595,7 @@ def test_broken_clients_do_not_kill_the_server(sim):
 
 
 def test_stop_is_prompt_with_idle_keep_alive_connections():
-    sim = Simulator(scenario()).start()
+    sim = FaultySimulator(scenario()).start()
     session = requests.Session()
     assert session.get(f"{sim.endpoint}{P}?{API}", headers={"Authorization": "Bearer t"}, verify=sim.ca_path, timeout=5).ok
     stalled = threading.Thread(target=lambda: _ignore(lambda: raw(sim, f"{P}/providers/Microsoft.Compute/disks?{API}")))

@@ -1,8 +1,9 @@
 """A loopback HTTPS server that plays Azure Resource Manager for the real Azure SDK clients.
 
-Used by `az-bcdr-scan --demo` and by the end-to-end and fault-injection tests:
+Used by `az-bcdr-scan --demo` and by the end-to-end tests (which add fault injection on top,
+in tests/simfaults.py, through the one seam `Simulator.intercept`):
 
-    with Simulator(load_scenario("demo"), faults=[Fault.throttle("/backupJobs")], page_size=50) as sim:
+    with Simulator(load_scenario("demo"), page_size=50) as sim:
         client = ComputeManagementClient(cred, sub, base_url=sim.endpoint,
                                          credential_scopes=[sim.endpoint + "/.default"],
                                          connection_verify=sim.ca_path)
@@ -19,13 +20,12 @@ What it does like ARM:
   SubscriptionNotFound. Unknown path: 404 with an ARM error body.
 - Any method but GET is recorded in the ledger and answered 405: the scanner must never send one.
 
-It listens on 127.0.0.1 only, on an ephemeral port, over TLS with a throwaway CA made by
-`trustme` (the CA's PEM is at `ca_path`). The certificate also covers "localhost", so
-`alias_endpoint` reaches the same server under another host name (for foreign-nextLink tests).
+It listens on 127.0.0.1 only, on an ephemeral port, over TLS with a throwaway CA made for the run
+(tls.py; the CA's PEM is at `ca_path`). The certificate also covers "localhost", the other name
+of the loopback host.
 Each connection is handled in its own daemon thread; the TLS handshake happens there, with a
-timeout, so a silent or plain-HTTP client cannot block the accept loop. Stalls are bounded by
-`max_stall` and end at shutdown; `stop()` closes every open connection and waits (bounded) for
-the handler threads.
+timeout, so a silent or plain-HTTP client cannot block the accept loop; `stop()` closes every
+open connection and waits (bounded) for the handler threads.
 """
 from __future__ import annotations
 
@@ -44,14 +44,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable, Self
+from typing import Any, Callable, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from scanner import ids
 from scanner.timeutil import parse as parse_time
 
 from . import scenario as scen
-from .faults import POST_ROUTE, Fault, arm_error, default_code
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +63,14 @@ LIST_CACHE_SIZE = 256  # computed list results kept for paging
 # Vault properties the real vault LIST leaves out (658 recorded vaults, none has them): GET only.
 VAULT_GET_ONLY = ("properties.securitySettings", "properties.redundancySettings", "properties.monitoringSettings")
 
-# The sign-in page a proxy or captive portal answers with instead of JSON.
-HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head>"
-             b"<body><form method=\"post\" action=\"/login\"><p>Your session has expired.</p></form></body></html>\n")
+
+
+def arm_error(code: str, message: str, *, details: list[dict] | None = None) -> dict:
+    """An ARM error body: {"error": {"code", "message"[, "details"]}}."""
+    err: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        err["details"] = details
+    return {"error": err}
 
 
 @dataclass(frozen=True)
@@ -310,19 +314,15 @@ Route = tuple[re.Pattern, str, Callable[..., list[dict] | dict]]  # a list is pa
 class Simulator:
     """See the module docstring. Start/stop with `with`, or start()/stop()."""
 
-    def __init__(self, scenario: dict[str, Any] | str | Path, faults: Iterable[Fault] = (), page_size: int = 50, *,
-                 token: str | None = None, max_stall: float = 30.0, host: str = "127.0.0.1",
-                 link_base: str | None = None) -> None:
+    def __init__(self, scenario: dict[str, Any] | str | Path, page_size: int = 50, *,
+                 token: str | None = None, host: str = "127.0.0.1", link_base: str | None = None) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         data = scen.load_scenario(scenario) if isinstance(scenario, (str, Path)) else scen.prepare(scenario)
         self.scenario = data
         self.page_size = page_size
         self.token = token  # when set, only this bearer token is accepted (401 otherwise)
-        self.max_stall = max_stall
         self.ledger = Ledger()
-        self._faults: list[Fault] = list(faults)
-        self._faults_lock = threading.Lock()
         self._index = _Index(data)
         self._lists: dict[tuple, list[dict]] = {}
         self._lists_lock = threading.Lock()
@@ -330,12 +330,10 @@ class Simulator:
         self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None
         self._tmp: str | None = None
-        self._stopping = threading.Event()
         self.endpoint = ""
         # The origin nextLinks point at (default: `endpoint`), e.g. this server under another spelling
         # of its host name, as ARM writes `https://management.azure.com:443/...`.
         self.link_base = link_base
-        self.alias_endpoint = ""
         self.ca_path = ""
         self.port = 0
         self._routes: list[Route] = [
@@ -364,22 +362,14 @@ class Simulator:
     def start(self) -> "Simulator":
         if self._server is not None:
             return self
-        import trustme  # runtime dependency (pyproject); imported here so the package imports without it
+        from .tls import server_context  # cryptography is imported only when a simulator starts
 
         self._tmp = tempfile.mkdtemp(prefix="az-bcdr-sim-")
-        ca = trustme.CA(organization_name="az-bcdr-scan simulator (test only)")
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        cert.configure_cert(ctx)
-        ca_file = Path(self._tmp) / "simulator-ca.pem"
-        ca.cert_pem.write_to_path(str(ca_file))
+        ctx, ca_file = server_context(Path(self._tmp), list(dict.fromkeys((self._host, "127.0.0.1", "localhost"))))
         self.ca_path = str(ca_file)
-        self._stopping.clear()
         self._server = _TLSServer((self._host, 0), _Handler, self, ctx)
         self.port = self._server.server_address[1]
         self.endpoint = f"https://{self._host}:{self.port}"
-        self.alias_endpoint = f"https://localhost:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"arm-simulator-{self.port}", daemon=True)
         self._thread.start()
@@ -389,7 +379,6 @@ class Simulator:
         server, self._server = self._server, None
         if server is None:
             return
-        self._stopping.set()  # wakes stalled handlers
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -407,21 +396,7 @@ class Simulator:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    # ---- faults and ledger
-    @property
-    def faults(self) -> list[Fault]:
-        with self._faults_lock:
-            return list(self._faults)
-
-    def add_fault(self, fault: Fault) -> Fault:
-        with self._faults_lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._faults_lock:
-            self._faults.clear()
-
+    # ---- ledger
     def writes(self) -> list[LedgerEntry]:
         return [e for e in self.ledger if e.method.upper() not in READ_METHODS]
 
@@ -438,41 +413,31 @@ class Simulator:
 
     def _respond(self, method: str, raw_path: str, path: str, query: str, auth: str) -> _Response:
         if method.upper() != "GET":
-            # Read-only: every other method is refused (and recorded by the caller). Only stall and
-            # error faults apply to them, so a test can shape the answer to a write attempt.
-            for fault in self._take_faults(method, path, query):
-                if fault.kind == "error":
-                    return self._error(self._fault_error(fault, path))
-            return self._error(_ArmError(405, "MethodNotAllowed",
-                                         f"The simulator is read-only: {method} is not allowed on '{path[:200]}'.",
-                                         headers={"Allow": "GET"}))
+            # Read-only: every other method is refused (and recorded by the caller).
+            return self.intercept(method, raw_path, path, query, lambda: self._error(_ArmError(
+                405, "MethodNotAllowed", f"The simulator is read-only: {method} is not allowed on '{path[:200]}'.",
+                headers={"Allow": "GET"})))
         try:
             self._authenticate(auth)
         except _ArmError as err:
             return self._error(err)
-        applied = self._take_faults(method, path, query)
-        for fault in applied:
-            if fault.kind == "error":
-                return self._error(self._fault_error(fault, path))
-            if fault.kind == "html":
-                return _Response(200, HTML_PAGE, "text/html; charset=utf-8")
+        return self.intercept(method, raw_path, path, query, lambda: self._read(raw_path, path, query))
+
+    def intercept(self, method: str, raw_path: str, path: str, query: str, answer: Callable[[], _Response]) -> _Response:
+        """The one extension point: each request on its way to `answer()` (the 405 of a write, or
+        the routed answer of an authenticated GET). The simulator just answers; the tests' fault
+        injection (tests/simfaults.py) overrides this to replace, delay or edit the answer."""
+        return answer()
+
+    def _read(self, raw_path: str, path: str, query: str) -> _Response:
         try:
             params = _params(query)
             if "api-version" not in params or not params["api-version"]:
                 raise _ArmError(400, "MissingApiVersionParameter",
                                 "The api-version query parameter (?api-version=) is required for all requests.")
-            resp = self._route(raw_path, path, query, params)
+            return self._route(raw_path, path, query, params)
         except _ArmError as err:
             return self._error(err)
-        return self._post_faults(resp, [f for f in applied if f.kind in POST_ROUTE], raw_path, query)
-
-    def _take_faults(self, method: str, path: str, query: str) -> list[Fault]:
-        """The faults that act on this request (each counts it); stalls are slept here."""
-        applied = [f for f in self.faults if f.take(method, path, query)]
-        for fault in applied:
-            if fault.kind == "stall":
-                self._stopping.wait(max(0.0, min(fault.seconds, self.max_stall)))
-        return applied
 
     def _authenticate(self, auth: str) -> None:
         scheme, _, token = auth.partition(" ")
@@ -549,65 +514,9 @@ class Simulator:
         kept.append(f"$skiptoken={_encode_skiptoken(offset)}")
         return f"{base}{raw_path}?{'&'.join(kept)}"
 
-    def _post_faults(self, resp: _Response, faults: list[Fault], raw_path: str, query: str) -> _Response:
-        for fault in faults:
-            if fault.kind == "transform" and resp.body is not None and not isinstance(resp.body, bytes):
-                out = fault.transform(resp.body)  # type: ignore[misc]
-                if out is not None:
-                    resp.body = out
-            elif fault.kind == "foreign_next_link" and resp.list_path and isinstance(resp.body, dict):
-                params = _params(query)
-                offset = _decode_skiptoken(params.get("$skiptoken")) + self.page_size
-                resp.body["nextLink"] = self._next_link(f"https://{fault.host}", raw_path, query, offset)
-        for fault in faults:
-            if fault.kind == "truncated":
-                data = _encode(resp.body)
-                resp.body = data[: max(1, len(data) // 2)]
-        return resp
-
     def _error(self, err: _ArmError) -> _Response:
         headers = dict(err.headers)
         return _Response(err.status, err.body(), headers=headers)
-
-    def _fault_error(self, fault: Fault, path: str) -> _ArmError:
-        status = fault.status or 500
-        code = fault.code or default_code(status)
-        sub = (re.match(r"^/subscriptions/([^/]+)", path, re.I) or [None, ""])[1]
-        headers: dict[str, str] = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = str(fault.retry_after)
-        details = None
-        message = fault.message
-        if code == "MissingSubscriptionRegistration":
-            ns = fault.namespace or _namespace(path)
-            # The exact ARM wording: azure-mgmt-core reads the namespace from the one quoted name.
-            message = message or (f"The subscription is not registered to use namespace '{ns}'. "
-                                  "See https://aka.ms/rps-not-found for how to register subscriptions.")
-            details = [{"code": "MissingSubscriptionRegistration", "target": ns, "message": message}]
-        elif code == "AuthorizationFailed":
-            message = message or (
-                "The client '00000000-0000-4000-8000-0000000000c1' with object id '00000000-0000-4000-8000-0000000000c1' "
-                f"does not have authorization to perform action '{_action(path)}' over scope '{_scope(path)}' or the "
-                "scope is invalid. If access was recently granted, please refresh your credentials.")
-        elif code == "SubscriptionNotFound":
-            message = message or f"The subscription '{sub}' could not be found."
-        elif code == "ResourceNotFound":
-            message = message or _not_found_message(path)
-        elif status == 429:
-            message = message or (f"Number of 'read' requests for subscription '{sub}' actor "
-                                  "'00000000-0000-4000-8000-0000000000c1' exceeded. Please try again after "
-                                  f"'{fault.retry_after or 5}' seconds after additional tokens are available. "
-                                  "Refer to https://aka.ms/arm-throttling for additional information.")
-            headers.setdefault("x-ms-ratelimit-remaining-subscription-reads", "0")
-        elif status == 503:
-            message = message or "The server is currently unable to handle the request. Please retry your request."
-        elif status >= 500:
-            message = message or (f"Encountered internal server error. Diagnostic information: timestamp "
-                                  f"'{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}', subscription id '{sub}', "
-                                  f"tracking id '{uuid.uuid4()}'.")
-        else:
-            message = message or f"The request failed with {code}."
-        return _ArmError(status, code, message, headers=headers, details=details)
 
     # ---- route handlers: return a list (paged) or a dict (single body)
     def _list_subscriptions(self, params: dict[str, str]) -> list[dict]:
@@ -723,34 +632,6 @@ def _decode_skiptoken(token: str | None) -> int:
         raise _ArmError(400, "InvalidSkipToken", "The $skiptoken is invalid.") from None
 
 
-def _namespace(path: str) -> str:
-    m = re.search(r"/providers/([^/]+)", path, re.I)
-    return m.group(1) if m else "Microsoft.Resources"
-
-
-def _action(path: str) -> str:
-    m = re.search(r"/providers/([^/]+)/(.*)$", path, re.I)
-    if not m:
-        parts = [p for p in path.split("/") if p]
-        return "Microsoft.Resources/subscriptions/resourceGroups/read" if len(parts) > 2 else \
-            "Microsoft.Resources/subscriptions/read"
-    segs = [s for s in m.group(2).split("/") if s]
-    types = segs[0::2]
-    return "/".join([m.group(1)] + types + ["read"])
-
-
-def _scope(path: str) -> str:
-    return path if path.startswith("/subscriptions/") else f"/subscriptions{path}"
-
-
-def _not_found_message(path: str) -> str:
-    rg = (re.search(r"/resourcegroups/([^/]+)", path, re.I) or [None, ""])[1]
-    m = re.search(r"/providers/([^/]+)/(.*)$", path, re.I)
-    what = f"{m.group(1)}/{m.group(2)}" if m else path
-    return (f"The Resource '{what}' under resource group '{rg}' was not found. "
-            "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-
-
 def _encode(body: Any) -> bytes:
     if isinstance(body, bytes):
         return body
@@ -839,7 +720,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             resp, entry = self.server.sim.handle(method, self.path, self.headers)
             data = _encode(resp.body) if resp.body is not None else b""
-        except Exception as exc:  # a bug or a failing transform hook: answer, never kill the thread
+        except Exception as exc:  # a bug (or a failing test hook): answer, never kill the thread
             log.warning("simulator error on %s %s: %s", method, self.path[:200], exc, exc_info=True)
             resp = _Response(500, arm_error("InternalServerError", f"simulator error: {type(exc).__name__}"))
             data = _encode(resp.body)

@@ -1,4 +1,8 @@
-"""Fault injection for the loopback ARM simulator.
+"""Fault injection for the loopback ARM simulator (test machinery: it does not ship).
+
+`FaultySimulator` is the product's `scanner.simulator.Simulator` plus a list of faults, applied
+through the simulator's one seam, `Simulator.intercept`. It also answers under a second host name,
+`alias_endpoint` (https://localhost:port, which the certificate covers), for foreign-nextLink tests.
 
 Faults act on authenticated GETs (a request that fails authentication is answered 401 and not
 counted), before the request is routed, so they also work on paths the simulator does not serve.
@@ -16,9 +20,12 @@ Kinds (build them with the class methods, which fill in the ARM error bodies):
   (`{"error": {"code": ..., "message": ...}}`), optionally with `Retry-After`. Used for
   429 throttling, 500/503 bursts, 403 AuthorizationFailed, 404 SubscriptionNotFound /
   ResourceNotFound and 409 MissingSubscriptionRegistration.
-- `stall`: sleep `seconds` (bounded by the simulator's `max_stall`) before answering. It does
+- `stall`: sleep `seconds` (bounded by the simulator's `max_stall`, and cut short by `stop()`)
+  before answering. It does
   not end the request: the other faults and the normal route still answer after the sleep.
 - `html`: answer 200 with an HTML page (a proxy or sign-in page instead of JSON).
+- `reply`: answer with exactly `status`, `body` (bytes) and `headers`: no ARM error body, an
+  HTML 503, a redirect, garbage `Retry-After` values...
 - `truncated`: answer 200 with the first half of the real JSON body (Content-Length matches the
   truncated body, so the transport reads it fully and the JSON decoder fails).
 - `foreign_next_link`: rewrite the list body's `nextLink` to point at another host (added even
@@ -33,14 +40,24 @@ from __future__ import annotations
 import copy
 import re
 import threading
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-KINDS = ("error", "stall", "html", "truncated", "foreign_next_link", "transform")
+from scanner.simulator import Simulator
+from scanner.simulator.server import _ArmError, _decode_skiptoken, _encode, _params, _Response
+
+KINDS = ("error", "stall", "html", "reply", "truncated", "foreign_next_link", "transform")
 
 # Kinds that replace the response before routing, and kinds that work on the routed body.
-PRE_ROUTE = ("error", "html")
+PRE_ROUTE = ("error", "html", "reply")
 POST_ROUTE = ("truncated", "foreign_next_link", "transform")
+
+# The sign-in page a proxy or captive portal answers with instead of JSON.
+HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head>"
+             b"<body><form method=\"post\" action=\"/login\"><p>Your session has expired.</p></form></body></html>\n")
 
 
 @dataclass(eq=False)
@@ -55,6 +72,8 @@ class Fault:
     code: str = ""  # kind "error": ARM error code; "" picks the usual one for the status
     message: str = ""  # kind "error": ARM error message; "" picks a realistic one
     retry_after: int | str | None = None  # kind "error": Retry-After header value
+    payload: bytes = b""  # kind "reply": the body sent as is
+    headers: Mapping[str, str] = field(default_factory=dict)  # kind "reply": headers (Content-Type among them)
     namespace: str = ""  # 409 MissingSubscriptionRegistration: resource provider ("" = from the path)
     seconds: float = 0.0  # kind "stall"
     host: str = "evil.example"  # kind "foreign_next_link": host[:port] the nextLink points at
@@ -71,6 +90,8 @@ class Fault:
             raise ValueError("times must be >= 0 or None")
         if self.kind == "error" and not (self.status and 400 <= self.status <= 599):
             raise ValueError("an error fault needs a 4xx/5xx status")
+        if self.kind == "reply" and not (self.status and 100 <= self.status <= 599):
+            raise ValueError("a reply fault needs an HTTP status")
         if self.kind == "stall" and self.seconds < 0:
             raise ValueError("stall seconds must be >= 0")
         if self.kind == "transform" and not callable(self.transform):
@@ -141,6 +162,12 @@ class Fault:
     @classmethod
     def html(cls, path: str = "", **kw: Any) -> "Fault":
         return cls("html", path=path, **kw)
+
+    @classmethod
+    def reply(cls, status: int, path: str = "", *, body: bytes = b"", headers: Mapping[str, str] | None = None,
+              **kw: Any) -> "Fault":
+        """Exactly this answer: status, raw body and headers (default Content-Type application/json)."""
+        return cls("reply", path=path, status=status, payload=body, headers=dict(headers or {}), **kw)
 
     @classmethod
     def truncated(cls, path: str = "", **kw: Any) -> "Fault":
@@ -223,8 +250,151 @@ def default_code(status: int) -> str:
     return _DEFAULT_CODES.get(status, "InternalServerError" if status >= 500 else "BadRequest")
 
 
-def arm_error(code: str, message: str, *, details: list[dict] | None = None) -> dict:
-    err: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        err["details"] = details
-    return {"error": err}
+# --------------------------------------------------------------------------- the simulator with faults
+class FaultySimulator(Simulator):
+    """The simulator with fault injection: `faults` (and `add_fault`) act on the requests they
+    match, in the order given. Stalls last at most `max_stall` seconds and end at `stop()`."""
+
+    def __init__(self, scenario: dict[str, Any] | str | Path, faults: Iterable[Fault] = (), page_size: int = 50, *,
+                 max_stall: float = 30.0, **kw: Any) -> None:
+        super().__init__(scenario, page_size, **kw)
+        self.max_stall = max_stall
+        self._faults: list[Fault] = list(faults)
+        self._faults_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.alias_endpoint = ""
+
+    def start(self) -> "FaultySimulator":
+        self._stopping.clear()
+        super().start()
+        self.alias_endpoint = f"https://localhost:{self.port}"
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes stalled handlers
+        super().stop()
+
+    @property
+    def faults(self) -> list[Fault]:
+        with self._faults_lock:
+            return list(self._faults)
+
+    def add_fault(self, fault: Fault) -> Fault:
+        with self._faults_lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._faults_lock:
+            self._faults.clear()
+
+    def intercept(self, method: str, raw_path: str, path: str, query: str, answer: Callable[[], _Response]) -> _Response:
+        """Faults act on authenticated GETs, before routing (so on paths the simulator does not
+        serve too); a write is answered 405 unless an error fault (or a stall) shapes the answer."""
+        applied = self._take_faults(method, path, query)
+        for fault in applied:
+            if fault.kind == "error":
+                return self._error(self._fault_error(fault, path))
+            if method.upper() != "GET":
+                continue
+            if fault.kind == "html":
+                return _Response(200, HTML_PAGE, "text/html; charset=utf-8")
+            if fault.kind == "reply":
+                headers = dict(fault.headers)
+                content_type = headers.pop("Content-Type", "application/json")
+                return _Response(fault.status or 200, fault.payload, content_type, headers=headers)
+        resp = answer()
+        if method.upper() != "GET":
+            return resp
+        return self._post_faults(resp, [f for f in applied if f.kind in POST_ROUTE], raw_path, query)
+
+    def _take_faults(self, method: str, path: str, query: str) -> list[Fault]:
+        """The faults that act on this request (each counts it); stalls are slept here."""
+        applied = [f for f in self.faults if f.take(method, path, query)]
+        for fault in applied:
+            if fault.kind == "stall":
+                self._stopping.wait(max(0.0, min(fault.seconds, self.max_stall)))
+        return applied
+
+    def _post_faults(self, resp: _Response, faults: list[Fault], raw_path: str, query: str) -> _Response:
+        for fault in faults:
+            if fault.kind == "transform" and resp.body is not None and not isinstance(resp.body, bytes):
+                out = fault.transform(resp.body)  # type: ignore[misc]
+                if out is not None:
+                    resp.body = out
+            elif fault.kind == "foreign_next_link" and resp.list_path and isinstance(resp.body, dict):
+                params = _params(query)
+                offset = _decode_skiptoken(params.get("$skiptoken")) + self.page_size
+                resp.body["nextLink"] = self._next_link(f"https://{fault.host}", raw_path, query, offset)
+        for fault in faults:
+            if fault.kind == "truncated":
+                data = _encode(resp.body)
+                resp.body = data[: max(1, len(data) // 2)]
+        return resp
+
+    def _fault_error(self, fault: Fault, path: str) -> _ArmError:
+        status = fault.status or 500
+        code = fault.code or default_code(status)
+        sub = (re.match(r"^/subscriptions/([^/]+)", path, re.I) or [None, ""])[1]
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        details = None
+        message = fault.message
+        if code == "MissingSubscriptionRegistration":
+            ns = fault.namespace or _namespace(path)
+            # The exact ARM wording: azure-mgmt-core reads the namespace from the one quoted name.
+            message = message or (f"The subscription is not registered to use namespace '{ns}'. "
+                                  "See https://aka.ms/rps-not-found for how to register subscriptions.")
+            details = [{"code": "MissingSubscriptionRegistration", "target": ns, "message": message}]
+        elif code == "AuthorizationFailed":
+            message = message or (
+                "The client '00000000-0000-4000-8000-0000000000c1' with object id '00000000-0000-4000-8000-0000000000c1' "
+                f"does not have authorization to perform action '{_action(path)}' over scope '{_scope(path)}' or the "
+                "scope is invalid. If access was recently granted, please refresh your credentials.")
+        elif code == "SubscriptionNotFound":
+            message = message or f"The subscription '{sub}' could not be found."
+        elif code == "ResourceNotFound":
+            message = message or _not_found_message(path)
+        elif status == 429:
+            message = message or (f"Number of 'read' requests for subscription '{sub}' actor "
+                                  "'00000000-0000-4000-8000-0000000000c1' exceeded. Please try again after "
+                                  f"'{fault.retry_after or 5}' seconds after additional tokens are available. "
+                                  "Refer to https://aka.ms/arm-throttling for additional information.")
+            headers.setdefault("x-ms-ratelimit-remaining-subscription-reads", "0")
+        elif status == 503:
+            message = message or "The server is currently unable to handle the request. Please retry your request."
+        elif status >= 500:
+            message = message or (f"Encountered internal server error. Diagnostic information: timestamp "
+                                  f"'{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}', subscription id '{sub}', "
+                                  f"tracking id '{uuid.uuid4()}'.")
+        else:
+            message = message or f"The request failed with {code}."
+        return _ArmError(status, code, message, headers=headers, details=details)
+
+def _namespace(path: str) -> str:
+    m = re.search(r"/providers/([^/]+)", path, re.I)
+    return m.group(1) if m else "Microsoft.Resources"
+
+
+def _action(path: str) -> str:
+    m = re.search(r"/providers/([^/]+)/(.*)$", path, re.I)
+    if not m:
+        parts = [p for p in path.split("/") if p]
+        return "Microsoft.Resources/subscriptions/resourceGroups/read" if len(parts) > 2 else \
+            "Microsoft.Resources/subscriptions/read"
+    segs = [s for s in m.group(2).split("/") if s]
+    types = segs[0::2]
+    return "/".join([m.group(1)] + types + ["read"])
+
+
+def _scope(path: str) -> str:
+    return path if path.startswith("/subscriptions/") else f"/subscriptions{path}"
+
+
+def _not_found_message(path: str) -> str:
+    rg = (re.search(r"/resourcegroups/([^/]+)", path, re.I) or [None, ""])[1]
+    m = re.search(r"/providers/([^/]+)/(.*)$", path, re.I)
+    what = f"{m.group(1)}/{m.group(2)}" if m else path
+    return (f"The Resource '{what}' under resource group '{rg}' was not found. "
+            "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
