@@ -19,6 +19,10 @@ MODULES = (
     "rules.jobs",
     "rules.coverage",
     "rules.site_recovery",
+    # second edition (../shared/rule-catalog-v2.md section B)
+    "rules.vault_operations",
+    "rules.soft_delete",
+    "rules.site_recovery_dr",
 )
 
 

@@ -40,6 +40,10 @@ RESOURCE_TYPES: dict[type, str] = {
     m.BackupJob: "Microsoft.RecoveryServices/vaults/backupJobs",
     m.ReplicationItem: "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectedItems",
     m.ReplicationJob: "Microsoft.RecoveryServices/vaults/replicationJobs",
+    m.RecoveryPlan: "Microsoft.RecoveryServices/vaults/replicationRecoveryPlans",
+    m.ReplicationFabric: "Microsoft.RecoveryServices/vaults/replicationFabrics",
+    m.ContainerMapping: ("Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/"
+                         "replicationProtectionContainerMappings"),
 }
 
 
@@ -91,6 +95,10 @@ class Result:
     evidence: dict[str, Any] = field(default_factory=dict)
     severity: str | None = None  # a rule may pick a severity other than its default (BCDR601)
     key: str = ""  # tells apart two results of one rule for one resource (fingerprint input)
+    # Normalised ids of the VMs the result concerns. Empty: the engine derives them from the
+    # resource (scanner.readiness.affected_vms); a rule names them when its resource does not say
+    # (a plan, a fabric, a subscription-wide limit).
+    affected_vms: tuple[str, ...] = ()
 
 
 RuleFn = Callable[[m.Inventory, Mapping[str, Any]], Iterator[Result]]
@@ -143,9 +151,10 @@ def _rg_from_id(resource_id: str) -> str:
     return ids.resource_group_of(resource_id)
 
 
-def fail(resource: Any, message: str, *, severity: str | None = None, key: str = "", **evidence: Any) -> Result:
+def fail(resource: Any, message: str, *, severity: str | None = None, key: str = "",
+         affected_vms: tuple[str, ...] | list[str] = (), **evidence: Any) -> Result:
     rid, rtype, sub, rg = _where(resource)
-    return Result(FAIL, rid, rtype, sub, rg, message, evidence, severity, key)
+    return Result(FAIL, rid, rtype, sub, rg, message, evidence, severity, key, _vm_ids(affected_vms))
 
 
 def passed(resource: Any, message: str = "", *, key: str = "") -> Result:
@@ -153,9 +162,16 @@ def passed(resource: Any, message: str = "", *, key: str = "") -> Result:
     return Result(PASS, rid, rtype, sub, rg, message, {}, None, key)
 
 
-def not_assessed(resource: Any, reason: str, *, key: str = "", **evidence: Any) -> Result:
+def not_assessed(resource: Any, reason: str, *, key: str = "", affected_vms: tuple[str, ...] | list[str] = (),
+                 **evidence: Any) -> Result:
     rid, rtype, sub, rg = _where(resource)
-    return Result(NOT_ASSESSED, rid, rtype, sub, rg, reason, {"reason": reason, **evidence}, None, key)
+    return Result(NOT_ASSESSED, rid, rtype, sub, rg, reason, {"reason": reason, **evidence}, None, key,
+                  _vm_ids(affected_vms))
+
+
+def _vm_ids(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    from scanner import ids
+    return tuple(sorted({ids.norm(v) for v in values if v}))
 
 
 def not_assessed_subscription(subscription_id: str, reason: str) -> Result:

@@ -11,6 +11,7 @@ from rules.base import FAIL, NOT_ASSESSED, PASS, Result, Rule
 
 from .inventory import Inventory
 from .model import RuleDescriptor
+from .readiness import affected_vms
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Finding:
     remediation: str
     references: tuple[str, ...]
     fingerprint: str
+    affected_vms: tuple[str, ...] = ()  # normalised ids of the VMs this finding concerns
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
             log.debug("rule %s raised", code, exc_info=True)
             errors.append(f"{code}: {type(exc).__name__}: {exc}")
             for sub in inv.subscriptions:
-                findings.append(_finding(rule, cfg, Result(
+                findings.append(_finding(rule, cfg, inv=inv, res=Result(
                     NOT_ASSESSED, f"/subscriptions/{sub}", "Microsoft.Resources/subscriptions", sub, "",
                     f"rule {code} could not be evaluated (internal error: {type(exc).__name__})",
                     {"reason": "internal error"})))
@@ -97,7 +99,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
             if res.status == PASS:
                 passed[code] = passed.get(code, 0) + 1
                 continue
-            f = _finding(rule, cfg, res)
+            f = _finding(rule, cfg, res, inv)
             if f.fingerprint in seen:
                 continue
             seen.add(f.fingerprint)
@@ -111,13 +113,14 @@ def _rank(severity: str) -> int:
     return SEVERITY_RANK.get(severity, 0)
 
 
-def _finding(rule: Rule, cfg: RuleSettings, res: Result) -> Finding:
+def _finding(rule: Rule, cfg: RuleSettings, res: Result, inv: Inventory) -> Finding:
     meta = rule.meta
     severity = cfg.severity or res.severity or meta.severity
+    vms = res.affected_vms or affected_vms(inv, res.resource_type, res.resource_id)
     return Finding(
         rule_id=meta.code, rule_name=meta.slug, status=res.status, severity=severity,
         subscription_id=res.subscription_id, resource_id=res.resource_id, resource_type=res.resource_type,
         resource_group=res.resource_group, message=res.message, evidence=dict(res.evidence),
         predicted_errors=meta.predicts, remediation=meta.remediation, references=meta.references,
-        fingerprint=fingerprint(meta.code, res.resource_id, res.key),
+        fingerprint=fingerprint(meta.code, res.resource_id, res.key), affected_vms=vms,
     )

@@ -39,11 +39,17 @@ BACKUP_JOBS = "backup_jobs"
 BACKUP_JOB_DETAILS = "backup_job_details"  # job GETs for failed Backup jobs whose list item has no errorDetails
 REPLICATION_ITEMS = "replication_items"
 REPLICATION_JOBS = "replication_jobs"
+# Site Recovery, per vault (scanner/collectors/site_recovery.py).
+RECOVERY_PLANS = "recovery_plans"
+REPLICATION_FABRICS = "replication_fabrics"
+CONTAINER_MAPPINGS = "container_mappings"
+ASR_RECOVERY_POINTS = "asr_recovery_points"  # per item, only where a rule needs it
 
 ALL_COLLECTORS = (
     VMS, VM_STATUS, INSTANCE_VIEWS, RESOURCE_GROUPS, LOCKS, RESTORE_POINT_COLLECTIONS,
     RESTORE_POINTS, DISKS, VAULTS, VAULT_SETTINGS, PROTECTED_ITEMS, BACKUP_POLICIES, BACKUP_JOBS,
     BACKUP_JOB_DETAILS, REPLICATION_ITEMS, REPLICATION_JOBS,
+    RECOVERY_PLANS, REPLICATION_FABRICS, CONTAINER_MAPPINGS, ASR_RECOVERY_POINTS,
 )
 
 OK, PARTIAL, FAILED = "ok", "partial", "failed"
@@ -210,6 +216,8 @@ class HealthDetail:
     code: str
     title: str = ""
     message: str = ""
+    category: str = ""  # Site Recovery errorCategory (Replication, TestFailover, AgentAutoUpdate...)
+    level: str = ""  # Site Recovery errorLevel (Error, Warning)
 
 
 @dataclass(frozen=True)
@@ -238,8 +246,10 @@ class ProtectedItem:
     # properties.lastRecoveryPoint: when the newest backup copy was created, i.e. the last backup
     # that succeeded. lastBackupTime is the last backup *operation*, which may have failed.
     last_recovery_point_time: str | None = None
-    # properties.isScheduledForDeferredDelete: the item was deleted and sits in soft delete.
+    # properties.isScheduledForDeferredDelete: the item was deleted and sits in soft delete, until
+    # deferredDeleteTimeInUTC (then it is purged with its recovery points).
     deferred_delete: bool | None = None
+    deferred_delete_time: str | None = None
 
     @property
     def is_backed_up(self) -> bool:
@@ -323,6 +333,19 @@ class ReplicationItem:
     last_recovery_point_time: str | None = None  # newest recovery point the provider reports
     has_recovery_point: bool | None = None  # None: the provider does not say
     agent_update_required: bool | None = None
+    failover_health: str = ""  # Normal | Warning | Critical
+    test_failover_state: str = ""
+    last_successful_test_failover_time: str | None = None
+    # A2A: the managed disks Site Recovery replicates (None: the provider does not list them) and the
+    # LUNs of data disks it reports as not protected.
+    protected_disk_ids: tuple[str, ...] | None = None
+    unprotected_disk_luns: tuple[int, ...] = ()
+    agent_expiry_time: str | None = None  # A2A agentExpiryDate
+    agent_certificate_expiry_time: str | None = None  # A2A agentCertificateExpiryDate
+    container_id: str = ""  # normalised id of the item's protection container (from its own id)
+    recovery_container_id: str = ""  # normalised recoveryContainerId
+    recovery_point_count: int | None = None  # from a recoveryPoints list GET, when one was needed
+    recovery_point_error: str = ""  # ARM error code when that GET failed
 
 
 @dataclass(frozen=True)
@@ -342,6 +365,65 @@ class ReplicationJob:
     target_object_name: str = ""
     target_instance_type: str = ""
     errors: tuple[JobError, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    """A Site Recovery recovery plan: the items it fails over together."""
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    friendly_name: str = ""
+    item_ids: tuple[str, ...] = ()  # normalised replication protected item ids, all groups
+    allowed_operations: tuple[str, ...] = ()
+    replication_providers: tuple[str, ...] = ()
+    current_scenario: str = ""
+    last_test_failover_time: str | None = None
+
+
+@dataclass(frozen=True)
+class InfrastructureServer:
+    """A VMware / physical Site Recovery component that reports a heartbeat: the configuration
+    server, a process server, a master target (classic), or an appliance component (modernized)."""
+    role: str  # configuration-server | process-server | master-target | rcm-proxy | reprotect-agent
+    name: str
+    server_id: str = ""
+    last_heartbeat: str | None = None
+    health: str = ""
+    health_errors: tuple[HealthDetail, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplicationFabric:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    friendly_name: str = ""
+    fabric_type: str = ""  # customDetails.instanceType: Azure, VMware, InMageRcm, HyperVSite ...
+    health: str = ""
+    health_errors: tuple[HealthDetail, ...] = ()
+    servers: tuple[InfrastructureServer, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerMapping:
+    """A Site Recovery protection container mapping (source container -> target, with a policy)."""
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    vault_id: str
+    source_container_id: str = ""  # normalised, from the mapping's own id
+    target_container_id: str = ""  # normalised targetProtectionContainerId
+    provider_type: str = ""  # providerSpecificDetails.instanceType (A2A, ...)
+    agent_auto_update: str | None = None  # A2A agentAutoUpdateStatus: Enabled | Disabled
+    state: str = ""
+    health: str = ""
+    policy_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -371,6 +453,9 @@ class Inventory:
     backup_jobs: tuple[BackupJob, ...] = ()
     replication_items: tuple[ReplicationItem, ...] = ()
     replication_jobs: tuple[ReplicationJob, ...] = ()
+    recovery_plans: tuple[RecoveryPlan, ...] = ()
+    replication_fabrics: tuple[ReplicationFabric, ...] = ()
+    container_mappings: tuple[ContainerMapping, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     arm_requests: int = 0
     # How the subscriptions were chosen: "subscriptions" (named on the command line) or
@@ -399,6 +484,14 @@ class Inventory:
     @cached_property
     def protected_items_by_vm(self) -> dict[str, tuple[ProtectedItem, ...]]:
         return _group(self.protected_items, lambda p: (p.source_resource_id,))
+
+    @cached_property
+    def replication_item_by_id(self) -> dict[str, ReplicationItem]:
+        return {r.id: r for r in self.replication_items}
+
+    @cached_property
+    def recovery_plans_by_item(self) -> dict[str, tuple[RecoveryPlan, ...]]:
+        return _group(self.recovery_plans, lambda p: p.item_ids)
 
     @cached_property
     def replication_items_by_vm(self) -> dict[str, tuple[ReplicationItem, ...]]:

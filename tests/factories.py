@@ -143,7 +143,9 @@ def replication_item(name: str = "rpi1", v: m.Vault | None = None, source: m.Vir
                 friendly_name=source.name if source else name, instance_type="A2A", protection_state="Protected",
                 protection_state_description="Protected", replication_health="Normal", active_location="Primary",
                 source_vm_id=source.id if source else "", rpo_seconds=60, has_recovery_point=True,
-                last_recovery_point_time="2026-11-22T05:55:00Z", agent_update_required=False)
+                last_recovery_point_time="2026-11-22T05:55:00Z", agent_update_required=False,
+                container_id=ids.norm(display.split("/replicationProtectedItems/")[0]),
+                recovery_container_id=ids.norm(f"{v.display_id}/replicationFabrics/fabric2/replicationProtectionContainers/container2"))
     base.update(kw)
     return m.ReplicationItem(**base)
 
@@ -156,6 +158,40 @@ def replication_job(name: str = "job1", v: m.Vault | None = None, **kw: Any) -> 
                 end_time="2026-11-21T10:30:00Z")
     base.update(kw)
     return m.ReplicationJob(**base)
+
+
+def recovery_plan(name: str = "plan1", v: m.Vault | None = None, items: tuple[m.ReplicationItem, ...] = (),
+                  **kw: Any) -> m.RecoveryPlan:
+    v = v or vault("asr-vault", rg="rg-dr")
+    display = f"{v.display_id}/replicationRecoveryPlans/{name}"
+    base = dict(**_ids(display), name=name, subscription_id=v.subscription_id, vault_id=v.id, friendly_name=name,
+                item_ids=tuple(i.id for i in items), allowed_operations=("PlannedFailover", "UnplannedFailover", "TestFailover"))
+    base.update(kw)
+    return m.RecoveryPlan(**base)
+
+
+def fabric(name: str = "vcenter-fabric", v: m.Vault | None = None, servers: tuple[m.InfrastructureServer, ...] = (),
+           **kw: Any) -> m.ReplicationFabric:
+    v = v or vault("asr-vault", rg="rg-dr")
+    display = f"{v.display_id}/replicationFabrics/{name}"
+    base = dict(**_ids(display), name=name, subscription_id=v.subscription_id, vault_id=v.id, friendly_name=name,
+                fabric_type="VMware", health="Normal", servers=servers)
+    base.update(kw)
+    return m.ReplicationFabric(**base)
+
+
+def server(role: str = "process-server", name: str = "ps01", last_heartbeat: str | None = "2026-11-22T05:58:00Z",
+           **kw: Any) -> m.InfrastructureServer:
+    return m.InfrastructureServer(role=role, name=name, last_heartbeat=last_heartbeat, **kw)
+
+
+def container_mapping(item: m.ReplicationItem, name: str = "mapping1", **kw: Any) -> m.ContainerMapping:
+    display = f"{item.display_id.split('/replicationProtectedItems/')[0]}/replicationProtectionContainerMappings/{name}"
+    base = dict(**_ids(display), name=name, subscription_id=item.subscription_id, vault_id=item.vault_id,
+                source_container_id=item.container_id, target_container_id=item.recovery_container_id,
+                provider_type="A2A", agent_auto_update="Enabled", state="Paired", health="Normal")
+    base.update(kw)
+    return m.ContainerMapping(**base)
 
 
 def coverage(sub: str = SUB, status: str = m.OK, collectors: tuple[str, ...] = m.ALL_COLLECTORS,

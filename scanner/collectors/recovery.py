@@ -97,6 +97,7 @@ def map_protected_item(raw: dict[str, Any]) -> m.ProtectedItem:
         policy_type=s(props.get("policyType")),
         last_recovery_point_time=time_or_none(props.get("lastRecoveryPoint")),
         deferred_delete=b_or_none(props.get("isScheduledForDeferredDelete")),
+        deferred_delete_time=s_or_none(props.get("deferredDeleteTimeInUTC")),
     )
 
 
@@ -156,13 +157,37 @@ def map_backup_job(raw: dict[str, Any]) -> m.BackupJob:
     )
 
 
-def _asr_health(value: Any) -> tuple[m.HealthDetail, ...]:
+def asr_health(value: Any) -> tuple[m.HealthDetail, ...]:
+    """Site Recovery HealthError objects (items, fabrics, servers)."""
     out = []
     for e in lst(value):
         if isinstance(e, dict):
-            out.append(m.HealthDetail(code=s(e.get("errorCode")), title=s(e.get("summaryMessage"))[:300],
-                                      message=(s(e.get("errorMessage")) or s(e.get("recommendedAction")))[:500]))
+            out.append(m.HealthDetail(code=_code(e.get("errorCode")), title=s(e.get("summaryMessage"))[:300],
+                                      message=(s(e.get("errorMessage")) or s(e.get("recommendedAction")))[:500],
+                                      category=s(e.get("errorCategory")), level=s(e.get("errorLevel"))))
     return tuple(out)
+
+
+_ITEMS_MARK = "/replicationprotecteditems/"
+
+
+def container_of(item_id: str) -> str:
+    """Normalised id of the protection container a replication protected item sits in."""
+    rid = ids.norm(item_id)
+    cut = rid.find(_ITEMS_MARK)
+    return rid[:cut] if cut >= 0 else ""
+
+
+def _a2a_disks(psd: dict[str, Any]) -> tuple[tuple[str, ...] | None, tuple[int, ...]]:
+    """(normalised ids of the managed disks A2A replicates, or None when not listed; LUNs of the
+    data disks it reports as unprotected)."""
+    managed = psd.get("protectedManagedDisks")
+    protected = None
+    if isinstance(managed, list):
+        protected = tuple(ids.norm(s(get(d, "diskId"))) for d in managed if isinstance(d, dict) and s(get(d, "diskId")))
+    luns = tuple(lun for d in lst(psd.get("unprotectedDisks")) if isinstance(d, dict)
+                 for lun in [i_or_none(d.get("diskLunId"))] if lun is not None)
+    return protected, luns
 
 
 def _vm_from_parts(subscription_id: str, rg_id: str, name: str) -> str:
@@ -216,18 +241,25 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
             s(psd.get("recoveryAzureVMName")) or s(psd.get("recoveryAzureVmName")))
     if last_rp:
         has_rp = True
+    protected_disks, unprotected_luns = _a2a_disks(psd) if kind == "A2A" else (None, ())
     return m.ReplicationItem(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display), subscription_id=sub,
         vault_id=vault_of(display), friendly_name=s(props.get("friendlyName")), instance_type=kind,
         protection_state=s(props.get("protectionState")),
         protection_state_description=s(props.get("protectionStateDescription")),
-        replication_health=s(props.get("replicationHealth")), health_errors=_asr_health(props.get("healthErrors")),
+        replication_health=s(props.get("replicationHealth")), health_errors=asr_health(props.get("healthErrors")),
         active_location=s(props.get("activeLocation")),
         allowed_operations=tuple(x for x in lst(props.get("allowedOperations")) if isinstance(x, str)),
         failover_recovery_point_id=s(props.get("failoverRecoveryPointId")),
         last_successful_failover_time=time_or_none(props.get("lastSuccessfulFailoverTime")),
         source_vm_id=source, recovery_vm_id=recovery, rpo_seconds=rpo, last_recovery_point_time=last_rp,
         has_recovery_point=has_rp, agent_update_required=agent_update,
+        failover_health=s(props.get("failoverHealth")), test_failover_state=s(props.get("testFailoverState")),
+        last_successful_test_failover_time=s_or_none(props.get("lastSuccessfulTestFailoverTime")),
+        protected_disk_ids=protected_disks, unprotected_disk_luns=unprotected_luns,
+        agent_expiry_time=s_or_none(psd.get("agentExpiryDate")) if kind == "A2A" else None,
+        agent_certificate_expiry_time=s_or_none(psd.get("agentCertificateExpiryDate")) if kind == "A2A" else None,
+        container_id=container_of(display), recovery_container_id=ids.norm(s(props.get("recoveryContainerId"))),
     )
 
 

@@ -39,6 +39,13 @@ Top-level keys (all optional except "subscriptions"; keys starting with "_" are 
   "backupJobs"                .../vaults/{v}/backupJobs bodies (AzureIaaSVMJob).
   "replicationProtectedItems" Site Recovery .../replicationProtectedItems bodies.
   "replicationJobs"           Site Recovery .../vaults/{v}/replicationJobs bodies.
+  "recoveryPlans"             Site Recovery .../vaults/{v}/replicationRecoveryPlans bodies.
+  "replicationFabrics"        Site Recovery .../vaults/{v}/replicationFabrics bodies (customDetails
+                              with the VMware / InMageRcm infrastructure and its heartbeats).
+  "containerMappings"         Site Recovery .../replicationProtectionContainers/{c}/
+                              replicationProtectionContainerMappings bodies (listed per vault).
+  "recoveryPoints"            Site Recovery .../replicationProtectedItems/{i}/recoveryPoints bodies,
+                              listed per item.
   "recorded"                  bodies served verbatim, e.g. responses recorded from live Azure:
                               [{"path", "query", "body", "list"}]. `path` is matched whole and
                               case-insensitively, before any other route; `query` (optional) is a
@@ -75,6 +82,7 @@ from typing import Any
 KINDS = (
     "resourceGroups", "virtualMachines", "disks", "restorePointCollections", "locks", "vaults",
     "backupProtectedItems", "backupPolicies", "backupJobs", "replicationProtectedItems", "replicationJobs",
+    "recoveryPlans", "replicationFabrics", "containerMappings", "recoveryPoints",
 )
 MAPS = ("instanceViews", "subscriptionDetails")
 RECORDED = "recorded"

@@ -356,6 +356,13 @@ class Simulator:
             (re.compile(rf"^{_VAULT}/backupjobs$", re.I), "jobs", self._list_backup_jobs),
             (re.compile(rf"^{_VAULT}/replicationprotecteditems$", re.I), "replicationItems", self._list_replication_items),
             (re.compile(rf"^{_VAULT}/replicationjobs$", re.I), "replicationJobs", self._list_replication_jobs),
+            (re.compile(rf"^{_VAULT}/replicationrecoveryplans$", re.I), "recoveryPlans", self._list_recovery_plans),
+            (re.compile(rf"^{_VAULT}/replicationfabrics$", re.I), "replicationFabrics", self._list_fabrics),
+            (re.compile(rf"^{_VAULT}/replicationprotectioncontainermappings$", re.I), "containerMappings",
+             self._list_container_mappings),
+            (re.compile(rf"^(?P<item>{_VAULT}/replicationfabrics/[^/]+/replicationprotectioncontainers/[^/]+"
+                        rf"/replicationprotecteditems/[^/]+)/recoverypoints$", re.I), "recoveryPoints",
+             self._list_recovery_points),
         ]
 
     # ---- lifecycle
@@ -599,6 +606,23 @@ class Simulator:
 
     def _list_replication_jobs(self, sub: str, rg: str, vault: str, params: dict[str, str]) -> list[dict]:
         return self._index.in_vault(self._vault(sub, rg, vault), "replicationJobs")
+
+    def _list_recovery_plans(self, sub: str, rg: str, vault: str, params: dict[str, str]) -> list[dict]:
+        return self._index.in_vault(self._vault(sub, rg, vault), "recoveryPlans")
+
+    def _list_fabrics(self, sub: str, rg: str, vault: str, params: dict[str, str]) -> list[dict]:
+        return self._index.in_vault(self._vault(sub, rg, vault), "replicationFabrics")
+
+    def _list_container_mappings(self, sub: str, rg: str, vault: str, params: dict[str, str]) -> list[dict]:
+        return self._index.in_vault(self._vault(sub, rg, vault), "containerMappings")
+
+    def _list_recovery_points(self, item: str, sub: str, rg: str, vault: str, params: dict[str, str]) -> list[dict]:
+        self._vault(sub, rg, vault)
+        item_id = ids.norm(item)
+        if item_id not in self._index.by_id["replicationProtectedItems"]:
+            raise _ArmError(404, "NotFound", f"The replication protected item '{ids.name_of(item)}' was not found.")
+        return [p for p in self._index.in_vault(_vault_of(item_id), "recoveryPoints")
+                if ids.norm(p["id"]).startswith(item_id + "/recoverypoints/")]
 
     def _missing(self, sub: str, rg: str, rtype: str, name: str) -> _ArmError:
         if not self._index.resource_group_exists(sub, rg):

@@ -1,0 +1,235 @@
+"""Per-VM readiness: for every VM, will its next backup, restore and failover work?
+
+Two things live here, in one place:
+- `affected_vms(inv, resource_type, resource_id)`: the VMs a finding concerns, derived from its
+  resource (a job names its VM through the container, an item through its source, a lock through
+  its scope, a plan through its items...). The engine calls it for every result whose rule did not
+  name the VMs itself.
+- `readiness(inv, findings)`: three verdicts per VM, each the worst of the findings that concern
+  the VM and feed that verdict (the declared table `FEEDS`), with the finding's severity mapped by
+  `SEVERITY_LEVEL` unless the table pins a level.
+
+Verdicts, best to worst: not_applicable (the VM is not backed up / has no backup data / is not
+replicated, and no finding says otherwise), ready, not_assessed (a rule that feeds the verdict could
+not judge the VM), at_risk, will_fail. A FAIL decides over a NOT_ASSESSED: a known risk is reported
+even when another rule could not look.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from . import ids
+from . import inventory as m
+
+BACKUP, RESTORE, FAILOVER = "backup", "restore", "failover"
+OPERATIONS = (BACKUP, RESTORE, FAILOVER)
+
+NOT_APPLICABLE, READY, NOT_ASSESSED, AT_RISK, WILL_FAIL = (
+    "not_applicable", "ready", "not_assessed", "at_risk", "will_fail")
+VERDICTS = (NOT_APPLICABLE, READY, NOT_ASSESSED, AT_RISK, WILL_FAIL)  # best to worst
+_RANK = {v: i for i, v in enumerate(VERDICTS)}
+
+# What a FAIL of each severity means for the operation it concerns. Info findings are advice
+# (deallocated VM, ADE retirement notice): the operation still works.
+SEVERITY_LEVEL = {"critical": WILL_FAIL, "high": WILL_FAIL, "medium": AT_RISK, "low": AT_RISK, "info": READY}
+
+# Rule -> the operations its findings feed. Vault posture rules (soft delete, immutability, alerts,
+# MUA, capacity) feed none: they weaken recovery from an attack or a mistake, not the next backup,
+# restore or failover of a VM. Every registered rule must appear here (tests/test_readiness.py).
+FEEDS: dict[str, tuple[str, ...]] = {
+    "BCDR001": (), "BCDR002": (), "BCDR003": (), "BCDR004": (), "BCDR005": (), "BCDR006": (),
+    "BCDR007": (BACKUP, RESTORE),  # no new AzureBackupRG_*; restore to a new resource group fails
+    "BCDR101": (BACKUP,), "BCDR102": (BACKUP,), "BCDR103": (BACKUP,),
+    "BCDR201": (BACKUP, FAILOVER), "BCDR202": (BACKUP, FAILOVER), "BCDR203": (BACKUP, FAILOVER),
+    "BCDR204": (BACKUP, FAILOVER),
+    "BCDR301": (BACKUP,), "BCDR302": (BACKUP,), "BCDR303": (FAILOVER,), "BCDR304": (BACKUP, FAILOVER),
+    "BCDR401": (BACKUP,), "BCDR402": (BACKUP,), "BCDR403": (BACKUP,),
+    "BCDR501": (BACKUP,), "BCDR502": (BACKUP,), "BCDR503": (BACKUP,), "BCDR504": (),
+    "BCDR601": (BACKUP,), "BCDR602": (BACKUP,), "BCDR603": (BACKUP,), "BCDR604": (BACKUP,),
+    "BCDR605": (BACKUP,), "BCDR606": (BACKUP, FAILOVER), "BCDR607": (BACKUP,),
+    "BCDR608": (BACKUP, RESTORE),  # the encryption keys are backed up and needed to restore
+    "BCDR701": (BACKUP,), "BCDR702": (BACKUP,), "BCDR703": (BACKUP,), "BCDR704": (BACKUP,),
+    "BCDR705": (BACKUP, RESTORE),  # the newest restore point is old: a restore loses that much data
+    "BCDR801": (BACKUP, RESTORE), "BCDR802": (), "BCDR803": (BACKUP,), "BCDR804": (BACKUP,),
+    "BCDR805": (BACKUP, RESTORE),  # purged when the soft-delete period ends
+    "BCDR901": (FAILOVER,), "BCDR902": (FAILOVER,), "BCDR903": (FAILOVER,), "BCDR904": (FAILOVER,),
+    "BCDR905": (FAILOVER,), "BCDR906": (FAILOVER,), "BCDR907": (FAILOVER,), "BCDR908": (FAILOVER,),
+    "BCDR909": (FAILOVER,), "BCDR910": (FAILOVER,), "BCDR911": (FAILOVER,), "BCDR912": (FAILOVER,),
+    "BCDR913": (FAILOVER,), "BCDR914": (FAILOVER,), "BCDR915": (FAILOVER,),
+}
+
+# Where the table pins a level instead of the severity: a VM without any backup has nothing to
+# restore from, whatever severity the coverage rule carries.
+PINNED: dict[tuple[str, str], str] = {
+    ("BCDR801", RESTORE): WILL_FAIL,
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    rules: tuple[str, ...] = ()  # the rule codes whose findings decided it (at the deciding level)
+
+
+@dataclass(frozen=True)
+class VmReadiness:
+    vm_id: str  # as Azure returned it
+    name: str
+    subscription_id: str
+    resource_group: str
+    backup: Verdict
+    restore: Verdict
+    failover: Verdict
+
+
+def level_of(rule_id: str, operation: str, status: str, severity: str) -> str:
+    """What one finding means for one operation it feeds."""
+    if status != "FAIL":
+        return NOT_ASSESSED
+    return PINNED.get((rule_id, operation)) or SEVERITY_LEVEL.get(severity, AT_RISK)
+
+
+def readiness(inv: m.Inventory, findings: Iterable[Any]) -> tuple[VmReadiness, ...]:
+    """Three verdicts for every VM of the inventory. `findings` are engine Findings (anything with
+    rule_id, status, severity and affected_vms)."""
+    levels: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for f in findings:
+        for op in FEEDS.get(f.rule_id, ()):
+            level = level_of(f.rule_id, op, f.status, f.severity)
+            for vm in f.affected_vms:
+                levels.setdefault((vm, op), {}).setdefault(level, set()).add(f.rule_id)
+    out = []
+    for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
+        applies = _applicable(inv, vm.id)
+        verdicts = {}
+        for op in OPERATIONS:
+            seen = levels.get((vm.id, op), {})
+            worst = max(seen, key=_RANK.__getitem__, default=None)
+            if worst is None or worst == READY:
+                verdicts[op] = Verdict(READY if applies[op] else NOT_APPLICABLE)
+            else:
+                verdicts[op] = Verdict(worst, tuple(sorted(seen[worst])))
+        out.append(VmReadiness(vm_id=vm.display_id, name=vm.name, subscription_id=vm.subscription_id,
+                               resource_group=vm.resource_group, **verdicts))
+    return tuple(out)
+
+
+def summary(rows: Iterable[VmReadiness]) -> dict[str, dict[str, int]]:
+    """operation -> verdict -> number of VMs (every verdict listed, zeros included)."""
+    counts = {op: {v: 0 for v in VERDICTS} for op in OPERATIONS}
+    for row in rows:
+        for op in OPERATIONS:
+            counts[op][getattr(row, op).verdict] += 1
+    return counts
+
+
+def _applicable(inv: m.Inventory, vm_id: str) -> dict[str, bool]:
+    items = inv.protected_items_by_vm.get(vm_id, ())
+    return {BACKUP: any(p.is_backed_up for p in items),
+            RESTORE: bool(items),  # a stopped item with retained data can still be restored
+            FAILOVER: inv.is_replicated(vm_id)}
+
+
+# --------------------------------------------------------------------------- affected VMs
+def affected_vms(inv: m.Inventory, resource_type: str, resource_id: str) -> tuple[str, ...]:
+    """Normalised ids of the VMs a result about this resource concerns (see the module docstring)."""
+    rid = ids.norm(resource_id)
+    found = _index(inv).get(rid)
+    if found is not None:
+        return found
+    if resource_type.lower() == "microsoft.resources/subscriptions":
+        return _under(inv, rid)
+    cut = rid.find(_VM_MARK)
+    if cut >= 0:  # a VM's child (extension, ...): the VM
+        vm = rid[: cut + len(_VM_MARK)] + rid[cut + len(_VM_MARK):].split("/")[0]
+        return (vm,)
+    return ()
+
+
+_VM_MARK = "/providers/microsoft.compute/virtualmachines/"
+_cache: tuple[m.Inventory, dict[str, tuple[str, ...]]] | None = None
+
+
+def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
+    """resource id -> VM ids, for every resource of the inventory; built once per inventory (a
+    one-slot cache: the engine evaluates one inventory at a time)."""
+    global _cache
+    if _cache is not None and _cache[0] is inv:
+        return _cache[1]
+    index: dict[str, set[str]] = {}
+
+    def add(rid: str, vms: Iterable[str]) -> None:
+        index.setdefault(rid, set()).update(v for v in vms if v)
+
+    for vm in inv.virtual_machines:
+        add(vm.id, (vm.id,))
+    for d in inv.disks:
+        add(d.id, (d.managed_by,))
+    for r in inv.restore_point_collections:
+        add(r.id, (r.source_id,))
+    for p in inv.protected_items:
+        add(p.id, (p.source_resource_id,))
+        add(p.vault_id, (p.source_resource_id,))
+        if p.policy_id:
+            add(p.policy_id, (p.source_resource_id,))
+    for j in inv.backup_jobs:
+        add(j.id, (inv.vm_id_for_job(j),))
+    items_by_name: dict[tuple[str, str], m.ReplicationItem] = {}
+    for r in inv.replication_items:
+        vms = (r.source_vm_id, r.recovery_vm_id)
+        add(r.id, vms)
+        add(r.vault_id, vms)
+        add(r.container_id, vms)
+        items_by_name[(r.vault_id, r.name.lower())] = r
+    for j in inv.replication_jobs:
+        target = j.target_object_id.lower()
+        item = inv.replication_item_by_id.get(ids.norm(target)) or items_by_name.get((j.vault_id, target))
+        add(j.id, (item.source_vm_id, item.recovery_vm_id) if item else ())
+    for plan in inv.recovery_plans:
+        for item_id in plan.item_ids:
+            item = inv.replication_item_by_id.get(item_id)
+            add(plan.id, (item.source_vm_id, item.recovery_vm_id) if item else ())
+        add(plan.id, ())
+    inmage: dict[str, set[str]] = {}
+    for r in inv.replication_items:
+        if r.instance_type.lower().startswith("inmage"):
+            inmage.setdefault(r.vault_id, set()).update(v for v in (r.source_vm_id, r.recovery_vm_id) if v)
+    for fabric in inv.replication_fabrics:  # failback infrastructure: every VMware / physical item of the vault
+        add(fabric.id, inmage.get(fabric.vault_id, ()))
+    for mapping in inv.container_mappings:
+        add(mapping.id, index.get(mapping.source_container_id, ()))
+    for rg in inv.resource_groups:
+        add(rg.id, _under(inv, rg.id))
+    for lock in inv.locks:
+        add(lock.id, _under(inv, lock.scope))
+        add(lock.id, (r.source_id for r in inv.restore_point_collections
+                      if r.id == lock.scope or r.id.startswith(lock.scope + "/")))
+    frozen = {k: tuple(sorted(v)) for k, v in index.items()}
+    _cache = (inv, frozen)
+    return frozen
+
+
+def _under(inv: m.Inventory, scope: str) -> tuple[str, ...]:
+    """VMs whose id is the scope or lies under it (a subscription, a resource group, the VM)."""
+    scope = ids.norm(scope)
+    sub, rg = ids.subscription_of(scope), ids.resource_group_of(scope).lower()
+    by_rg = _vms_by_rg(inv)
+    if not rg:
+        return tuple(sorted(v for (s, _), vms in by_rg.items() if s == sub for v in vms))
+    return tuple(v for v in by_rg.get((sub, rg), ()) if v == scope or v.startswith(scope + "/"))
+
+
+_rg_cache: tuple[m.Inventory, dict[tuple[str, str], tuple[str, ...]]] | None = None
+
+
+def _vms_by_rg(inv: m.Inventory) -> dict[tuple[str, str], tuple[str, ...]]:
+    global _rg_cache
+    if _rg_cache is not None and _rg_cache[0] is inv:
+        return _rg_cache[1]
+    out: dict[tuple[str, str], list[str]] = {}
+    for vm in inv.virtual_machines:
+        out.setdefault((ids.subscription_of(vm.id), ids.resource_group_of(vm.id).lower()), []).append(vm.id)
+    frozen = {k: tuple(sorted(v)) for k, v in out.items()}
+    _rg_cache = (inv, frozen)
+    return frozen
