@@ -1,6 +1,7 @@
-"""The rule catalog (../shared/rule-catalog.md) and the code agree: every catalog row is a registered
-rule with the catalog's slug and severity, complete metadata, parameters whose defaults sit inside
-their bounds, and at least one test under tests/rules/ that names its code."""
+"""The rule catalog (../shared/rule-catalog.md, and section B "New rules" of rule-catalog-v2.md) and the
+code agree: every catalog row is a registered rule with the catalog's slug and severity, complete
+metadata, parameters whose defaults sit inside their bounds, and at least one test under tests/rules/
+that names its code."""
 from __future__ import annotations
 
 import re
@@ -11,6 +12,10 @@ from shared_data import ROOT, SHARED
 import rules
 
 CATALOG = SHARED / "rule-catalog.md"
+CATALOG_V2 = SHARED / "rule-catalog-v2.md"
+# Section-B rules still being added by a change in flight (network and key vault rules). A change that
+# registers one removes it here: test_section_b_pending_is_current fails while a listed code is registered.
+SECTION_B_PENDING = frozenset({"BCDR204", "BCDR304", "BCDR604", "BCDR605", "BCDR606", "BCDR607", "BCDR608"})
 RULE_TESTS = ROOT / "tests" / "rules"
 CODE = re.compile(r"^BCDR\d{3}$")
 SEVERITY = re.compile(r"\b(critical|high|medium|low|info)\b")
@@ -20,20 +25,25 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def catalog_rows() -> dict[str, tuple[str, str, bool]]:
+def catalog_rows(path=CATALOG, section: str | None = None) -> dict[str, tuple[str, str, bool]]:
     """code -> (slug, default severity, whether the row names predicted errors). Columns are found by
-    each table's header. A severity cell may read 'high (backed-up VM) / medium (other VM)': the first
-    severity named is the default. A predicts cell of '-' (or a table without that column, 0xx)
-    names no error, so the rule may predict none."""
+    each table's header; tables without slug and sev columns (rule-catalog-v2.md's corrections) are
+    skipped. With `section` ("B"), only the tables under the heading "## B." are read. A severity
+    cell may read 'high (backed-up VM) / medium (other VM)': the first severity named is the default.
+    A predicts cell of '-' (or a table without that column, 0xx) names no error, so the rule may
+    predict none."""
     rows: dict[str, tuple[str, str, bool]] = {}
     header: list[str] = []
-    for line in CATALOG.read_text(encoding="utf-8").splitlines():
-        if not line.strip().startswith("|"):
+    inside = section is None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if section is not None and line.startswith("## "):
+            inside = line[3:].strip().startswith(f"{section}.")
+        if not inside or not line.strip().startswith("|"):
             header = []
             continue
         cells = _cells(line)
         if cells and cells[0] == "code":
-            header = cells
+            header = cells if {"slug", "sev"} <= set(cells) else []
             continue
         if not header or not CODE.match(cells[0]) or len(cells) != len(header):
             continue
@@ -47,8 +57,13 @@ def catalog_rows() -> dict[str, tuple[str, str, bool]]:
 pytestmark = pytest.mark.shared
 
 
+def _section_b() -> dict[str, tuple[str, str, bool]]:
+    return catalog_rows(CATALOG_V2, "B") if CATALOG_V2.exists() else {}
+
+
 def _rows() -> dict[str, tuple[str, str, bool]]:
-    return catalog_rows() if CATALOG.exists() else {}
+    first = catalog_rows() if CATALOG.exists() else {}
+    return {**first, **{k: v for k, v in _section_b().items() if k not in SECTION_B_PENDING}}
 
 
 # Without ../shared one placeholder stands for the catalog rows, so the marker skips it under the
@@ -91,6 +106,21 @@ def test_catalog_rule_is_registered_with_complete_metadata(code):
 def test_catalog_rule_is_tested(code):
     texts = [p.read_text(encoding="utf-8") for p in sorted(RULE_TESTS.glob("test_*.py"))]
     assert any(code in t for t in texts), f"no tests/rules/test_*.py mentions {code}"
+
+
+def test_section_b_parses():
+    rows = _section_b()
+    assert len(rows) == 21  # BCDR004-007, 204, 304, 604-608, 805, 907-915
+    assert rows["BCDR914"] == ("asr-recovery-plan-not-ready", "high", True)
+    assert rows["BCDR005"] == ("vault-multi-user-authorization-off", "info", False)
+    assert "BCDR302" not in rows  # section A corrects first-edition rules: no new rows there
+
+
+def test_section_b_pending_is_current():
+    registry = rules.load_all()
+    assert SECTION_B_PENDING <= set(_section_b()), "a pending code is not in section B"
+    landed = sorted(SECTION_B_PENDING & set(registry))
+    assert landed == [], f"registered now, remove from SECTION_B_PENDING: {landed}"
 
 
 def test_no_registered_rule_is_missing_from_the_catalog():

@@ -1,0 +1,115 @@
+"""Per-VM readiness (scanner.readiness): the declared rule -> operation table, the severity -> verdict
+mapping, the VMs each finding concerns, and the three verdicts computed from findings."""
+from __future__ import annotations
+
+import factories as f
+import pytest
+
+import rules
+from scanner import inventory as m
+from scanner import readiness as r
+from scanner.engine import evaluate
+
+
+def test_every_registered_rule_is_in_the_table_and_feeds_known_operations():
+    registry = rules.load_all()
+    missing = sorted(set(registry) - set(r.FEEDS))
+    assert missing == [], f"rules without a readiness entry: {missing}"
+    assert all(set(ops) <= set(r.OPERATIONS) for ops in r.FEEDS.values())
+    assert all(code in r.FEEDS and op in r.FEEDS[code] for code, op in r.PINNED)
+
+
+def test_severity_table():
+    assert r.SEVERITY_LEVEL == {"critical": r.WILL_FAIL, "high": r.WILL_FAIL, "medium": r.AT_RISK,
+                                "low": r.AT_RISK, "info": r.READY}
+    assert r.level_of("BCDR201", r.BACKUP, "FAIL", "high") == r.WILL_FAIL
+    assert r.level_of("BCDR201", r.BACKUP, "NOT_ASSESSED", "high") == r.NOT_ASSESSED
+    assert r.level_of("BCDR801", r.BACKUP, "FAIL", "medium") == r.AT_RISK
+    assert r.level_of("BCDR801", r.RESTORE, "FAIL", "medium") == r.WILL_FAIL  # pinned: nothing to restore from
+
+
+# --------------------------------------------------------------------------- affected VMs
+def test_findings_name_their_vms_whatever_the_resource():
+    vm, other = f.vm("app"), f.vm("app", rg="rg-other")
+    v = f.vault()
+    item = f.protected_item(vm, v)
+    job = f.job(v, target=vm, status="InProgress", start_time="2026-11-20T00:00:00Z", end_time=None)
+    rg_lock = f.lock(f"/subscriptions/{f.SUB}/resourceGroups/rg-app")
+    asr = f.replication_item(source=vm)
+    plan = f.recovery_plan(items=(asr,))
+    inv = f.inventory(virtual_machines=[vm, other], vaults=[v], protected_items=[item], backup_jobs=[job],
+                      locks=[rg_lock], replication_items=[asr], recovery_plans=[plan])
+    for rtype, rid in [("Microsoft.Compute/virtualMachines", vm.display_id), ("", item.display_id), ("", job.display_id),
+                       ("", rg_lock.display_id), ("", asr.display_id), ("", plan.display_id), ("", v.display_id),
+                       ("", vm.display_id + "/extensions/VMSnapshot")]:
+        assert r.affected_vms(inv, rtype, rid) == (vm.id,), rid
+    assert set(r.affected_vms(inv, "Microsoft.Resources/subscriptions", f"/subscriptions/{f.SUB}")) == {vm.id, other.id}
+    assert r.affected_vms(inv, "", "/subscriptions/x/resourceGroups/y/providers/Microsoft.Foo/bars/z") == ()
+
+
+def test_the_engine_attaches_affected_vms_to_every_finding():
+    vm = f.vm("app", power_state="running", instance_view=f.instance_view(agent_display="Not Ready"))
+    job = f.job(target=vm, status="InProgress", start_time="2026-11-20T00:00:00Z", end_time=None)
+    inv = f.inventory(virtual_machines=[vm], vaults=[f.vault()], protected_items=[f.protected_item(vm)], backup_jobs=[job])
+    findings = evaluate(inv).findings
+    assert {x.rule_id for x in findings} >= {"BCDR201", "BCDR701"}
+    for finding in findings:
+        if finding.rule_id in ("BCDR201", "BCDR701"):
+            assert finding.affected_vms == (vm.id,), finding.rule_id
+
+
+# --------------------------------------------------------------------------- verdicts
+class _F:
+    def __init__(self, rule_id, status, severity, vms):
+        self.rule_id, self.status, self.severity, self.affected_vms = rule_id, status, severity, tuple(vms)
+
+
+def _verdicts(inv, *findings):
+    return {row.vm_id.lower(): (row.backup.verdict, row.restore.verdict, row.failover.verdict)
+            for row in r.readiness(inv, findings)}
+
+
+def test_applicability_without_findings():
+    backed, replicated, bare = f.vm("b"), f.vm("r"), f.vm("n")
+    stopped = f.vm("s")
+    inv = f.inventory(virtual_machines=[backed, replicated, bare, stopped],
+                      protected_items=[f.protected_item(backed), f.protected_item(stopped, protection_state="ProtectionStopped")],
+                      replication_items=[f.replication_item(source=replicated)])
+    v = _verdicts(inv)
+    assert v[backed.id] == (r.READY, r.READY, r.NOT_APPLICABLE)
+    assert v[replicated.id] == (r.NOT_APPLICABLE, r.NOT_APPLICABLE, r.READY)
+    assert v[bare.id] == (r.NOT_APPLICABLE,) * 3
+    assert v[stopped.id] == (r.NOT_APPLICABLE, r.READY, r.NOT_APPLICABLE)  # retained data can be restored
+
+
+@pytest.mark.parametrize("findings,expected", [
+    ([("BCDR201", "FAIL", "high")], (r.WILL_FAIL, r.READY, r.WILL_FAIL)),
+    ([("BCDR502", "FAIL", "medium")], (r.AT_RISK, r.READY, r.READY)),
+    ([("BCDR103", "FAIL", "info")], (r.READY, r.READY, r.READY)),  # advice only
+    ([("BCDR705", "NOT_ASSESSED", "high")], (r.NOT_ASSESSED, r.NOT_ASSESSED, r.READY)),
+    ([("BCDR705", "NOT_ASSESSED", "high"), ("BCDR502", "FAIL", "low")], (r.AT_RISK, r.NOT_ASSESSED, r.READY)),
+    ([("BCDR907", "FAIL", "high"), ("BCDR905", "FAIL", "medium")], (r.READY, r.READY, r.WILL_FAIL)),
+    ([("BCDR001", "FAIL", "medium")], (r.READY, r.READY, r.READY)),  # posture: feeds no verdict
+])
+def test_worst_finding_decides_each_verdict(findings, expected):
+    vm = f.vm("app")
+    inv = f.inventory(virtual_machines=[vm], protected_items=[f.protected_item(vm)],
+                      replication_items=[f.replication_item(source=vm)])
+    assert _verdicts(inv, *[_F(c, s, sev, [vm.id]) for c, s, sev in findings])[vm.id] == expected
+
+
+def test_a_fail_decides_even_where_the_operation_would_not_apply_and_rules_are_named():
+    vm = f.vm("app")
+    inv = f.inventory(virtual_machines=[vm])
+    [row] = r.readiness(inv, [_F("BCDR801", "FAIL", "medium", [vm.id]), _F("BCDR906", "FAIL", "medium", ["/other/vm"])])
+    assert (row.backup.verdict, row.restore.verdict, row.failover.verdict) == (r.AT_RISK, r.WILL_FAIL, r.NOT_APPLICABLE)
+    assert row.backup.rules == ("BCDR801",) and row.failover.rules == ()
+    counts = r.summary([row])
+    assert counts[r.BACKUP][r.AT_RISK] == 1 and sum(counts[r.FAILOVER].values()) == 1
+
+
+def test_readiness_from_a_real_evaluation_not_assessed_when_items_unreadable():
+    vm = f.vm("app")
+    inv = f.inventory(virtual_machines=[vm], coverage_overrides={m.PROTECTED_ITEMS: f.failed(m.PROTECTED_ITEMS)})
+    [row] = r.readiness(inv, evaluate(inv).findings)
+    assert row.backup.verdict == r.NOT_ASSESSED  # cannot tell whether a vault protects it
