@@ -807,6 +807,85 @@ unattached = {"id": f"{P}/resourceGroups/RG-DATA-PROD/providers/Microsoft.Comput
                              "publicNetworkAccess": "Enabled", "tier": "E15"}}
 disks.append(unattached)
 
+# ------------------------------------------------------------------ second edition: vault settings, Site Recovery
+# (rule-catalog-v2 section B, this block's rules: BCDR004, 005, 805, 907-915; BCDR006 and BCDR007 need a vault
+# with more than 1,000 VMs and a subscription with 950 resource groups, which the demo does not hold.)
+def asr_second_edition():
+    by_name = {a["properties"]["friendlyName"]: a for a in asr_items}
+    weu_vault = next(v for v in vaults if v["name"] == "rsv-legacy-weu")
+    # BCDR004: nobody is told when a job of the legacy vault fails.
+    weu_vault["properties"]["monitoringSettings"]["azureMonitorAlertSettings"]["alertsForAllJobFailures"] = "Disabled"
+    # BCDR805: the jump box's backup was stopped with "delete data": soft-deleted, purged in 9 days.
+    jump = by_key[("rg-mgmt", "vm-jump-01")]
+    body = item_body("rsv-prod-weu", "rg-mgmt", "vm-jump-01", source_id=vm_id(jump, "rg-mgmt"), policy_name=None,
+                     state="ProtectionStopped", status="Healthy", last_ok=30 * 24)
+    body["properties"].update({"isScheduledForDeferredDelete": True, "deferredDeleteTimeInUTC": now(-9 * 24),
+                               "deferredDeleteTimeRemaining": "8.23:59:00"})
+    protected_items.append(body)
+    # BCDR907: vm-sql-02's data disk was added after replication was enabled: not replicated.
+    sql2 = by_name["vm-sql-02"]["properties"]["providerSpecificDetails"]
+    sql2["protectedManagedDisks"] = [d for d in sql2["protectedManagedDisks"] if "_data_" not in d["diskName"]]
+    sql2["unprotectedDisks"] = [{"diskLunId": 0, "diskAutoProtectionStatus": "Disabled"}]
+    # BCDR908: vm-app-01's last drill was four months ago.
+    by_name["vm-app-01"]["properties"]["lastSuccessfulTestFailoverTime"] = now(120 * 24)
+    # BCDR910: vm-web-01's test failover 40 days ago was never cleaned up.
+    web01 = by_name["vm-web-01"]["properties"]
+    web01["allowedOperations"] = ["TestFailoverCleanup", "DisableProtection"]
+    web01["testFailoverState"], web01["testFailoverStateDescription"] = "TestFailoverCompleted", "Test failover completed"
+    # BCDR913: vm-app-09 was deleted; its replication was never disabled.
+    gone = dict(name="vm-app-09", rg="rg-app-prod", id_rg="rg-app-prod", os="Linux", size="Standard_D2s_v5", data=[])
+    asr_item(gone, rpo=44)
+    # Recovery plans (BCDR914): the storefront plan holds vm-web-05, still in initial replication.
+    plan_items = lambda *names: [{"id": by_name[n]["id"], "virtualMachineId": by_name[n]["name"]} for n in names]
+    for plan, names in (("rp-storefront", ("vm-web-01", "vm-web-05")), ("rp-orders", ("vm-app-01", "vm-app-02"))):
+        recovery_plans.append({
+            "id": f"{vault_id(NEU, 'upper')}/replicationRecoveryPlans/{plan}", "name": plan,
+            "type": "Microsoft.RecoveryServices/vaults/replicationRecoveryPlans",
+            "properties": {"friendlyName": plan, "primaryFabricId": f"{vault_id(NEU, 'upper')}/replicationFabrics/{FAB_P}",
+                           "primaryFabricFriendlyName": "West Europe", "recoveryFabricFriendlyName": "North Europe",
+                           "recoveryFabricId": f"{vault_id(NEU, 'upper')}/replicationFabrics/{FAB_R}",
+                           "failoverDeploymentModel": "ResourceManager", "replicationProviders": ["A2A"],
+                           "allowedOperations": ["PlannedFailover", "UnplannedFailover", "TestFailover"],
+                           "lastTestFailoverTime": now(40 * 24) if plan == "rp-storefront" else None,
+                           "currentScenario": {"scenarioName": "None"},
+                           "groups": [{"groupType": "Shutdown", "replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []},
+                                      {"groupType": "Failover", "replicationProtectedItems": [], "startGroupActions": [], "endGroupActions": []},
+                                      {"groupType": "Boot", "replicationProtectedItems": plan_items(*names),
+                                       "startGroupActions": [], "endGroupActions": []}]}})
+    # Container mapping of the A2A pair: Site Recovery manages the Mobility agent (BCDR912 passes on it).
+    container_mappings.append({
+        "id": f"{vault_id(NEU, 'upper')}/replicationFabrics/{FAB_P}/replicationProtectionContainers/{CONT_P}"
+              f"/replicationProtectionContainerMappings/{CONT_P}-to-{CONT_R}",
+        "name": f"{CONT_P}-to-{CONT_R}", "type": "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectionContainerMappings",
+        "properties": {"targetProtectionContainerId": f"{vault_id(NEU, 'upper')}/replicationFabrics/{FAB_R}/replicationProtectionContainers/{CONT_R}",
+                       "targetProtectionContainerFriendlyName": CONT_R, "health": "Normal", "healthErrorDetails": [],
+                       "policyId": ASR_POLICY, "state": "Paired", "sourceProtectionContainerFriendlyName": CONT_P,
+                       "sourceFabricFriendlyName": "West Europe", "targetFabricFriendlyName": "North Europe",
+                       "policyFriendlyName": "24-hour-retention-policy",
+                       "providerSpecificDetails": {"instanceType": "A2A", "agentAutoUpdateStatus": "Enabled",
+                                                   "automationAccountArmId": f"{P}/resourceGroups/rg-mgmt/providers/Microsoft.Automation/automationAccounts/aa-asr-updates"}}})
+    # The VMware replication appliance of vmw-erp-01 (modernized, InMageRcm): its process server stopped
+    # sending heartbeats 40 minutes ago (BCDR915).
+    fabric_id = f"{vault_id(WEU, 'upper')}/replicationFabrics/contoso-vcenter-fabric"
+    appliance = lambda name, minutes, **kw: {"id": gid("appliance", name), "name": name, "fqdn": f"{name}.contoso.local",
+                                            "biosId": gid("bios", name), "fabricObjectId": gid("fabobj", name), "version": "9.62.7172.1",
+                                            "lastHeartbeatUtc": now(minutes / 60), "health": "Normal", "healthErrors": [], **kw}
+    replication_fabrics.append({
+        "id": fabric_id, "name": "contoso-vcenter-fabric", "type": "Microsoft.RecoveryServices/vaults/replicationFabrics",
+        "location": "westeurope",
+        "properties": {"friendlyName": "contoso-vcenter", "encryptionDetails": {"kekState": "None"},
+                       "rolloverEncryptionDetails": {"kekState": "None"}, "internalIdentifier": gid("fabric", "vcenter"),
+                       "bcdrState": "Valid", "health": "Normal", "healthErrorDetails": [],
+                       "customDetails": {"instanceType": "InMageRcm", "vmwareSiteId": f"{P}/resourceGroups/rg-mgmt/providers/Microsoft.OffAzure/VMwareSites/contoso-site",
+                                         "processServers": [appliance("contoso-ps-01", 40, health="Critical")],
+                                         "rcmProxies": [appliance("contoso-appliance-01", 1)],
+                                         "reprotectAgents": [appliance("contoso-rpa-01", 2)],
+                                         "replicationAgents": [], "pushInstallers": [], "marsAgents": [], "dras": []}}})
+
+
+recovery_plans, container_mappings, replication_fabrics, recovery_points = [], [], [], []
+asr_second_edition()
+
 scenario = {
     "_comment": ("Demo subscription 'contoso-prod' for az-bcdr-scan --demo. Fictitious: the ids are fake GUIDs, the SAS "
                  "signature is a canary string, and '@now-30h' style times are resolved when the scenario is loaded. "
@@ -825,6 +904,10 @@ scenario = {
     "backupJobs": jobs,
     "replicationProtectedItems": asr_items,
     "replicationJobs": asr_jobs,
+    "recoveryPlans": recovery_plans,
+    "replicationFabrics": replication_fabrics,
+    "containerMappings": container_mappings,
+    "recoveryPoints": recovery_points,
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else str(

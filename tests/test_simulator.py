@@ -675,6 +675,9 @@ def demo_scan(demo):
     return _scan_demo(demo)
 
 
+DEMO_CANNOT_FAIL = {"BCDR006", "BCDR007"}
+
+
 def test_demo_scan_through_the_real_stack_fails_every_rule_category(demo_scan):
     inv, ev, writes = demo_scan
     assert writes == []
@@ -682,7 +685,11 @@ def test_demo_scan_through_the_real_stack_fails_every_rule_category(demo_scan):
     failed = {f.rule_id for f in ev.findings if f.status == "FAIL"}
     assert {code[4] for code in failed} == set("0123456789")
     assert sum(ev.passed.values()) > len(failed)  # plenty of healthy resources too
-    assert set(ev.rules_run) - failed == set()  # every rule of the catalog fails on at least one resource
+    # every rule of the catalog fails on at least one resource, but the two that need a vault with more
+    # than 1,000 VMs (BCDR006) or a subscription with 950 resource groups (BCDR007): their rule tests
+    # build those sizes; the demo would have to hold them.
+    assert set(ev.rules_run) - failed == DEMO_CANNOT_FAIL
+    assert not {f.rule_id for f in ev.findings if f.status == "NOT_ASSESSED"} & DEMO_CANNOT_FAIL
 
 
 def test_demo_scan_never_copies_the_sas_url(demo_scan):
