@@ -19,9 +19,19 @@ from scanner.timeutil import parse
 
 from ._common import collected_at, not_assessed_for_failed, vm_existence_gap
 from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
-from .docs import (DOC_A2A_ADDED_DISK, DOC_A2A_MOBILITY, DOC_A2A_REPROTECT, DOC_A2A_SUPPORT, DOC_ASR_DR_DRILL,
-                   DOC_ASR_MONITOR, DOC_ASR_PROCESS_SERVER, DOC_ASR_RECOVERY_PLANS, DOC_ASR_TEST_FAILOVER,
-                   DOC_AVS_FAILBACK, DOC_FAILBACK)
+from .docs import (
+    DOC_A2A_ADDED_DISK,
+    DOC_A2A_MOBILITY,
+    DOC_A2A_REPROTECT,
+    DOC_A2A_SUPPORT,
+    DOC_ASR_DR_DRILL,
+    DOC_ASR_MONITOR,
+    DOC_ASR_PROCESS_SERVER,
+    DOC_ASR_RECOVERY_PLANS,
+    DOC_ASR_TEST_FAILOVER,
+    DOC_AVS_FAILBACK,
+    DOC_FAILBACK,
+)
 from .jobs import vault_gaps
 from .site_recovery import _is_a2a, _waiting_for_reprotect
 from .site_recovery import _items as _all_items
@@ -406,7 +416,8 @@ def asr_failback_infrastructure_unhealthy(inv: m.Inventory, params: Mapping[str,
                                affected_vms=vms)
             continue
         for fabric in fabrics:
-            bad, silent = [], []
+            bad: list[dict[str, Any]] = []
+            silent: list[str] = []
             for server in fabric.servers:
                 beat = _when(server.last_heartbeat)
                 errors = [e.code or e.title for e in server.health_errors]

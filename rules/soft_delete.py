@@ -41,6 +41,7 @@ def protected_item_soft_deleted(inv: m.Inventory, params: Mapping[str, Any]) -> 
             else:
                 yield passed(item)  # VM gone too: deleting its backup was the point
             continue
-        yield fail(item, f"the backup item of {vm.name} is soft-deleted; it is purged at {item.deferred_delete_time or 'an unreported time'}",
+        purge = item.deferred_delete_time or "an unreported time"
+        yield fail(item, f"the backup item of {vm.name} is soft-deleted; it is purged at {purge}",
                    deferred_delete_time_utc=item.deferred_delete_time, protection_state=item.protection_state,
                    vm=vm.display_id)

@@ -14,8 +14,15 @@ from scanner import inventory as m
 
 from ._common import not_assessed_for_failed
 from .base import FAIL, PASS, Param, Result, fail, not_assessed, passed, rule
-from .docs import (DOC_BACKUP_LIMITS, DOC_BACKUP_RG, DOC_ENHANCED_SOFT_DELETE, DOC_MONITOR, DOC_MONITOR_ALERTS,
-                   DOC_MUA, DOC_SUBSCRIPTION_LIMITS)
+from .docs import (
+    DOC_BACKUP_LIMITS,
+    DOC_BACKUP_RG,
+    DOC_ENHANCED_SOFT_DELETE,
+    DOC_MONITOR,
+    DOC_MONITOR_ALERTS,
+    DOC_MUA,
+    DOC_SUBSCRIPTION_LIMITS,
+)
 from .vault import _unreported, _vaults
 
 

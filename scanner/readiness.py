@@ -166,35 +166,35 @@ def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
         add(vm.id, (vm.id,))
     for d in inv.disks:
         add(d.id, (d.managed_by,))
-    for r in inv.restore_point_collections:
-        add(r.id, (r.source_id,))
+    for rpc in inv.restore_point_collections:
+        add(rpc.id, (rpc.source_id,))
     for p in inv.protected_items:
         add(p.id, (p.source_resource_id,))
         add(p.vault_id, (p.source_resource_id,))
         if p.policy_id:
             add(p.policy_id, (p.source_resource_id,))
-    for j in inv.backup_jobs:
-        add(j.id, (inv.vm_id_for_job(j),))
+    for bjob in inv.backup_jobs:
+        add(bjob.id, (inv.vm_id_for_job(bjob),))
     items_by_name: dict[tuple[str, str], m.ReplicationItem] = {}
-    for r in inv.replication_items:
-        vms = (r.source_vm_id, r.recovery_vm_id)
-        add(r.id, vms)
-        add(r.vault_id, vms)
-        add(r.container_id, vms)
-        items_by_name[(r.vault_id, r.name.lower())] = r
-    for j in inv.replication_jobs:
-        target = j.target_object_id.lower()
-        item = inv.replication_item_by_id.get(ids.norm(target)) or items_by_name.get((j.vault_id, target))
-        add(j.id, (item.source_vm_id, item.recovery_vm_id) if item else ())
+    for ri in inv.replication_items:
+        vms = (ri.source_vm_id, ri.recovery_vm_id)
+        add(ri.id, vms)
+        add(ri.vault_id, vms)
+        add(ri.container_id, vms)
+        items_by_name[(ri.vault_id, ri.name.lower())] = ri
+    for rjob in inv.replication_jobs:
+        target = rjob.target_object_id.lower()
+        item = inv.replication_item_by_id.get(ids.norm(target)) or items_by_name.get((rjob.vault_id, target))
+        add(rjob.id, (item.source_vm_id, item.recovery_vm_id) if item else ())
     for plan in inv.recovery_plans:
         for item_id in plan.item_ids:
-            item = inv.replication_item_by_id.get(item_id)
-            add(plan.id, (item.source_vm_id, item.recovery_vm_id) if item else ())
+            member = inv.replication_item_by_id.get(item_id)
+            add(plan.id, (member.source_vm_id, member.recovery_vm_id) if member else ())
         add(plan.id, ())
     inmage: dict[str, set[str]] = {}
-    for r in inv.replication_items:
-        if r.instance_type.lower().startswith("inmage"):
-            inmage.setdefault(r.vault_id, set()).update(v for v in (r.source_vm_id, r.recovery_vm_id) if v)
+    for ri in inv.replication_items:
+        if ri.instance_type.lower().startswith("inmage"):
+            inmage.setdefault(ri.vault_id, set()).update(v for v in (ri.source_vm_id, ri.recovery_vm_id) if v)
     for fabric in inv.replication_fabrics:  # failback infrastructure: every VMware / physical item of the vault
         add(fabric.id, inmage.get(fabric.vault_id, ()))
     for mapping in inv.container_mappings:

@@ -836,7 +836,9 @@ def asr_second_edition():
     gone = dict(name="vm-app-09", rg="rg-app-prod", id_rg="rg-app-prod", os="Linux", size="Standard_D2s_v5", data=[])
     asr_item(gone, rpo=44)
     # Recovery plans (BCDR914): the storefront plan holds vm-web-05, still in initial replication.
-    plan_items = lambda *names: [{"id": by_name[n]["id"], "virtualMachineId": by_name[n]["name"]} for n in names]
+    def plan_items(*names):
+        return [{"id": by_name[n]["id"], "virtualMachineId": by_name[n]["name"]} for n in names]
+
     for plan, names in (("rp-storefront", ("vm-web-01", "vm-web-05")), ("rp-orders", ("vm-app-01", "vm-app-02"))):
         recovery_plans.append({
             "id": f"{vault_id(NEU, 'upper')}/replicationRecoveryPlans/{plan}", "name": plan,
@@ -867,9 +869,11 @@ def asr_second_edition():
     # The VMware replication appliance of vmw-erp-01 (modernized, InMageRcm): its process server stopped
     # sending heartbeats 40 minutes ago (BCDR915).
     fabric_id = f"{vault_id(WEU, 'upper')}/replicationFabrics/contoso-vcenter-fabric"
-    appliance = lambda name, minutes, **kw: {"id": gid("appliance", name), "name": name, "fqdn": f"{name}.contoso.local",
-                                            "biosId": gid("bios", name), "fabricObjectId": gid("fabobj", name), "version": "9.62.7172.1",
-                                            "lastHeartbeatUtc": now(minutes / 60), "health": "Normal", "healthErrors": [], **kw}
+    def appliance(name, minutes, **kw):
+        return {"id": gid("appliance", name), "name": name, "fqdn": f"{name}.contoso.local", "biosId": gid("bios", name),
+                "fabricObjectId": gid("fabobj", name), "version": "9.62.7172.1", "lastHeartbeatUtc": now(minutes / 60),
+                "health": "Normal", "healthErrors": [], **kw}
+
     replication_fabrics.append({
         "id": fabric_id, "name": "contoso-vcenter-fabric", "type": "Microsoft.RecoveryServices/vaults/replicationFabrics",
         "location": "westeurope",

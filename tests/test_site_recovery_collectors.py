@@ -77,8 +77,10 @@ def test_real_a2a_items_carry_disks_health_and_agent_dates():
     assert tested.protected_disk_ids == (
         "/subscriptions/6b1a3f0e-5c2d-4e8f-9a7b-3d4c5e6f7a8b/resourcegroups/cliteraformvaultrg/providers/microsoft.compute/disks/"
         "clivm2_osdisk_1_80694d2fed274d0ca369121bd4fd635b",)
-    assert (tested.agent_expiry_time, tested.agent_certificate_expiry_time) == ("9999-12-31T23:59:59.9999999", "2026-01-15T08:55:33Z")
-    assert tested.container_id.endswith("/replicationfabrics/cli-test-fabric-a2a-2/replicationprotectioncontainers/cli-test-container-a2a-2")
+    assert tested.agent_expiry_time == "9999-12-31T23:59:59.9999999"
+    assert tested.agent_certificate_expiry_time == "2026-01-15T08:55:33Z"
+    assert tested.container_id.endswith(
+        "/replicationfabrics/cli-test-fabric-a2a-2/replicationprotectioncontainers/cli-test-container-a2a-2")
     assert tested.recovery_container_id.endswith("/replicationprotectioncontainers/cli-test-container-a2a-1")
     assert tested.test_failover_state == "None" and tested.last_successful_test_failover_time is None
     waiting = rsv.map_replication_item(_body("probe_rpi_a2a_waiting_first_rp.json"))
@@ -190,7 +192,8 @@ def test_collectors_read_plans_fabrics_mappings_and_recovery_points_through_the_
     [fabric] = inv.replication_fabrics
     assert [(s.role, s.name) for s in fabric.servers] == [("process-server", "ps01")]
     [mapping] = inv.container_mappings
-    assert mapping.agent_auto_update == "Disabled" and mapping.source_container_id == ids.norm(ITEM_A2A.split("/replicationProtectedItems/")[0])
+    assert mapping.agent_auto_update == "Disabled"
+    assert mapping.source_container_id == ids.norm(ITEM_A2A.split("/replicationProtectedItems/")[0])
     items = {i.name: i for i in inv.replication_items}
     assert (items["vmw-01"].recovery_point_count, items["vmw-01"].has_recovery_point) == (3, True)
     assert items["a2a-01"].recovery_point_count == 0 and items["a2a-01"].has_recovery_point is False  # in the plan, no signal
