@@ -51,11 +51,21 @@ def vault_job_alerts_off(inv: m.Inventory, params: Mapping[str, Any]) -> Iterato
             yield _unreported(vault, "job-failure alert setting", vault.job_failure_alerts)
 
 
-def _vault_items(inv: m.Inventory) -> dict[str, list[m.ProtectedItem]]:
-    out: dict[str, list[m.ProtectedItem]] = {}
+def _vaults_with_items(inv: m.Inventory) -> Iterator[tuple[Result | m.Vault, list[m.ProtectedItem]]]:
+    """Each vault to judge with its VM items; NOT_ASSESSED (as the first element) for a vault whose
+    settings or items could not be read."""
+    items: dict[str, list[m.ProtectedItem]] = {}
     for item in inv.protected_items:
-        out.setdefault(item.vault_id, []).append(item)
-    return out
+        items.setdefault(item.vault_id, []).append(item)
+    for vault in _vaults(inv):
+        if isinstance(vault, Result):
+            yield vault, []
+            continue
+        gap = inv.gap(m.PROTECTED_ITEMS, vault.subscription_id, vault.id)
+        if gap:
+            yield not_assessed(vault, f"the vault's backup items could not be read: {gap}"), []
+        else:
+            yield vault, items.get(vault.id, [])
 
 
 @rule(
@@ -70,16 +80,11 @@ def _vault_items(inv: m.Inventory) -> dict[str, list[m.ProtectedItem]]:
     references=(DOC_MUA, DOC_ENHANCED_SOFT_DELETE),
 )
 def vault_multi_user_authorization_off(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    items = _vault_items(inv)
-    for vault in _vaults(inv):
+    for vault, items in _vaults_with_items(inv):
         if isinstance(vault, Result):
             yield vault
             continue
-        gap = inv.gap(m.PROTECTED_ITEMS, vault.subscription_id, vault.id)
-        if gap:
-            yield not_assessed(vault, f"cannot tell whether the vault protects VMs: {gap}")
-            continue
-        if not items.get(vault.id):
+        if not items:
             yield passed(vault)  # protects no VM: nothing to lose yet
             continue
         mua, soft = (vault.multi_user_authorization or "").lower(), (vault.soft_delete_state or "").lower()
@@ -94,9 +99,9 @@ def vault_multi_user_authorization_off(inv: m.Inventory, params: Mapping[str, An
         if not missing:
             yield passed(vault)
         else:
-            yield fail(vault, f"vault {vault.name} protects {len(items[vault.id])} VM(s) without {' and '.join(missing)}",
+            yield fail(vault, f"vault {vault.name} protects {len(items)} VM(s) without {' and '.join(missing)}",
                        multi_user_authorization=vault.multi_user_authorization, soft_delete_state=vault.soft_delete_state,
-                       protected_items=len(items[vault.id]))
+                       protected_items=len(items))
 
 
 @rule(
@@ -111,19 +116,14 @@ def vault_multi_user_authorization_off(inv: m.Inventory, params: Mapping[str, An
     params=(Param("max_vms", 1000, "Azure VMs one vault may protect", 1, 2000),),
 )
 def vault_capacity(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    items = _vault_items(inv)
     limit = params["max_vms"]
-    for vault in _vaults(inv):
+    for vault, items in _vaults_with_items(inv):
         if isinstance(vault, Result):
             yield vault
             continue
-        gap = inv.gap(m.PROTECTED_ITEMS, vault.subscription_id, vault.id)
-        if gap:
-            yield not_assessed(vault, f"cannot count the vault's VMs: {gap}")
-            continue
         # Every VM item counts, stopped ones too (their data is retained in the vault); a soft-deleted
         # item is on its way out.
-        count = sum(1 for p in items.get(vault.id, ()) if not p.deferred_delete)
+        count = sum(1 for p in items if not p.deferred_delete)
         if count > limit:
             yield fail(vault, f"vault {vault.name} protects {count} VMs, more than {limit}", protected_vms=count,
                        max_vms=limit, note="counts Azure VM items only; other data sources count toward 2,000")
