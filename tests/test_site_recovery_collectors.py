@@ -9,6 +9,7 @@ import json
 
 import pytest
 from shared_data import REAL_RESPONSES, REST_EXAMPLES
+from simfaults import Fault, FaultySimulator
 
 from scanner import ids
 from scanner import inventory as m
@@ -16,7 +17,6 @@ from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential
 from scanner.collect import CollectOptions, collect
 from scanner.collectors import recovery as rsv
 from scanner.collectors import site_recovery as asrc
-from scanner.simulator import Fault, Simulator
 
 SR = REST_EXAMPLES / "siterecovery"
 BODIES = REAL_RESPONSES / "bodies"
@@ -174,7 +174,7 @@ def _scenario() -> dict:
 
 
 def _collect(scenario, faults=()):
-    with Simulator(scenario, faults=list(faults), page_size=2) as sim:
+    with FaultySimulator(scenario, faults=list(faults), page_size=2) as sim:
         factory = ClientFactory(StaticTokenCredential("t"), ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path, retry_total=0))
         inv = collect(factory, [SUB], CollectOptions(workers=2))
         paths = [e.path.lower() for e in sim.ledger if "skiptoken" not in e.query.lower()]  # first pages: one per list
