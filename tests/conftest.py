@@ -1,6 +1,7 @@
 # tests/ is on sys.path through pyproject's `pythonpath`, so helper modules import by name.
 import dataclasses as _dataclasses
 import functools as _functools
+from typing import NamedTuple
 
 import pytest
 import shared_data
@@ -22,6 +23,40 @@ def pytest_collection_finish(session):
 def pytest_runtest_setup(item):
     if item.get_closest_marker("shared") and not shared_data.SHARED.is_dir():
         pytest.skip(reason=f"{shared_data.missing_line()}: tests that read public reference data skipped")
+
+
+# --------------------------------------------------------------------------- the CLI against a simulator
+CLI_TOKEN = "cli-test-token-5d1e"  # what run_cli puts in AZURE_ACCESS_TOKEN unless told otherwise
+
+
+class CliRun(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(tmp_path, monkeypatch, capsys):
+    """The real CLI (`scanner.cli.main`) run the way a user runs it:
+    `run_cli(*args, sim=None, token=CLI_TOKEN) -> CliRun(code, out, err)`.
+
+    It runs in `tmp_path`, an empty working directory (no config file of the checkout is read),
+    with `token` in AZURE_ACCESS_TOKEN. Given a started simulator, it trusts the simulator's CA the
+    standard way (REQUESTS_CA_BUNDLE) and adds `--arm-endpoint` pointing at it."""
+    from scanner.cli import main
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, sim=None, token: str = CLI_TOKEN) -> CliRun:
+        monkeypatch.setenv("AZURE_ACCESS_TOKEN", token)
+        argv = list(args)
+        if sim is not None:
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
+            argv += ["--arm-endpoint", sim.endpoint]
+        capsys.readouterr()  # only this run's output below
+        code = main(argv)
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+    return run
 
 
 # --------------------------------------------------------------------------- suite-wide simulator ledger check

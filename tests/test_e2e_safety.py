@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import io
 import json
 import logging
@@ -27,7 +28,7 @@ from simfaults import Fault, FaultySimulator
 
 from rules.base import CATEGORIES, FAIL
 from scanner import ids
-from scanner.cli import EXIT_FINDINGS, EXIT_USAGE, main
+from scanner.cli import EXIT_FINDINGS, EXIT_USAGE
 from scanner.output import FORMATS
 from scanner.output.csv_format import COLUMNS
 from scanner.report import validate_report
@@ -45,27 +46,14 @@ COMMAND = "powershell -ExecutionPolicy Unrestricted -File configure-iis.ps1"
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
-    """Run from an empty directory (no config file from the checkout) with a static token."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AZURE_ACCESS_TOKEN", TOKEN)
-    return tmp_path
+def cli(run_cli):
+    """The CLI from an empty directory with this module's canary token (conftest's run_cli):
+    cli(*args, sim=...) -> (code, out, err)."""
+    return functools.partial(run_cli, token=TOKEN)
 
 
-@pytest.fixture
-def trust(monkeypatch):
-    """Trust a simulator's throwaway CA the standard way (REQUESTS_CA_BUNDLE), for this test only."""
-    return lambda sim: monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def scan_args(sim: Simulator, *extra: str) -> list[str]:
-    return ["--subscription", SUB, "--arm-endpoint", sim.endpoint, "--max-retry-after", "1", "--timeout", "60", *extra]
+def scan_args(*extra: str) -> list[str]:
+    return ["--subscription", SUB, "--max-retry-after", "1", "--timeout", "60", *extra]
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -81,11 +69,11 @@ def test_formats_under_test_are_all_the_formats():
 
 
 # --------------------------------------------------------------------------- (a) --demo
-def test_demo_finds_every_category_and_fingerprints_are_stable(env, capsys):
+def test_demo_finds_every_category_and_fingerprints_are_stable(tmp_path, cli):
     reports = []
     for i in range(2):
-        path = env / f"demo-{i}.json"
-        code, out, err = cli(capsys, "--demo", "--format", "json", "--output", str(path))
+        path = tmp_path / f"demo-{i}.json"
+        code, out, err = cli("--demo", "--format", "json", "--output", str(path))
         assert code == EXIT_FINDINGS, err
         assert "Traceback" not in err
         report = load(path)
@@ -104,13 +92,12 @@ def test_demo_finds_every_category_and_fingerprints_are_stable(env, capsys):
 
 
 # --------------------------------------------------------------------------- (b) the ledger
-def test_only_authenticated_gets_to_the_arm_endpoint_and_all_are_counted(env, capsys, trust):
-    out_path = env / "report.json"
+def test_only_authenticated_gets_to_the_arm_endpoint_and_all_are_counted(tmp_path, cli):
+    out_path = tmp_path / "report.json"
     # token=TOKEN: the simulator answers 401 to any other bearer token, so the scan below also
     # proves the CLI sent the one from AZURE_ACCESS_TOKEN.
     with Simulator(SCENARIO, token=TOKEN) as sim:
-        trust(sim)
-        code, _, err = cli(capsys, *scan_args(sim, "--format", "json", "--output", str(out_path)))
+        code, _, err = cli(*scan_args("--format", "json", "--output", str(out_path)), sim=sim)
         host = urlsplit(sim.endpoint).netloc
     ledger = sim.ledger.snapshot()
     report = load(out_path)
@@ -125,12 +112,10 @@ def test_only_authenticated_gets_to_the_arm_endpoint_and_all_are_counted(env, ca
 
 
 # --------------------------------------------------------------------------- (c) unknown subscription
-def test_unknown_subscription_is_one_line_exit_2_and_nothing_scanned(env, capsys, trust):
-    out_path = env / "report.json"
+def test_unknown_subscription_is_one_line_exit_2_and_nothing_scanned(tmp_path, cli):
+    out_path = tmp_path / "report.json"
     with Simulator(SCENARIO) as sim:
-        trust(sim)
-        code, out, err = cli(capsys, "--subscription", UNKNOWN_SUB, "--arm-endpoint", sim.endpoint,
-                             "--format", "json", "--output", str(out_path))
+        code, out, err = cli("--subscription", UNKNOWN_SUB, "--format", "json", "--output", str(out_path), sim=sim)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == EXIT_USAGE
     assert len(lines) == 1 and lines[0].startswith("az-bcdr-scan: error:") and UNKNOWN_SUB in lines[0], err
@@ -174,22 +159,21 @@ def _log_text(caplog) -> str:
     return "\n".join(parts)
 
 
-def test_token_appears_in_no_output_inventory_stderr_or_log(env, capsys, trust, debug_logs):
-    inventory_path = env / "inventory.json"
+def test_token_appears_in_no_output_inventory_stderr_or_log(tmp_path, cli, debug_logs):
+    inventory_path = tmp_path / "inventory.json"
     outputs: dict[str, str] = {}
     streams: list[str] = []
     with FaultySimulator(SCENARIO, token=TOKEN) as sim:
-        trust(sim)
         _error_paths(sim)
         for fmt in EXPECTED_FORMATS:
-            path = env / f"report.{fmt}"
-            code, out, err = cli(capsys, *scan_args(sim, "--debug", "--format", fmt, "--output", str(path),
-                                                   "--save-inventory", str(inventory_path)))
+            path = tmp_path / f"report.{fmt}"
+            code, out, err = cli(*scan_args("--debug", "--format", fmt, "--output", str(path),
+                                                   "--save-inventory", str(inventory_path)), sim=sim)
             assert code == EXIT_FINDINGS, err
             outputs[fmt] = path.read_text(encoding="utf-8")
             streams += [out, err]
         # and once to stdout, as a CI job that pipes the report would run it
-        code, out, err = cli(capsys, *scan_args(sim, "--debug", "--format", "json"))
+        code, out, err = cli(*scan_args("--debug", "--format", "json"), sim=sim)
         streams += [out, err]
     report = json.loads(out)
     validate_report(report)
@@ -211,31 +195,30 @@ def test_token_appears_in_no_output_inventory_stderr_or_log(env, capsys, trust, 
 
 
 # --------------------------------------------------------------------------- (e) extension secrets
-def _scan_then_evaluate_every_format(capsys, sim: Simulator, workdir: Path) -> tuple[str, dict[str, str]]:
+def _scan_then_evaluate_every_format(cli, sim: Simulator, workdir: Path) -> tuple[str, dict[str, str]]:
     """One live scan (json, with --save-inventory), then `evaluate` of that inventory into every
     other format: the same report through every writer. Returns (inventory text, outputs by format)."""
     inventory_path = workdir / "inventory.json"
     outputs: dict[str, str] = {}
     live = workdir / "report.json"
-    code, _, err = cli(capsys, *scan_args(sim, "--format", "json", "--output", str(live),
-                                          "--save-inventory", str(inventory_path)))
+    code, _, err = cli(*scan_args("--format", "json", "--output", str(live),
+                                          "--save-inventory", str(inventory_path)), sim=sim)
     assert code == EXIT_FINDINGS, err
     assert "Traceback" not in err
     outputs["json"] = live.read_text(encoding="utf-8")
     for fmt in EXPECTED_FORMATS[1:]:
         path = workdir / f"report.{fmt}"
-        code, _, err = cli(capsys, "evaluate", str(inventory_path), "--format", fmt, "--output", str(path))
+        code, _, err = cli("evaluate", str(inventory_path), "--format", fmt, "--output", str(path))
         assert code == EXIT_FINDINGS, err
         outputs[fmt] = path.read_text(encoding="utf-8")
     return inventory_path.read_text(encoding="utf-8"), outputs
 
 
-def test_extension_settings_never_reach_inventory_or_reports(env, capsys, trust):
+def test_extension_settings_never_reach_inventory_or_reports(tmp_path, cli):
     served = json.dumps(SCENARIO)
     assert SAS_SIGNATURE in served and COMMAND in served  # the scenario does carry them
     with Simulator(SCENARIO) as sim:
-        trust(sim)
-        inventory, outputs = _scan_then_evaluate_every_format(capsys, sim, env)
+        inventory, outputs = _scan_then_evaluate_every_format(cli, sim, tmp_path)
     # The extension itself was collected (derived facts only), so the mapper did see the settings.
     vm = next(v for v in json.loads(inventory)["virtual_machines"] if v["id"].endswith("/vm-web-01"))
     assert any(e["type"] == "Microsoft.Compute.CustomScriptExtension" for e in vm["extensions"])
@@ -293,10 +276,9 @@ def _pipes(line: str) -> int:
     return len(re.findall(r"(?<!\\)\|", line))
 
 
-def test_hostile_strings_are_inert_in_every_format(env, capsys, trust):
+def test_hostile_strings_are_inert_in_every_format(tmp_path, cli):
     with FaultySimulator(hostile_scenario(), faults=[_hostile_message_fault()]) as sim:
-        trust(sim)
-        inventory, out = _scan_then_evaluate_every_format(capsys, sim, env)
+        inventory, out = _scan_then_evaluate_every_format(cli, sim, tmp_path)
         ledger = sim.ledger.snapshot()
 
     report = json.loads(out["json"])
@@ -364,16 +346,15 @@ def test_hostile_strings_are_inert_in_every_format(env, capsys, trust):
 
 
 # --------------------------------------------------------------------------- (g) evaluate offline
-def test_evaluate_reproduces_the_live_findings_with_zero_arm_requests(env, capsys, trust):
-    inventory_path, live_path, offline_path = env / "inventory.json", env / "live.json", env / "offline.json"
+def test_evaluate_reproduces_the_live_findings_with_zero_arm_requests(tmp_path, cli):
+    inventory_path, live_path, offline_path = tmp_path / "inventory.json", tmp_path / "live.json", tmp_path / "offline.json"
     with Simulator(SCENARIO) as sim:
-        trust(sim)
-        live_code, _, err = cli(capsys, *scan_args(sim, "--format", "json", "--output", str(live_path),
-                                                   "--save-inventory", str(inventory_path)))
+        live_code, _, err = cli(*scan_args("--format", "json", "--output", str(live_path),
+                                                   "--save-inventory", str(inventory_path)), sim=sim)
         assert live_code == EXIT_FINDINGS, err
     requests_during_scan = len(sim.ledger.snapshot())
     # The simulator is stopped: a request now could only fail, and would show in its ledger.
-    code, _, err = cli(capsys, "evaluate", str(inventory_path), "--format", "json", "--output", str(offline_path))
+    code, _, err = cli("evaluate", str(inventory_path), "--format", "json", "--output", str(offline_path))
     live, offline = load(live_path), load(offline_path)
     assert code == live_code, err
     validate_report(offline)
@@ -384,24 +365,17 @@ def test_evaluate_reproduces_the_live_findings_with_zero_arm_requests(env, capsy
     assert len(sim.ledger.snapshot()) == requests_during_scan
 
 
-def test_all_subscriptions_resolves_the_scope_through_arm(tmp_path, monkeypatch, capsys):
+def test_all_subscriptions_resolves_the_scope_through_arm(tmp_path, cli):
     """--all-subscriptions lists what the identity can read (GET /subscriptions) and scans it."""
-    import json as _json
-
-    from scanner.cli import main
-    from scanner.simulator import Simulator, load_scenario
-    scenario = load_scenario("demo")
-    subs = [s if isinstance(s, str) else s["subscriptionId"] for s in scenario["subscriptions"]]
+    subs = [s if isinstance(s, str) else s["subscriptionId"] for s in SCENARIO["subscriptions"]]
     out = tmp_path / "report.json"
-    with Simulator(scenario) as sim:
-        monkeypatch.setenv("AZURE_ACCESS_TOKEN", "all-subs-token")
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
-        code = main(["--all-subscriptions", "--arm-endpoint", sim.endpoint, "--format", "json", "-o", str(out),
-                     "--fail-on", "none", "--save-inventory", str(tmp_path / "inv.json")])
-        assert code == 0, capsys.readouterr().err
+    with Simulator(SCENARIO) as sim:
+        code, _, err = cli("--all-subscriptions", "--format", "json", "-o", str(out), "--fail-on", "none",
+                           "--save-inventory", str(tmp_path / "inv.json"), sim=sim)
+        assert code == 0, err
         assert sim.writes() == []
         assert any(e.path.rstrip("/").lower() == "/subscriptions" for e in sim.ledger)
-    report = _json.loads(out.read_text())
+    report = load(out)
     assert report["scan"]["subscriptions"] == sorted(s.lower() for s in subs)
     # BCDR801 reads it: every visible subscription was scanned, so no vault elsewhere is left unseen.
-    assert _json.loads((tmp_path / "inv.json").read_text())["scope"] == "all-subscriptions"
+    assert load(tmp_path / "inv.json")["scope"] == "all-subscriptions"

@@ -37,7 +37,7 @@ from rules import load_all
 from rules.base import FAIL, NOT_ASSESSED, PASS, Result
 from scanner import ids
 from scanner import inventory as m
-from scanner.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, main
+from scanner.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from scanner.report import validate_report
 from scanner.simulator import LedgerEntry, Simulator, load_scenario
 
@@ -120,24 +120,20 @@ def _evaluate_all(inv: m.Inventory) -> list[tuple[str, Result]]:
             for res in registry[code](inv, registry[code].meta.defaults())]
 
 
-def scan(tmp_path, capsys, monkeypatch, faults: Callable[[Simulator], list[Fault]] = lambda sim: [],
+def scan(run_cli, tmp_path, faults: Callable[[Simulator], list[Fault]] = lambda sim: [],
          args: tuple[str, ...] = (), fail_on: str | None = "none") -> Run:
-    monkeypatch.chdir(tmp_path)  # no az-bcdr-scan.toml or pyproject.toml config from the checkout
     report_path, inventory_path = tmp_path / "report.json", tmp_path / "inventory.json"
     with FaultySimulator(SCENARIO) as sim:
         injected = [sim.add_fault(f) for f in faults(sim)]
-        monkeypatch.setenv("AZURE_ACCESS_TOKEN", "fault-matrix-token")
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
-        argv = ["--subscription", SUB, "--arm-endpoint", sim.endpoint, "--format", "json", "--output", str(report_path),
+        argv = ["--subscription", SUB, "--format", "json", "--output", str(report_path),
                 "--save-inventory", str(inventory_path), "--max-retry-after", "1", "--timeout", "60", *args]
         if fail_on:
             argv += ["--fail-on", fail_on]
         started = time.monotonic()
-        code = main(argv)
+        code, _, err = run_cli(*argv, sim=sim)
         elapsed = time.monotonic() - started
         host = urlsplit(sim.endpoint).netloc
     # After stop(): a stalled request the client gave up on is in the ledger by now.
-    _, err = capsys.readouterr()
     report = json.loads(report_path.read_text(encoding="utf-8"))
     inv = m.Inventory.from_json(inventory_path.read_text(encoding="utf-8"))
     return Run(code, report, inv, _evaluate_all(inv), sim.ledger.snapshot(), sim.writes(), injected, err, elapsed, host)
@@ -359,10 +355,10 @@ ROWS = [
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
-def test_fault_matrix(row: Row, tmp_path, capsys, caplog, monkeypatch, fault_matrix_tally):
+def test_fault_matrix(row: Row, run_cli, tmp_path, caplog, fault_matrix_tally):
     fault_matrix_tally.scenarios_run += 1
     caplog.set_level(logging.WARNING)
-    run = scan(tmp_path, capsys, monkeypatch, row.faults, row.args, row.fail_on)
+    run = scan(run_cli, tmp_path, row.faults, row.args, row.fail_on)
     run.logs = [r.getMessage() for r in caplog.records]
     assessed, not_assessed, dropped = account_for_vms(run)
     fault_matrix_tally.assessed += assessed
@@ -416,10 +412,10 @@ def _assert_report_is_the_rules(run: Run) -> None:
     assert run.report["summary"]["passed"] == passed
 
 
-def test_clean_run_is_complete_and_accounts_for_every_vm(tmp_path, capsys, monkeypatch):
+def test_clean_run_is_complete_and_accounts_for_every_vm(run_cli, tmp_path):
     """The control row: without faults the same checks give exit 0, all coverage ok and every VM
     judged, so what the matrix sees under faults is caused by the faults."""
-    run = scan(tmp_path, capsys, monkeypatch)
+    run = scan(run_cli, tmp_path)
     assert run.code == EXIT_OK and run.writes == [] and run.stderr == ""
     assert {c["status"] for c in run.report["coverage"]} == {"ok"}
     assert len(run.report["coverage"]) == len(m.ALL_COLLECTORS)

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from scanner import redact
-from scanner.cli import EXIT_USAGE, main
+from scanner.cli import EXIT_USAGE
 from scanner.emit import OutputPathError, atomic_text, check_output_path, emit_inventory, emit_report
 from scanner.model import Report
 from scanner.redact import REDACTED, for_terminal, scrub
@@ -145,17 +145,13 @@ def test_check_output_path_refuses_read_only_directory(tmp_path):
 
 
 @pytest.mark.parametrize("option", ["--output", "--save-inventory"])
-def test_cli_checks_output_paths_before_scanning(tmp_path, capsys, monkeypatch, option):
+def test_cli_checks_output_paths_before_scanning(tmp_path, run_cli, option):
     """Exit 2 with one line, and not one request sent: the typo costs nothing."""
     from scanner.simulator import Simulator, load_scenario
-    monkeypatch.chdir(tmp_path)
     scenario = load_scenario("demo")
     with Simulator(scenario) as sim:
-        monkeypatch.setenv("AZURE_ACCESS_TOKEN", "emit-test-token")
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_path)
-        code = main(["--subscription", scenario["subscriptions"][0], "--arm-endpoint", sim.endpoint,
-                     option, str(tmp_path / "no-such-dir" / "x.json")])
+        code, _, err = run_cli("--subscription", scenario["subscriptions"][0], option,
+                               str(tmp_path / "no-such-dir" / "x.json"), sim=sim)
         sent = sim.ledger.snapshot()
-    _, err = capsys.readouterr()
     assert code == EXIT_USAGE and sent == []
     assert err.count("\n") == 1 and "does not exist" in err
