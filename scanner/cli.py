@@ -13,8 +13,9 @@ import contextlib
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -22,6 +23,7 @@ import click
 from . import __version__, ids
 from . import inventory as m
 from .policy import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE  # noqa: F401 - re-exported
+from .scope import ScopeError
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
@@ -115,18 +117,9 @@ def _load_config(path: str | None):
         raise InputError(f"config: {exc}") from None
 
 
-def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | None, fail_on: str | None,
-                     started_at: str, arm_requests: int) -> int:
-    from .engine import evaluate
-    from .policy import DEFAULT_FAIL_ON, exit_code
-    from .report import build_report
-    from .timeutil import iso, utcnow
-    evaluation = evaluate(inv, cfg.rule_settings)
-    for err in evaluation.rule_errors:
-        log.warning("rule error: %s", err)
-    report = build_report(evaluation, inv, started_at=started_at, finished_at=iso(utcnow()),
-                          arm_requests=arm_requests, tool_version=__version__)
+def _write_and_exit(report: Any, cfg: Any, fmt: str | None, output: str | None, fail_on: str | None) -> int:
     from .emit import OutputPathError, emit_report
+    from .policy import DEFAULT_FAIL_ON, exit_code
     try:
         emit_report(report, fmt or _default_format(output), output)
     except OutputPathError as exc:
@@ -134,73 +127,17 @@ def _report_and_exit(inv: m.Inventory, cfg: Any, fmt: str | None, output: str | 
     return exit_code(report, fail_on or cfg.fail_on or DEFAULT_FAIL_ON)
 
 
-# --------------------------------------------------------------------------- scan
-def run_scan(subscriptions: list[str], endpoint: str, verify: bool | str, credential: Any, *, cfg: Any,
-             fmt: str | None, output: str | None, fail_on: str | None, save_inventory: str | None,
-             timeout: float, max_retry_after: float, workers: int, job_window_days: int,
-             read_timeout: float = 60.0, all_subscriptions: bool = False, max_pages: int = 2000) -> int:
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+def _inventory_saver(path: str | None) -> Callable[[m.Inventory], None] | None:
+    if not path:
+        return None
 
-    from .arm import ArmSettings, ClientFactory, classify
-    from .collect import CollectOptions, collect
-    from .timeutil import iso, utcnow
-
-    settings = ArmSettings(endpoint=endpoint, verify=verify, timeout=timeout, max_retry_after=max_retry_after,
-                           read_timeout=read_timeout, max_pages=max_pages)
-    factory = ClientFactory(credential, settings)
-    started = utcnow()
-    try:
-        factory.check_credential()
-    except Exception as exc:  # noqa: BLE001 - any credential failure is an authentication error
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"no usable Azure credentials ({first[:200]}); run 'az login', set AZURE_CLIENT_ID/"
-                         f"AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or set AZURE_ACCESS_TOKEN") from None
-    if all_subscriptions:
-        try:
-            visible = factory.list_subscriptions()
-        except Exception as exc:  # noqa: BLE001 - cannot resolve the scope: nothing is scanned
-            raise InputError(f"cannot list the subscriptions visible to this identity: {classify(exc)[1]}") from None
-        subscriptions = sorted(set(subscriptions) | set(visible))
-        if not subscriptions:
-            raise InputError("--all-subscriptions: no enabled subscription is visible to this identity")
-    for sub in subscriptions:
-        try:
-            factory.preflight(sub)
-        except ServiceRequestError as exc:
-            raise InputError(f"cannot reach the ARM endpoint {endpoint}: {classify(exc)[1]}") from None
-        except ClientAuthenticationError as exc:
-            raise InputError(f"authentication failed for subscription {sub}: {classify(exc)[1]}") from None
-        except HttpResponseError as exc:
-            code, message = classify(exc)
-            if exc.status_code == 404 or code in ("SubscriptionNotFound", "InvalidSubscriptionId"):
-                raise InputError(f"subscription {sub} not found or not visible to this identity ({code})") from None
-            if exc.status_code == 401:
-                raise InputError(f"authentication failed for subscription {sub}: {code}") from None
-            # 403, throttling, 5xx: scan anyway; the collectors record what they cannot read.
-            log.warning("subscription %s preflight: %s %s", sub, code, message)
-        except Exception as exc:  # noqa: BLE001 - guard refusals, deadline: bad endpoint or environment
-            raise InputError(f"cannot use the ARM endpoint {endpoint}: {classify(exc)[1]}") from None
-    inv = collect(factory, subscriptions, CollectOptions(job_window_days=job_window_days, workers=workers), now=started)
-    if all_subscriptions:  # BCDR801: every visible subscription was read, no vault is left unseen
-        from dataclasses import replace
-        inv = replace(inv, scope="all-subscriptions")
-    if save_inventory:
+    def save(inv: m.Inventory) -> None:
         from .emit import OutputPathError, emit_inventory
         try:
-            emit_inventory(inv, save_inventory)
+            emit_inventory(inv, path)
         except OutputPathError as exc:
             raise InputError(str(exc)) from None
-    return _report_and_exit(inv, cfg, fmt, output, fail_on, iso(started), inv.arm_requests)
-
-
-def run_demo(**kwargs: Any) -> int:
-    """The real CLI and SDK stack against the bundled demo subscription on a loopback simulator."""
-    from .arm import StaticTokenCredential
-    from .simulator import Simulator, load_scenario
-    scenario = load_scenario("demo")
-    with Simulator(scenario) as sim:
-        return run_scan([s.lower() for s in scenario["subscriptions"]], sim.endpoint, sim.ca_path,
-                        StaticTokenCredential("demo-token-not-a-secret"), **kwargs)
+    return save
 
 
 # --------------------------------------------------------------------------- click
@@ -256,14 +193,19 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
         subs = validate_subscriptions(subscriptions) if subscriptions or not all_subscriptions else []
     check_output_paths(output, save_inventory)
     cfg = _load_config(config_path)
-    common = dict(cfg=cfg, fmt=fmt, output=output, fail_on=fail_on, save_inventory=save_inventory, timeout=timeout,
-                  max_retry_after=max_retry_after, read_timeout=read_timeout, max_pages=max_pages, workers=workers,
-                  job_window_days=job_window_days)
+    from .api import ScanOptions, demo_options, scan
+    common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
+                         read_timeout=read_timeout, max_pages=max_pages, workers=workers, job_window_days=job_window_days)
+    saver = _inventory_saver(save_inventory)
     if demo:
-        ctx.exit(run_demo(**common))
-    from .arm import make_credential, tls_verify_from_env
-    ctx.exit(run_scan(subs, endpoint, tls_verify_from_env(), make_credential(), all_subscriptions=all_subscriptions,
-                      **common))
+        with demo_options(common) as options:
+            report = scan(options, on_inventory=saver)
+    else:
+        from .arm import make_credential, tls_verify_from_env
+        options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
+                          verify=tls_verify_from_env(), credential=make_credential())
+        report = scan(options, on_inventory=saver)
+    ctx.exit(_write_and_exit(report, cfg, fmt, output, fail_on))
 
 
 @cli.command()
@@ -289,8 +231,8 @@ def evaluate(ctx: click.Context, inventory_file: str, fmt: str | None, output: s
     from .timeutil import parse
     if parse(inv.collected_at) is None:
         raise InputError(f"{inventory_file}: collected_at {inv.collected_at[:40]!r} is not an ISO-8601 time")
-    # The scan started when the data was collected: dashboards see how old the findings are.
-    ctx.exit(_report_and_exit(inv, cfg, fmt, output, fail_on, inv.collected_at, 0))
+    from .api import evaluate_inventory
+    ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, fmt, output, fail_on))
 
 
 @cli.command("rules")
@@ -329,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         return rv if isinstance(rv, int) else EXIT_OK
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except InputError as exc:
+    except (InputError, ScopeError) as exc:
         _err(f"az-bcdr-scan: error: {exc}")
         return EXIT_USAGE
     except click.ClickException as exc:  # usage errors: one line, exit 2

@@ -1,0 +1,100 @@
+"""The library entry points: `scan(options) -> Report` and `evaluate_inventory(inventory) -> Report`.
+
+The click CLI (scanner.cli) parses a command line into ScanOptions, calls these, writes the report
+and exits with `scanner.policy.exit_code(report, fail_on)`; a program that embeds the scanner does
+the same without a shell:
+
+    from scanner.api import ScanOptions, scan
+    report = scan(ScanOptions(subscriptions=("<subscription guid>",)))
+    report.failed_at_or_above("high"), report.to_dict()
+
+Errors: `scanner.scope.ScopeError` when nothing can be scanned (no credential, unknown
+subscription, unusable endpoint). What could not be read once the scan runs is in the report's
+coverage, never an exception.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+from . import __version__
+from .engine import RuleSettings
+from .inventory import Inventory
+from .model import Report
+from .scope import ScopeRequest, establish
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "https://management.azure.com"
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    subscriptions: tuple[str, ...] = ()  # lower-cased subscription GUIDs
+    all_subscriptions: bool = False  # also every enabled subscription the identity can see
+    endpoint: str = DEFAULT_ENDPOINT  # https only (the CLI checks it)
+    verify: bool | str = True  # TLS: True, or a CA bundle path
+    credential: Any = None  # an azure-core TokenCredential; None: from the environment (arm.make_credential)
+    rule_settings: Mapping[str, RuleSettings] = field(default_factory=dict)  # scanner.config's, by rule code
+    timeout: float = 3600.0  # overall deadline, seconds
+    max_retry_after: float = 60.0  # cap on a server's Retry-After, seconds
+    read_timeout: float = 60.0  # per response, seconds
+    max_pages: int = 2000  # per list: a service that keeps handing out new nextLinks stops here
+    workers: int = 8  # concurrent per-VM requests per subscription
+    job_window_days: int = 7  # backup job history to read
+
+    @property
+    def scope_request(self) -> ScopeRequest:
+        return ScopeRequest(subscriptions=tuple(self.subscriptions), all_subscriptions=self.all_subscriptions)
+
+
+def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None = None) -> Report:
+    """Resolve and preflight the scope, collect the Inventory, run the rules. `on_inventory` sees the
+    Inventory before the rules run (the CLI saves it for `evaluate`)."""
+    from .arm import ArmSettings, ClientFactory, make_credential
+    from .collect import CollectOptions, collect
+    from .timeutil import iso, utcnow
+
+    settings = ArmSettings(endpoint=options.endpoint, verify=options.verify, timeout=options.timeout,
+                           max_retry_after=options.max_retry_after, read_timeout=options.read_timeout,
+                           max_pages=options.max_pages)
+    factory = ClientFactory(options.credential if options.credential is not None else make_credential(), settings)
+    started = utcnow()
+    scope = establish(factory, options.scope_request)
+    inv = collect(factory, list(scope.subscriptions),
+                  CollectOptions(job_window_days=options.job_window_days, workers=options.workers), now=started)
+    inv = dataclasses.replace(inv, scope=scope.kind)
+    if on_inventory is not None:
+        on_inventory(inv)
+    return evaluate_inventory(inv, options.rule_settings, started_at=iso(started), arm_requests=inv.arm_requests)
+
+
+def evaluate_inventory(inv: Inventory, rule_settings: Mapping[str, RuleSettings] | None = None, *,
+                       started_at: str | None = None, arm_requests: int = 0) -> Report:
+    """Run the rules over an Inventory (a fresh one, or one saved by an earlier scan). By default the
+    scan "started" when the data was collected, so dashboards see how old the findings are, and
+    made no ARM request."""
+    from .engine import evaluate
+    from .report import build_report
+    from .timeutil import iso, utcnow
+    evaluation = evaluate(inv, rule_settings)
+    for err in evaluation.rule_errors:
+        log.warning("rule error: %s", err)
+    return build_report(evaluation, inv, started_at=started_at or inv.collected_at, finished_at=iso(utcnow()),
+                        arm_requests=arm_requests, tool_version=__version__)
+
+
+@contextlib.contextmanager
+def demo_options(options: ScanOptions) -> Iterator[ScanOptions]:
+    """`options` pointed at the bundled demo subscription on a loopback ARM simulator (the real SDK
+    stack, no Azure account), for as long as the block runs."""
+    from .arm import StaticTokenCredential
+    from .simulator import Simulator, load_scenario
+    scenario = load_scenario("demo")
+    with Simulator(scenario) as sim:
+        yield dataclasses.replace(options, subscriptions=tuple(s.lower() for s in scenario["subscriptions"]),
+                                  all_subscriptions=False, endpoint=sim.endpoint, verify=sim.ca_path,
+                                  credential=StaticTokenCredential("demo-token-not-a-secret"))
