@@ -1,6 +1,8 @@
 """The ARM safety layer (scanner/arm.py) against real HTTP: real azure-mgmt SDK clients built by
-ClientFactory talk TLS to a tiny loopback server started here, which records every connection and
-request and answers what each test scripts. Nothing of ours is mocked.
+ClientFactory talk TLS to the simulator's loopback TLS server (scanner/simulator) with a scripted
+request handler here, which records every connection and request and answers what each test
+scripts: statuses and bodies the simulator would never send, stalls, drops, trickled bodies.
+Nothing of ours is mocked.
 
 What design.md ("Safety requirements", "Throttling and cost model") asks, one test each:
 - read-only: azure-mgmt-core's auto-registration policy would POST /providers/<rp>/register on a
@@ -21,11 +23,10 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 import pytest
-import trustme
 from azure.core.exceptions import DecodeError, HttpResponseError, ServiceResponseError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.compute import ComputeManagementClient  # imported up front: timings measure HTTP only
@@ -44,6 +45,8 @@ from scanner.arm import (
 )
 from scanner.collectors import compute as cmp
 from scanner.collectors.base import Recorder, read_list
+from scanner.simulator.server import _TLSServer
+from scanner.simulator.tls import server_context
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 VM_LIST_PATH = f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines"
@@ -89,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
-        stub: Stub = self.server.stub  # type: ignore[attr-defined]
+        stub: Stub = self.server.sim  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -124,35 +127,27 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(_TLSServer):
+    """The simulator's loopback TLS server (handshake in the connection's thread, bounded stop)
+    with this module's scripted handler, counting every TCP connection before any TLS or HTTP."""
 
-    def __init__(self, stub: "Stub", ctx: ssl.SSLContext):
-        self.stub, self.ctx = stub, ctx
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def get_request(self):  # count every TCP connection, before any TLS or HTTP
-        sock, addr = self.socket.accept()
-        with self.stub.lock:
-            self.stub.connections += 1
-        return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
-
-    def handle_error(self, request, client_address) -> None:  # clients that hung up (stalls, refusals)
-        pass
+    def get_request(self):
+        accepted = super().get_request()
+        with self.sim.lock:
+            self.sim.connections += 1
+        return accepted
 
 
 class Stub:
     """A loopback HTTPS server: `responder(seen) -> Reply` decides each answer."""
 
-    def __init__(self, ca: trustme.CA, host: str = "127.0.0.1"):
+    def __init__(self, ctx: ssl.SSLContext, host: str = "127.0.0.1"):
         self.lock = threading.Lock()
         self.requests: list[Seen] = []
         self.connections = 0
         self.release = threading.Event()
         self.responder: Callable[[Seen], Reply] = lambda seen: Reply(404, {"error": {"code": "NotScripted"}})
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
-        self._server = _Server(self, ctx)
+        self._server = _Server(("127.0.0.1", 0), _Handler, self, ctx)
         self.url = f"https://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -174,33 +169,34 @@ class Stub:
     def close(self) -> None:
         self.release.set()
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
+def tls(tmp_path_factory) -> tuple[ssl.SSLContext, str]:
+    """The simulator's throwaway CA: a server context for 127.0.0.1 and localhost, and the CA file."""
+    ctx, ca_file = server_context(tmp_path_factory.mktemp("ca"), ["127.0.0.1", "localhost"])
+    return ctx, str(ca_file)
 
 
 @pytest.fixture(scope="module")
-def ca_path(ca, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
+def ca_path(tls) -> str:
+    return tls[1]
 
 
 @pytest.fixture
-def arm(ca):
-    stub = Stub(ca)
+def arm(tls):
+    stub = Stub(tls[0])
     yield stub
     stub.close()
 
 
 @pytest.fixture
-def foreign(ca):
+def foreign(tls):
     """A second server on another host:port with a certificate the client trusts: had the guard
     let the request through, it would have connected here and received the token."""
-    stub = Stub(ca, host="localhost")
+    stub = Stub(tls[0], host="localhost")
     stub.script(Reply(200, {"value": [_vm("stolen")]}))
     yield stub
     stub.close()
