@@ -23,6 +23,10 @@ MODULES = (
     "rules.vault_operations",
     "rules.soft_delete",
     "rules.site_recovery_dr",
+    # second edition: network path, VM model, disks and key vaults
+    "rules.vm_model",
+    "rules.network",
+    "rules.disk_support",
 )
 
 

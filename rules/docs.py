@@ -49,3 +49,18 @@ DOC_MONITOR_ALERTS = 'https://learn.microsoft.com/azure/backup/move-to-azure-mon
 DOC_MUA = 'https://learn.microsoft.com/azure/backup/multi-user-authorization-concept'
 DOC_SOFT_DELETE_VMS = 'https://learn.microsoft.com/azure/backup/soft-delete-virtual-machines'
 DOC_SUBSCRIPTION_LIMITS = 'https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits'
+
+# Second edition, network path, disks and key vaults (BCDR204, BCDR304, BCDR604-608).
+DOC_ASR_NETWORKING = 'https://learn.microsoft.com/azure/site-recovery/azure-to-azure-about-networking'
+DOC_BACKUP_NETWORK = 'https://learn.microsoft.com/azure/backup/backup-azure-arm-vms-prepare#establish-network-connectivity'
+DOC_NO_NETWORK = 'https://learn.microsoft.com/azure/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout#extensionsnapshotfailednonetwork---snapshot-operation-failed-due-to-no-network-connectivity-on-the-virtual-machine'
+DOC_NSG = 'https://learn.microsoft.com/azure/virtual-network/network-security-group-how-it-works'
+DOC_SERVICE_TAGS = 'https://learn.microsoft.com/azure/virtual-network/service-tags-overview'
+DOC_UDR = 'https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview'
+DOC_EXTENSION_OPERATIONS = 'https://learn.microsoft.com/azure/virtual-machines/extensions/overview'
+DOC_SHARED_DISKS = 'https://learn.microsoft.com/azure/virtual-machines/disks-shared'
+DOC_UNMANAGED_RETIREMENT = 'https://learn.microsoft.com/azure/virtual-machines/unmanaged-disks-deprecation'
+DOC_ADE_OVERVIEW = 'https://learn.microsoft.com/azure/virtual-machines/disk-encryption-overview'
+DOC_HOST_ENCRYPTION = 'https://learn.microsoft.com/azure/virtual-machines/disks-enable-host-based-encryption-portal'
+DOC_KEYVAULT_TRUSTED = 'https://learn.microsoft.com/azure/key-vault/general/overview-vnet-service-endpoints#trusted-services'
+DOC_ENCRYPTED_TROUBLESHOOT = 'https://learn.microsoft.com/azure/backup/backup-azure-encrypted-vm-troubleshoot'

@@ -618,6 +618,14 @@ class ClientFactory:
         from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
         return self._build(SiteRecoveryManagementClient, subscription_id)
 
+    def network(self, subscription_id: str):
+        from azure.mgmt.network import NetworkManagementClient
+        return self._build(NetworkManagementClient, subscription_id)
+
+    def keyvault(self, subscription_id: str):
+        from azure.mgmt.keyvault import KeyVaultManagementClient
+        return self._build(KeyVaultManagementClient, subscription_id)
+
     def check_credential(self) -> None:
         """Fail early, before any scan, when no credential works (exit 2, nothing scanned)."""
         self.credential.get_token(self.scope)

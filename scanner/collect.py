@@ -23,6 +23,8 @@ from . import ids
 from . import inventory as m
 from .arm import ClientFactory, classify
 from .collectors import compute as cmp
+from .collectors import keyvault as kvc
+from .collectors import network as netc
 from .collectors import recovery as rsv
 from .collectors import resources as res
 from .collectors import site_recovery as asrc
@@ -64,6 +66,11 @@ class _Parts:
     recovery_plans: list[m.RecoveryPlan] = field(default_factory=list)
     replication_fabrics: list[m.ReplicationFabric] = field(default_factory=list)
     container_mappings: list[m.ContainerMapping] = field(default_factory=list)
+    network_interfaces: list[m.NetworkInterface] = field(default_factory=list)
+    network_security_groups: list[m.NetworkSecurityGroup] = field(default_factory=list)
+    route_tables: list[m.RouteTable] = field(default_factory=list)
+    virtual_networks: list[m.VirtualNetwork] = field(default_factory=list)
+    key_vaults: list[m.KeyVault] = field(default_factory=list)
     coverage: list[m.Coverage] = field(default_factory=list)
 
 
@@ -103,6 +110,8 @@ def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptio
     out.locks = read_list(rec, m.LOCKS, lambda: factory.locks(sub).management_locks.list_at_subscription_level(),
                           res.map_lock)
     out.disks = read_list(rec, m.DISKS, lambda: compute.disks.list(), cmp.map_disk)
+    for key, items in netc.collect(factory, sub, rec).items():
+        setattr(out, key, items)
     rpcs = read_list(rec, m.RESTORE_POINT_COLLECTIONS, lambda: compute.restore_point_collections.list_all(),
                      cmp.map_restore_point_collection)
     vaults = factory.vaults(sub)
@@ -128,6 +137,8 @@ def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptio
     for vm, view, error in _parallel(options.workers, wanted_views, lambda vm: _instance_view(compute, rec, vm)):
         vms[vm.id] = replace(vm, instance_view=view, instance_view_error=error)
     out.virtual_machines = list(vms.values())
+    # Key vaults of ADE disks: one GET each, only those that disks of backed-up VMs name.
+    out.key_vaults = kvc.collect(factory, rec, kvc.referenced_vaults(out.disks, vms.values(), backed_up if pi_ok else None))
 
     wanted_rpcs = [r for r in rpcs if r.source_id in backed_up or not pi_ok]
     rec.ok(m.RESTORE_POINTS)

@@ -45,12 +45,20 @@ REPLICATION_FABRICS = "replication_fabrics"
 CONTAINER_MAPPINGS = "container_mappings"
 ASR_RECOVERY_POINTS = "asr_recovery_points"  # per item, only where a rule needs it
 
+# Microsoft.Network (one paged list each per subscription) and the key vaults of ADE disks.
+NETWORK_INTERFACES = "network_interfaces"
+NETWORK_SECURITY_GROUPS = "network_security_groups"
+ROUTE_TABLES = "route_tables"
+VIRTUAL_NETWORKS = "virtual_networks"
+KEY_VAULTS = "key_vaults"
+NETWORK_COLLECTORS = (NETWORK_INTERFACES, NETWORK_SECURITY_GROUPS, ROUTE_TABLES, VIRTUAL_NETWORKS)
+
 ALL_COLLECTORS = (
     VMS, VM_STATUS, INSTANCE_VIEWS, RESOURCE_GROUPS, LOCKS, RESTORE_POINT_COLLECTIONS,
     RESTORE_POINTS, DISKS, VAULTS, VAULT_SETTINGS, PROTECTED_ITEMS, BACKUP_POLICIES, BACKUP_JOBS,
     BACKUP_JOB_DETAILS, REPLICATION_ITEMS, REPLICATION_JOBS,
     RECOVERY_PLANS, REPLICATION_FABRICS, CONTAINER_MAPPINGS, ASR_RECOVERY_POINTS,
-)
+) + NETWORK_COLLECTORS + (KEY_VAULTS,)
 
 OK, PARTIAL, FAILED = "ok", "partial", "failed"
 
@@ -105,6 +113,7 @@ class VmDisk:
     managed_disk_id: str = ""  # normalised
     size_gb: int | None = None
     is_os_disk: bool = False
+    unmanaged: bool = False  # a VHD in a storage account (`vhd.uri`), no managedDisk
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,9 @@ class VirtualMachine:
     tags: dict[str, str] = field(default_factory=dict)
     instance_view: InstanceView | None = None  # fetched only for running backed-up/replicated VMs
     instance_view_error: str = ""  # ARM error code when the instance view GET failed
+    allow_extension_operations: bool | None = None  # osProfile.allowExtensionOperations (None: not said)
+    security_type: str = ""  # securityProfile.securityType: TrustedLaunch | ConfidentialVM | Standard | ''
+    nic_ids: tuple[str, ...] = ()  # networkProfile.networkInterfaces[].id, normalised, primary first
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,13 @@ class Disk:
     ade_has_kek: bool = False
     sse_type: str = ""  # encryption.type (server-side encryption)
     sku: str = ""  # sku.name: Standard_LRS, Premium_LRS, PremiumV2_LRS, UltraSSD_LRS, ...
+    # Key vaults the ADE settings name (normalised ids): the BitLocker/dm-crypt secret's vault and
+    # the key-encryption key's vault (diskEncryptionKey / keyEncryptionKey .sourceVault.id).
+    ade_secret_vault_ids: tuple[str, ...] = ()
+    ade_key_vault_ids: tuple[str, ...] = ()
+    max_shares: int | None = None  # maxShares (> 1: a shared disk)
+    data_access_auth_mode: str = ""  # dataAccessAuthMode: AzureActiveDirectory | None
+    security_type: str = ""  # securityProfile.securityType: TrustedLaunch | ConfidentialVM_* | ''
 
 
 @dataclass(frozen=True)
@@ -427,6 +446,121 @@ class ContainerMapping:
 
 
 @dataclass(frozen=True)
+class NicIpConfig:
+    name: str
+    subnet_id: str = ""  # normalised
+    private_ip: str = ""
+    primary: bool | None = None
+    asg_ids: tuple[str, ...] = ()  # applicationSecurityGroups[].id, normalised
+
+
+@dataclass(frozen=True)
+class NetworkInterface:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    vm_id: str = ""  # virtualMachine.id, normalised
+    nsg_id: str = ""  # networkSecurityGroup.id, normalised ('' when none)
+    primary: bool | None = None
+    ip_configurations: tuple[NicIpConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class SecurityRule:
+    """One NSG rule, custom or default, with the single and plural fields merged."""
+    name: str
+    priority: int
+    direction: str  # Inbound | Outbound
+    access: str  # Allow | Deny
+    protocol: str = "*"  # * | Tcp | Udp | Icmp | Esp | Ah
+    source_prefixes: tuple[str, ...] = ()
+    source_ports: tuple[str, ...] = ()
+    destination_prefixes: tuple[str, ...] = ()
+    destination_ports: tuple[str, ...] = ()
+    source_asg_ids: tuple[str, ...] = ()
+    destination_asg_ids: tuple[str, ...] = ()
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSecurityGroup:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    rules: tuple[SecurityRule, ...] = ()  # securityRules + defaultSecurityRules
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    address_prefix: str = ""  # a CIDR or a service tag
+    next_hop_type: str = ""  # VirtualAppliance | Internet | VirtualNetworkGateway | VnetLocal | None
+    next_hop_ip: str = ""
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str  # normalised
+    display_id: str
+    name: str
+    nsg_id: str = ""
+    route_table_id: str = ""
+
+
+@dataclass(frozen=True)
+class VirtualNetwork:
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    subnets: tuple[Subnet, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    object_id: str  # lower-cased
+    tenant_id: str = ""
+    application_id: str = ""
+    keys: tuple[str, ...] = ()  # permissions, lower-cased
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyVault:
+    """A key vault an ADE disk of a backed-up VM names (one GET each)."""
+    id: str
+    display_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str = ""
+    rbac_authorization: bool | None = None  # enableRbacAuthorization
+    access_policies: tuple[AccessPolicy, ...] = ()
+    network_default_action: str = ""  # networkAcls.defaultAction: Allow | Deny ('' when no ACLs)
+    network_bypass: str = ""  # networkAcls.bypass: AzureServices | None
+    public_network_access: str = ""  # Enabled | Disabled
+
+
+@dataclass(frozen=True)
 class Coverage:
     subscription_id: str
     collector: str
@@ -456,6 +590,11 @@ class Inventory:
     recovery_plans: tuple[RecoveryPlan, ...] = ()
     replication_fabrics: tuple[ReplicationFabric, ...] = ()
     container_mappings: tuple[ContainerMapping, ...] = ()
+    network_interfaces: tuple[NetworkInterface, ...] = ()
+    network_security_groups: tuple[NetworkSecurityGroup, ...] = ()
+    route_tables: tuple[RouteTable, ...] = ()
+    virtual_networks: tuple[VirtualNetwork, ...] = ()
+    key_vaults: tuple[KeyVault, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     arm_requests: int = 0
     # How the subscriptions were chosen: "subscriptions" (named on the command line) or
@@ -476,6 +615,26 @@ class Inventory:
     @cached_property
     def vault_by_id(self) -> dict[str, Vault]:
         return {v.id: v for v in self.vaults}
+
+    @cached_property
+    def nic_by_id(self) -> dict[str, NetworkInterface]:
+        return {n.id: n for n in self.network_interfaces}
+
+    @cached_property
+    def nsg_by_id(self) -> dict[str, NetworkSecurityGroup]:
+        return {n.id: n for n in self.network_security_groups}
+
+    @cached_property
+    def route_table_by_id(self) -> dict[str, RouteTable]:
+        return {r.id: r for r in self.route_tables}
+
+    @cached_property
+    def subnet_by_id(self) -> dict[str, Subnet]:
+        return {s.id: s for vnet in self.virtual_networks for s in vnet.subnets}
+
+    @cached_property
+    def key_vault_by_id(self) -> dict[str, KeyVault]:
+        return {k.id: k for k in self.key_vaults}
 
     @cached_property
     def policy_by_id(self) -> dict[str, BackupPolicy]:

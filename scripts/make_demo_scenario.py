@@ -889,6 +889,200 @@ def asr_second_edition():
 
 recovery_plans, container_mappings, replication_fabrics, recovery_points = [], [], [], []
 asr_second_edition()
+# ------------------------------------------------------------------ network and key vault (BCDR204, 304, 604-608)
+# Kept in one block that only adds resources and adjusts a few VMs after they are built, so that
+# changes to the VM and backup sections above stay easy to merge.
+NET_RG = {"westeurope": "rg-network", "northeurope": "rg-network-neu"}
+VNETS = {  # name -> (location, address space, {subnet: (prefix, nsg or None, route table or None)})
+    "vnet-prod-weu": ("westeurope", "10.10.0.0/16", {
+        "snet-web": ("10.10.1.0/24", "nsg-snet-web", None), "snet-app": ("10.10.2.0/24", "nsg-snet-app", None),
+        "snet-data": ("10.10.3.0/24", "nsg-snet-data", "rt-snet-data"), "snet-fin": ("10.10.4.0/24", "nsg-snet-fin", None),
+        "snet-mgmt": ("10.10.5.0/24", None, None)}),
+    "vnet-prod-neu": ("northeurope", "10.20.0.0/16", {
+        "snet-identity": ("10.20.1.0/24", "nsg-snet-identity", None), "snet-files": ("10.20.2.0/24", None, None),
+        "snet-dr": ("10.20.3.0/24", "nsg-snet-dr", None)}),
+}
+SUBNET_OF_RG = {"rg-web-prod": "snet-web", "rg-app-prod": "snet-app", "rg-app-test": "snet-app", "rg-data-prod": "snet-data",
+                "rg-fin-prod": "snet-fin", "rg-mgmt": "snet-mgmt", "rg-identity-neu": "snet-identity",
+                "rg-files-neu": "snet-files", "rg-web-prod-asr": "snet-dr"}
+
+
+def net_id(loc, kind, name):
+    return f"{P}/resourceGroups/{NET_RG[loc]}/providers/Microsoft.Network/{kind}/{name}"
+
+
+def nsg_rule_body(nsg, name, priority, access, *, dest="*", ports="*", protocol="*", direction="Outbound", source="*",
+                  default=False, description=None):
+    props = {"provisioningState": "Succeeded", "protocol": protocol, "sourcePortRange": "*", "sourceAddressPrefix": source,
+             "access": access, "priority": priority, "direction": direction}
+    if description:
+        props["description"] = description
+    props.update({"destinationPortRanges": list(ports)} if isinstance(ports, tuple) else {"destinationPortRange": ports})
+    props.update({"destinationAddressPrefixes": list(dest)} if isinstance(dest, tuple) else {"destinationAddressPrefix": dest})
+    kind = "defaultSecurityRules" if default else "securityRules"
+    return {"name": name, "id": f"{nsg}/{kind}/{name}", "properties": props}
+
+
+def nsg_body(loc, name, custom, rg=None):
+    nid = net_id(loc, "networkSecurityGroups", name) if rg is None else \
+        f"{P}/resourceGroups/{rg}/providers/Microsoft.Network/networkSecurityGroups/{name}"
+    defaults = [
+        nsg_rule_body(nid, "AllowVnetInBound", 65000, "Allow", dest="VirtualNetwork", direction="Inbound", source="VirtualNetwork", default=True),
+        nsg_rule_body(nid, "AllowAzureLoadBalancerInBound", 65001, "Allow", direction="Inbound", source="AzureLoadBalancer", default=True),
+        nsg_rule_body(nid, "DenyAllInBound", 65500, "Deny", direction="Inbound", default=True),
+        nsg_rule_body(nid, "AllowVnetOutBound", 65000, "Allow", dest="VirtualNetwork", source="VirtualNetwork", default=True),
+        nsg_rule_body(nid, "AllowInternetOutBound", 65001, "Allow", dest="Internet", default=True),
+        nsg_rule_body(nid, "DenyAllOutBound", 65500, "Deny", default=True),
+    ]
+    return {"name": name, "id": nid, "type": "Microsoft.Network/networkSecurityGroups", "location": loc,
+            "etag": f"W/\"{gid('etag', nid)}\"", "properties": {
+                "provisioningState": "Succeeded", "resourceGuid": gid("nsg", nid),
+                "securityRules": [nsg_rule_body(nid, *r[:3], **r[3]) for r in custom], "defaultSecurityRules": defaults}}
+
+
+HARDENED = [  # outbound locked down, with the backup and replication paths opened first
+    ("allow-storage-weu", 100, "Allow", dict(dest="Storage.WestEurope", ports="443", protocol="Tcp")),
+    ("allow-azure-backup", 110, "Allow", dict(dest="AzureBackup", ports="443", protocol="Tcp")),
+    ("allow-site-recovery", 120, "Allow", dict(dest="AzureSiteRecovery", ports="443", protocol="Tcp")),
+    ("allow-entra-id", 130, "Allow", dict(dest="AzureActiveDirectory", ports="443", protocol="Tcp")),
+    ("allow-vnet-out", 200, "Allow", dict(dest="VirtualNetwork")),
+    ("deny-internet-out", 4000, "Deny", dict(dest="Internet", description="No direct internet egress")),
+]
+network_security_groups = [
+    nsg_body("westeurope", "nsg-snet-web", [("allow-https-in", 100, "Allow", dict(dest="*", ports="443", protocol="Tcp",
+                                                                               direction="Inbound", source="Internet"))]),
+    nsg_body("westeurope", "nsg-snet-app", HARDENED),
+    nsg_body("westeurope", "nsg-snet-data", [("allow-sql-from-app", 100, "Allow", dict(dest="10.10.3.0/24", ports="1433", protocol="Tcp",
+                                                                                     direction="Inbound", source="10.10.2.0/24"))]),
+    nsg_body("westeurope", "nsg-snet-fin", [("allow-web-in", 100, "Allow", dict(dest="*", ports=("443", "8443"), protocol="Tcp",
+                                                                             direction="Inbound", source="10.10.1.0/24"))]),
+    nsg_body("northeurope", "nsg-snet-identity", [("allow-ad-in", 100, "Allow", dict(dest="*", ports=("53", "88", "389", "445"),
+                                                                                  direction="Inbound", source="VirtualNetwork"))]),
+    nsg_body("northeurope", "nsg-snet-dr", []),
+    # BCDR304: the batch server's NIC allows AzureCloud of the DR region only (copied from a North
+    # Europe template), then denies the internet: Storage and Backup in West Europe are blocked.
+    nsg_body("westeurope", "vm-batch-02-nsg", [
+        ("allow-azurecloud", 200, "Allow", dict(dest="AzureCloud.northeurope", ports="443", protocol="Tcp")),
+        ("deny-internet-out", 4000, "Deny", dict(dest="Internet"))], rg="rg-app-prod"),
+    # BCDR304: a deny on 443 only, on the NIC of vm-app-03; its subnet's NSG would allow the traffic.
+    nsg_body("westeurope", "vm-app-03-nsg", [
+        ("deny-https-out", 150, "Deny", dict(dest="*", ports="443", protocol="Tcp", description="Egress review 2026-10"))],
+        rg="rg-app-prod"),
+]
+NIC_NSG = {("rg-app-prod", "vm-batch-02"): "vm-batch-02-nsg", ("rg-app-prod", "vm-app-03"): "vm-app-03-nsg"}
+
+# BCDR304 (info): the data subnet's default route goes through the hub firewall.
+route_tables = [{
+    "name": "rt-snet-data", "id": net_id("westeurope", "routeTables", "rt-snet-data"), "type": "Microsoft.Network/routeTables",
+    "location": "westeurope", "properties": {"provisioningState": "Succeeded", "disableBgpRoutePropagation": True, "routes": [
+        {"name": "default-to-firewall", "id": net_id("westeurope", "routeTables", "rt-snet-data") + "/routes/default-to-firewall",
+         "properties": {"provisioningState": "Succeeded", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance",
+                        "nextHopIpAddress": "10.10.255.4"}},
+        {"name": "onprem", "id": net_id("westeurope", "routeTables", "rt-snet-data") + "/routes/onprem",
+         "properties": {"provisioningState": "Succeeded", "addressPrefix": "192.168.0.0/16", "nextHopType": "VirtualNetworkGateway"}}]}}]
+
+virtual_networks = []
+for vname, (loc, space, subnets) in VNETS.items():
+    vid = net_id(loc, "virtualNetworks", vname)
+    sn_bodies = []
+    for sname, (prefix, nsg_name, rt_name) in subnets.items():
+        props = {"addressPrefix": prefix, "provisioningState": "Succeeded", "privateEndpointNetworkPolicies": "Disabled"}
+        if nsg_name:
+            props["networkSecurityGroup"] = {"id": net_id(loc, "networkSecurityGroups", nsg_name)}
+        if rt_name:
+            props["routeTable"] = {"id": net_id(loc, "routeTables", rt_name)}
+        sn_bodies.append({"name": sname, "id": f"{vid}/subnets/{sname}", "type": "Microsoft.Network/virtualNetworks/subnets",
+                          "properties": props})
+    virtual_networks.append({"name": vname, "id": vid, "type": "Microsoft.Network/virtualNetworks", "location": loc,
+                             "properties": {"provisioningState": "Succeeded", "resourceGuid": gid("vnet", vid),
+                                            "addressSpace": {"addressPrefixes": [space]}, "dhcpOptions": {"dnsServers": []},
+                                            "subnets": sn_bodies, "virtualNetworkPeerings": [], "enableDdosProtection": False}})
+
+network_interfaces = []
+next_ip = {}
+for v in VMS:
+    sname = SUBNET_OF_RG[v["rg"]]
+    vname = next(n for n, (_l, _s, subs) in VNETS.items() if sname in subs)
+    loc = VNETS[vname][0]
+    prefix = VNETS[vname][2][sname][0]
+    host = next_ip[sname] = next_ip.get(sname, 3) + 1
+    nic_id = f"{P}/resourceGroups/{v['rg']}/providers/Microsoft.Network/networkInterfaces/{v['name']}-nic01"
+    props = {"provisioningState": "Succeeded", "resourceGuid": gid("nic", nic_id), "primary": True,
+             "enableAcceleratedNetworking": v["size"].endswith("v5"), "enableIPForwarding": False,
+             "macAddress": "00-0D-3A-" + "-".join(gid("mac", nic_id)[i:i + 2].upper() for i in (0, 2, 4)),
+             "virtualMachine": {"id": vm_id(v)}, "dnsSettings": {"dnsServers": [], "appliedDnsServers": []},
+             "ipConfigurations": [{"name": "ipconfig1", "id": f"{nic_id}/ipConfigurations/ipconfig1", "properties": {
+                 "provisioningState": "Succeeded", "primary": True, "privateIPAddressVersion": "IPv4",
+                 "privateIPAllocationMethod": "Dynamic", "privateIPAddress": prefix.rsplit(".", 1)[0] + f".{host}",
+                 "subnet": {"id": f"{net_id(loc, 'virtualNetworks', vname)}/subnets/{sname}"}}}]}
+    if (v["rg"], v["name"]) in NIC_NSG:
+        props["networkSecurityGroup"] = {"id": f"{P}/resourceGroups/{v['rg']}/providers/Microsoft.Network/networkSecurityGroups/{NIC_NSG[(v['rg'], v['name'])]}"}
+    network_interfaces.append({"name": f"{v['name']}-nic01", "id": nic_id, "type": "Microsoft.Network/networkInterfaces",
+                               "location": v["loc"], "properties": props})
+
+resource_groups += [{"id": f"{P}/resourceGroups/{name}", "name": name, "type": "Microsoft.Resources/resourceGroups", "location": loc,
+                     "properties": {"provisioningState": "Succeeded"}, "tags": {"env": "prod", "owner": "network-team"}}
+                    for loc, name in NET_RG.items()]
+
+
+def vm_body(rg, name):
+    return next(b for b in vm_bodies if b["id"] == vm_id(by_key[(rg, name)]))
+
+
+def disk_body(name):
+    return next(d for d in disks if d["name"] == name)
+
+
+# BCDR204: the domain controller was hardened with extension operations switched off.
+vm_body("rg-identity-neu", "vm-dc-neu-01")["properties"]["osProfile"]["allowExtensionOperations"] = False
+
+# BCDR604: the file server's data disk was moved to Premium SSD v2; its policy is still Standard.
+files_data = disk_body("vm-files-neu-01_data_0")
+files_data["sku"] = {"name": "PremiumV2_LRS", "tier": "Premium"}
+files_data["properties"].pop("tier", None)
+vm_body("rg-files-neu", "vm-files-neu-01")["properties"]["storageProfile"]["dataDisks"][0]["managedDisk"]["storageAccountType"] = "PremiumV2_LRS"
+
+# BCDR605: the archive server grew to 34 data disks (its original one plus 33 of 1 TiB each).
+archive = by_key[("rg-data-prod", "vm-archive-01")]
+archive_storage = vm_body("rg-data-prod", "vm-archive-01")["properties"]["storageProfile"]
+for lun in range(1, 34):
+    dname = f"vm-archive-01_data_{lun}"
+    archive_storage["dataDisks"].append({"lun": lun, "name": dname, "createOption": "Attach", "caching": "None",
+                                         "writeAcceleratorEnabled": False, "managedDisk": {"storageAccountType": "Standard_LRS",
+                                         "id": disk_id(archive, dname)}, "deleteOption": "Detach", "diskSizeGB": 1024, "toBeDetached": False})
+    disks.append({"id": disk_id(archive, dname), "name": dname, "type": "Microsoft.Compute/disks", "location": "westeurope",
+                  "managedBy": vm_id(archive, archive["rg"]), "sku": {"name": "Standard_LRS", "tier": "Standard"},
+                  "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 1024, "diskIOPSReadWrite": 500,
+                                 "diskMBpsReadWrite": 60, "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+                                 "timeCreated": "2023-06-01T10:00:00Z", "provisioningState": "Succeeded", "diskState": "Attached",
+                                 "diskSizeBytes": 1024 ** 4, "uniqueId": gid("disk", dname), "networkAccessPolicy": "AllowAll",
+                                 "publicNetworkAccess": "Enabled", "tier": "S30"}})
+
+# BCDR606: the 2017 license server still runs on unmanaged disks (VHDs in a storage account).
+legacy = by_key[("rg-mgmt", "vm-legacy-01")]
+legacy_os = vm_body("rg-mgmt", "vm-legacy-01")["properties"]["storageProfile"]["osDisk"]
+disks.remove(disk_body(legacy_os["name"]))
+legacy_os.pop("managedDisk")
+legacy_os["vhd"] = {"uri": f"https://stcontosolegacy01.blob.core.windows.net/vhds/{legacy_os['name']}.vhd"}
+
+# BCDR607 / BCDR608: vm-fin-01 and vm-hr-01 use Azure Disk Encryption with kv-contoso-ade. Its
+# firewall denies by default without the trusted-services exception, and the Backup Management
+# Service's access policy lacks the backup permission on keys.
+key_vaults = [{
+    "id": KEYVAULT, "name": "kv-contoso-ade", "type": "Microsoft.KeyVault/vaults", "location": "westeurope",
+    "tags": {"owner": "security-team"},
+    "properties": {
+        "sku": {"family": "A", "name": "standard"}, "tenantId": TENANT,
+        "accessPolicies": [
+            {"tenantId": TENANT, "objectId": gid("principal", "security-admins"),
+             "permissions": {"keys": ["get", "list", "create", "update", "wrapKey", "unwrapKey", "backup", "restore"],
+                             "secrets": ["get", "list", "set", "backup", "restore"], "certificates": []}},
+            {"tenantId": TENANT, "objectId": gid("principal", "backup-management-service"),
+             "permissions": {"keys": ["get", "list"], "secrets": ["get", "list", "backup"], "certificates": []}}],
+        "enabledForDeployment": False, "enabledForDiskEncryption": True, "enabledForTemplateDeployment": False,
+        "enableSoftDelete": True, "softDeleteRetentionInDays": 90, "enableRbacAuthorization": False, "enablePurgeProtection": True,
+        "networkAcls": {"bypass": "None", "defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}], "virtualNetworkRules": []},
+        "vaultUri": "https://kv-contoso-ade.vault.azure.net/", "provisioningState": "Succeeded", "publicNetworkAccess": "Enabled"}}]
 
 scenario = {
     "_comment": ("Demo subscription 'contoso-prod' for az-bcdr-scan --demo. Fictitious: the ids are fake GUIDs, the SAS "
@@ -912,6 +1106,11 @@ scenario = {
     "replicationFabrics": replication_fabrics,
     "containerMappings": container_mappings,
     "recoveryPoints": recovery_points,
+    "networkInterfaces": network_interfaces,
+    "networkSecurityGroups": network_security_groups,
+    "routeTables": route_tables,
+    "virtualNetworks": virtual_networks,
+    "keyVaults": key_vaults,
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else str(

@@ -225,3 +225,63 @@ def inventory(*, subs: tuple[str, ...] = (SUB,), coverage_overrides: dict[str, m
 
 def with_(obj: Any, **kw: Any) -> Any:
     return replace(obj, **kw)
+
+
+# ---- network and key vaults (BCDR304, BCDR608)
+def _net_id(sub: str, rg: str, kind: str, name: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/{kind}/{name}"
+
+
+def nsg_rule(name: str, priority: int, access: str = "Deny", destination: str | tuple[str, ...] = "*",
+             ports: str | tuple[str, ...] = "*", protocol: str = "*", source: str | tuple[str, ...] = "*",
+             source_ports: str | tuple[str, ...] = "*", direction: str = "Outbound", **kw: Any) -> m.SecurityRule:
+    def tup(v: str | tuple[str, ...]) -> tuple[str, ...]:
+        return (v,) if isinstance(v, str) else tuple(v)
+    return m.SecurityRule(name=name, priority=priority, direction=direction, access=access, protocol=protocol,
+                          source_prefixes=tup(source), source_ports=tup(source_ports),
+                          destination_prefixes=tup(destination), destination_ports=tup(ports), **kw)
+
+
+def nsg(name: str = "nsg1", *rules: m.SecurityRule, rg: str = "rg-net", sub: str = SUB, defaults: bool = True) -> m.NetworkSecurityGroup:
+    from rules._nsg import DEFAULT_OUTBOUND
+    display = _net_id(sub, rg, "networkSecurityGroups", name)
+    return m.NetworkSecurityGroup(**_ids(display), name=name, subscription_id=sub, resource_group=rg,
+                                  location="westeurope", rules=tuple(rules) + (DEFAULT_OUTBOUND if defaults else ()))
+
+
+SubnetSpec = tuple[str, m.NetworkSecurityGroup | None, m.RouteTable | None]  # name, its NSG, its route table
+
+
+def vnet(name: str = "vnet1", subnets: tuple[SubnetSpec, ...] = (("default", None, None),), rg: str = "rg-net",
+         sub: str = SUB) -> m.VirtualNetwork:
+    display = _net_id(sub, rg, "virtualNetworks", name)
+    return m.VirtualNetwork(**_ids(display), name=name, subscription_id=sub, resource_group=rg, location="westeurope",
+                            subnets=tuple(m.Subnet(**_ids(f"{display}/subnets/{sn}"), name=sn,
+                                                   nsg_id=g.id if g else "", route_table_id=t.id if t else "")
+                                          for sn, g, t in subnets))
+
+
+def route_table(name: str = "rt1", *routes: tuple[str, str, str], rg: str = "rg-net", sub: str = SUB) -> m.RouteTable:
+    display = _net_id(sub, rg, "routeTables", name)
+    return m.RouteTable(**_ids(display), name=name, subscription_id=sub, resource_group=rg, location="westeurope",
+                        routes=tuple(m.Route(name=f"r{i}", address_prefix=p, next_hop_type=h, next_hop_ip=ip)
+                                     for i, (p, h, ip) in enumerate(routes)))
+
+
+def nic(target: m.VirtualMachine, subnet_id: str, nsg_: m.NetworkSecurityGroup | None = None, ip: str = "10.0.0.4",
+        name: str | None = None, **kw: Any) -> m.NetworkInterface:
+    name = name or f"{target.name}-nic"
+    display = _net_id(target.subscription_id, target.resource_group, "networkInterfaces", name)
+    base = dict(**_ids(display), name=name, subscription_id=target.subscription_id, resource_group=target.resource_group,
+                location=target.location, vm_id=target.id, nsg_id=nsg_.id if nsg_ else "", primary=True,
+                ip_configurations=(m.NicIpConfig(name="ipconfig1", subnet_id=ids.norm(subnet_id), private_ip=ip, primary=True),))
+    base.update(kw)
+    return m.NetworkInterface(**base)
+
+
+def key_vault(name: str = "kv1", rg: str = "rg-sec", sub: str = SUB, **kw: Any) -> m.KeyVault:
+    display = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}"
+    base = dict(**_ids(display), name=name, subscription_id=sub, resource_group=rg, location="westeurope",
+                rbac_authorization=False)
+    base.update(kw)
+    return m.KeyVault(**base)

@@ -46,9 +46,26 @@ def test_full_collection(no_network):
     inv = replay("collect_full")
     assert all(c.status == m.OK for c in inv.coverage), [c for c in inv.coverage if c.status != m.OK]
     # every list paged (page size 2; 3 backup-job lists per vault) + 1 vault GET + 2 instance views + 2 restore
-    # point counts; the vault with A2A items adds its recovery plans and container mappings (one page each)
-    assert inv.arm_requests == 28
+    # point counts; the vault with A2A items adds its recovery plans and container mappings (one page each); the 4 network
+    # lists and 1 key vault GET
+    assert inv.arm_requests == 34
     assert len(inv.virtual_machines) == 3 and len(inv.disks) == 5 and len(inv.locks) == 2
+
+
+def test_network_lists_and_the_ade_key_vault(no_network):
+    inv = replay("collect_full")
+    web1 = inv.vm_by_id[VM.format(rg="rg-app", name="web1")]
+    [nic_id] = web1.nic_ids
+    nic = inv.nic_by_id[nic_id]
+    assert nic.vm_id == web1.id and nic.nsg_id.endswith("/networksecuritygroups/web1-nsg")
+    subnet = inv.subnet_by_id[nic.ip_configurations[0].subnet_id]
+    assert subnet.nsg_id.endswith("/snet-app-nsg") and subnet.route_table_id.endswith("/routetables/rt-app")
+    assert len(inv.network_interfaces) == 3 and len(inv.network_security_groups) == 2
+    assert [r.next_hop_type for r in inv.route_tables[0].routes] == ["VirtualAppliance"]
+    # one GET, for the one key vault an ADE disk of a backed-up VM names
+    [kv] = inv.key_vaults
+    assert kv.name == "kv1" and kv.network_bypass == "AzureServices" and kv.access_policies[0].secrets == ("backup", "get", "list")
+    assert cov(inv, m.KEY_VAULTS).items == 1
 
 
 def test_two_vms_with_the_same_name_stay_apart(no_network):

@@ -50,7 +50,7 @@ AGENT_AND_EXTENSION_RULES = ("BCDR201", "BCDR202", "BCDR203", "BCDR301", "BCDR30
 # The ones that judge a backed-up VM that is not replicated (BCDR303 is the Site Recovery extension).
 BACKUP_VM_INSTANCE_VIEW_RULES = ("BCDR201", "BCDR202", "BCDR203", "BCDR301", "BCDR302")
 LOCK_RULES = ("BCDR401", "BCDR402", "BCDR403")
-DISK_RULES = ("BCDR601", "BCDR602")  # BCDR603 is off by default: the scan does not run it
+DISK_RULES = ("BCDR601", "BCDR602", "BCDR604", "BCDR605", "BCDR607", "BCDR608")  # BCDR603 is off by default: the scan does not run it
 SITE_RECOVERY_RULES = ("BCDR901", "BCDR902", "BCDR903", "BCDR904", "BCDR905", "BCDR906")
 
 
@@ -71,6 +71,8 @@ VM_APP_03 = _vm("rg-app-prod", "vm-app-03")  # VMSnapshot failed: FAILs BCDR302
 VM_SQL_01 = _vm("RG-DATA-PROD", "vm-sql-01")  # 18 restore points: FAILs BCDR501
 VM_ARCHIVE_01 = _vm("RG-DATA-PROD", "vm-archive-01")  # 32 TiB disk: FAILs BCDR601
 VM_FIN_01 = _vm("rg-fin-prod", "vm-fin-01")  # 8 TiB ADE disk: FAILs BCDR602
+VM_HR_01 = _vm("rg-fin-prod", "vm-hr-01")  # ADE with kv-contoso-ade: FAILs BCDR608 with vm-fin-01
+KEY_VAULT = ids.norm(f"{SUB_SCOPE}/resourceGroups/rg-fin-prod/providers/Microsoft.KeyVault/vaults/kv-contoso-ade")
 RPC_SQL_01 = ids.norm(f"{SUB_SCOPE}/resourceGroups/rg-rp-sql-1/providers/Microsoft.Compute/"
                       "restorePointCollections/AzureBackup_vm-sql-01_00703323496")
 VM_LIST = r"/providers/Microsoft\.Compute/virtualMachines$"
@@ -305,8 +307,17 @@ ROWS = [
         blind={r: (VAULT_WEU,) for r in ("BCDR703", "BCDR705", "BCDR802", "BCDR803", "BCDR804")},
         check=_check_unprotected_not_claimed),
     Row("403-disks", lambda sim: [Fault.authorization_failed(r"/providers/Microsoft\.Compute/disks$")],
-        EXIT_INCOMPLETE, coverage={m.DISKS: ("failed", "AuthorizationFailed", ())},
+        EXIT_INCOMPLETE, coverage={m.DISKS: ("failed", "AuthorizationFailed", ()),
+                                   m.KEY_VAULTS: ("failed", "AuthorizationFailed", ())},
         blind={r: (ALL,) for r in DISK_RULES}),
+    Row("403-network-security-groups",
+        lambda sim: [Fault.authorization_failed(r"/providers/Microsoft\.Network/networkSecurityGroups$")],
+        EXIT_INCOMPLETE, coverage={m.NETWORK_SECURITY_GROUPS: ("failed", "AuthorizationFailed", ())},
+        blind={"BCDR304": (ALL,)}),
+    Row("403-one-key-vault",
+        lambda sim: [Fault.authorization_failed(r"/providers/Microsoft\.KeyVault/vaults/kv-contoso-ade$")],
+        EXIT_INCOMPLETE, coverage={m.KEY_VAULTS: ("partial", "AuthorizationFailed", (KEY_VAULT,))},
+        blind={"BCDR608": (VM_FIN_01, VM_HR_01)}),
     Row("404-instance-view-one-vm",
         lambda sim: [Fault.resource_not_found(r"/resourceGroups/rg-web-prod/.*/vm-web-02/instanceView$")],
         EXIT_INCOMPLETE, coverage={m.INSTANCE_VIEWS: ("partial", "ResourceNotFound", (VM_WEB_02,))},
@@ -348,7 +359,7 @@ ROWS = [
                      Fault.resource_not_found(r"/restorePointCollections/AzureBackup_vm-sql-01_00703323496$"),
                      Fault.server_error(r"/providers/Microsoft\.RecoveryServices/vaults$", status=503, times=1)],
         EXIT_INCOMPLETE,
-        coverage={m.DISKS: ("failed", "AuthorizationFailed", ()),
+        coverage={m.DISKS: ("failed", "AuthorizationFailed", ()), m.KEY_VAULTS: ("failed", "AuthorizationFailed", ()),
                   m.RESTORE_POINTS: ("partial", "ResourceNotFound", (RPC_SQL_01,))},
         blind={**{r: (ALL,) for r in DISK_RULES}, "BCDR501": (VM_SQL_01,), "BCDR502": (VM_SQL_01,)}),
 ]

@@ -29,13 +29,27 @@ def _disk_refs(storage: dict[str, Any]) -> tuple[m.VmDisk, ...]:
     if os_disk:
         out.append(m.VmDisk(name=s(os_disk.get("name")), lun=None,
                             managed_disk_id=ids.norm(s(get(os_disk, "managedDisk", "id"))),
-                            size_gb=i_or_none(os_disk.get("diskSizeGB")), is_os_disk=True))
+                            size_gb=i_or_none(os_disk.get("diskSizeGB")), is_os_disk=True,
+                            unmanaged=_unmanaged(os_disk)))
     for dd in lst(storage.get("dataDisks")):
         if isinstance(dd, dict):
             out.append(m.VmDisk(name=s(dd.get("name")), lun=i_or_none(dd.get("lun")),
                                 managed_disk_id=ids.norm(s(get(dd, "managedDisk", "id"))),
-                                size_gb=i_or_none(dd.get("diskSizeGB"))))
+                                size_gb=i_or_none(dd.get("diskSizeGB")), unmanaged=_unmanaged(dd)))
     return tuple(out)
+
+
+def _unmanaged(disk: dict[str, Any]) -> bool:
+    """A VHD page blob (`vhd.uri`) and no managed disk. The URI itself is not kept."""
+    return bool(s(get(disk, "vhd", "uri"))) and not s(get(disk, "managedDisk", "id"))
+
+
+def _nic_ids(props: dict[str, Any]) -> tuple[str, ...]:
+    """networkProfile.networkInterfaces ids, normalised, the one marked primary first."""
+    refs = [r for r in lst(get(props, "networkProfile", "networkInterfaces")) if isinstance(r, dict) and s(r.get("id"))]
+    primary = [r for r in refs if b_or_none(get(r, "properties", "primary")) is True]
+    ordered = primary + [r for r in refs if r not in primary]
+    return tuple(dict.fromkeys(ids.norm(s(r["id"])) for r in ordered))
 
 
 def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
@@ -62,6 +76,8 @@ def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
         ade_dual_pass_has_bek=dual_pass_on and isinstance(dual_pass.get("diskEncryptionKey"), dict),
         ade_dual_pass_has_kek=dual_pass_on and isinstance(dual_pass.get("keyEncryptionKey"), dict),
         disks=_disk_refs(storage), extensions=extensions, tags=tags(raw.get("tags")),
+        allow_extension_operations=b_or_none(os_profile.get("allowExtensionOperations")),
+        security_type=s(get(props, "securityProfile", "securityType")), nic_ids=_nic_ids(props),
     )
 
 
@@ -137,7 +153,16 @@ def map_disk(raw: dict[str, Any]) -> m.Disk:
         ade_enabled=ade, ade_has_bek=ade and any(isinstance(x.get("diskEncryptionKey"), dict) for x in settings),
         ade_has_kek=ade and any(isinstance(x.get("keyEncryptionKey"), dict) for x in settings),
         sse_type=s(get(props, "encryption", "type")), sku=s(get(raw, "sku", "name")),
+        ade_secret_vault_ids=_vaults(settings, "diskEncryptionKey") if ade else (),
+        ade_key_vault_ids=_vaults(settings, "keyEncryptionKey") if ade else (),
+        max_shares=i_or_none(props.get("maxShares")), data_access_auth_mode=s(props.get("dataAccessAuthMode")),
+        security_type=s(get(props, "securityProfile", "securityType")),
     )
+
+
+def _vaults(settings: list[dict[str, Any]], key: str) -> tuple[str, ...]:
+    """Normalised ids of the key vaults an ADE setting's disk or key-encryption key lives in."""
+    return tuple(dict.fromkeys(v for v in (ids.norm(s(get(x, key, "sourceVault", "id"))) for x in settings) if v))
 
 
 def _instant(text: str):

@@ -46,6 +46,15 @@ Top-level keys (all optional except "subscriptions"; keys starting with "_" are 
                               replicationProtectionContainerMappings bodies (listed per vault).
   "recoveryPoints"            Site Recovery .../replicationProtectedItems/{i}/recoveryPoints bodies,
                               listed per item.
+  "networkInterfaces"         Microsoft.Network/networkInterfaces bodies (ipConfigurations with
+                              subnet ids, networkSecurityGroup, virtualMachine).
+  "networkSecurityGroups"     Microsoft.Network/networkSecurityGroups bodies (securityRules and
+                              defaultSecurityRules, as the list returns them).
+  "routeTables"               Microsoft.Network/routeTables bodies (routes).
+  "virtualNetworks"           Microsoft.Network/virtualNetworks bodies (subnets with their
+                              networkSecurityGroup and routeTable references).
+  "keyVaults"                 Microsoft.KeyVault/vaults bodies, served by GET only (accessPolicies,
+                              enableRbacAuthorization, networkAcls).
   "recorded"                  bodies served verbatim, e.g. responses recorded from live Azure:
                               [{"path", "query", "body", "list"}]. `path` is matched whole and
                               case-insensitively, before any other route; `query` (optional) is a
@@ -83,6 +92,7 @@ KINDS = (
     "resourceGroups", "virtualMachines", "disks", "restorePointCollections", "locks", "vaults",
     "backupProtectedItems", "backupPolicies", "backupJobs", "replicationProtectedItems", "replicationJobs",
     "recoveryPlans", "replicationFabrics", "containerMappings", "recoveryPoints",
+    "networkInterfaces", "networkSecurityGroups", "routeTables", "virtualNetworks", "keyVaults",
 )
 MAPS = ("instanceViews", "subscriptionDetails")
 RECORDED = "recorded"

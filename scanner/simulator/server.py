@@ -364,6 +364,13 @@ class Simulator:
                         rf"/replicationprotecteditems/[^/]+)/recoverypoints$", re.I), "recoveryPoints",
              self._list_recovery_points),
         ]
+        # Microsoft.Network: one subscription-wide list per type; Microsoft.KeyVault: GET a vault.
+        for kind, path in (("networkInterfaces", "networkinterfaces"), ("networkSecurityGroups", "networksecuritygroups"),
+                           ("routeTables", "routetables"), ("virtualNetworks", "virtualnetworks")):
+            self._routes.append((re.compile(rf"^{_SUB}/providers/microsoft\.network/{path}$", re.I), kind,
+                                 self._sub_lister(kind)))
+        self._routes.append((re.compile(rf"^{_RG}/providers/microsoft\.keyvault/vaults/(?P<kv>[^/]+)$", re.I),
+                             "keyVault", self._get_key_vault))
 
     # ---- lifecycle
     def start(self) -> "Simulator":
@@ -563,6 +570,18 @@ class Simulator:
         if params.get("$expand", "").lower() == "restorepoints":
             return copy.deepcopy(body)
         return _strip(body, "properties.restorePoints")
+
+    def _sub_lister(self, kind: str) -> Callable[..., list[dict]]:
+        def list_kind(sub: str, params: dict[str, str]) -> list[dict]:
+            return self._index.in_sub(sub, kind)
+        return list_kind
+
+    def _get_key_vault(self, sub: str, rg: str, kv: str, params: dict[str, str]) -> dict:
+        rid = ids.norm(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{kv}")
+        body = self._index.by_id["keyVaults"].get(rid)
+        if body is None:
+            raise self._missing(sub, rg, "Microsoft.KeyVault/vaults", kv)
+        return copy.deepcopy(body)
 
     def _list_locks(self, sub: str, params: dict[str, str]) -> list[dict]:
         return self._index.in_sub(sub, "locks")
