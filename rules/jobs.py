@@ -13,6 +13,10 @@ from ._common import collected_at, first_backup_pending, no_time, not_assessed_f
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
 
+# Every JobStatus the SDK knows (azure-mgmt-recoveryservicesbackup 11.2.0).
+KNOWN_JOB_STATUSES = frozenset({"invalid", "inprogress", "completed", "failed", "completedwithwarnings", "cancelled",
+                                "cancelling"})
+
 
 def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Result]:
     """NOT_ASSESSED for each vault whose `collector` data could not be read (partial coverage)."""
@@ -85,9 +89,15 @@ def _aged_jobs(inv: m.Inventory, status: str, operations: tuple[str, ...] = ()
         yield r, 0.0
     now = collected_at(inv)
     for job in inv.backup_jobs:
-        if job.subscription_id.lower() in skip or job.status.lower() != status:
+        if job.subscription_id.lower() in skip:
             continue
         if operations and job.operation and job.operation.lower() not in operations:
+            continue
+        if job.status.lower() not in KNOWN_JOB_STATUSES:
+            # No status, or one the SDK does not know: it may be the very state this rule looks for.
+            yield not_assessed(job, f"job status {job.status or '(none)'!r} is not one the scanner knows"), 0.0
+            continue
+        if job.status.lower() != status:
             continue
         started = parse(job.start_time)
         if started is None:

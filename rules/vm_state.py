@@ -21,6 +21,7 @@ from .docs import DOC_CONSISTENCY, DOC_PROVISIONING_FAILED, DOC_TROUBLESHOOT, DO
 TRANSITIONAL_PROVISIONING = frozenset({"creating", "updating", "deleting"})
 TRANSITIONAL_POWER = frozenset({"starting", "stopping", "deallocating"})
 STOPPED_POWER = frozenset({"stopped", "deallocated"})
+KNOWN_POWER = frozenset({"running"}) | TRANSITIONAL_POWER | STOPPED_POWER
 
 
 # --------------------------------------------------------------------------- shared VM helpers
@@ -139,6 +140,11 @@ def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replica
         if power is None:
             reason = inv.gap(m.VM_STATUS, vm.subscription_id) or "the service did not report it"
             yield not_assessed(vm, f"power state unknown ({reason})")
+            continue
+        if power not in KNOWN_POWER:
+            # A state the scanner does not know (the service added one): it may be running, and
+            # its instance view was not read (only running VMs get one).
+            yield not_assessed(vm, f"power state {power!r} is not one the scanner knows")
             continue
         if power != "running":
             continue

@@ -317,6 +317,7 @@ def _abort(conn: Any) -> None:
 
 
 WATCHDOG = Watchdog()
+WATCHDOG_GRACE = 0.5  # seconds past --read-timeout before the watchdog ends a response
 
 
 class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
@@ -394,7 +395,9 @@ class GuardedTransport(RequestsTransport):
         read_timeout = float(kwargs.get("read_timeout", self.connection_config.read_timeout))
         kwargs["read_timeout"] = max(0.05, min(read_timeout, left))
         kwargs["connection_timeout"] = max(0.05, min(float(kwargs.get("connection_timeout", self.connection_config.timeout)), left))
-        watch = WATCHDOG.start(min(read_timeout, left))
+        # A stall (no byte at all) is the socket timeout's to report; the watchdog, a little later, is
+        # for bodies still trickling in. At the deadline it does not wait.
+        watch = WATCHDOG.start(min(read_timeout + WATCHDOG_GRACE, left))
         try:
             return super().send(request, **kwargs)
         except Exception as exc:

@@ -286,7 +286,7 @@ class BackupPolicy:
     name: str
     subscription_id: str
     vault_id: str
-    is_v2: bool  # Enhanced policy: policyType V2 or SimpleSchedulePolicyV2 (list results may omit policyType)
+    is_v2: bool | None  # Enhanced (V2) or Standard; None: neither policyType nor the schedule type says
     backup_management_type: str = ""
     schedule_policy_type: str = ""
     schedule_run_frequency: str = ""  # Daily | Hourly | Weekly

@@ -107,11 +107,14 @@ class FaultMatrixTally:
     not_assessed: int = 0
     dropped: int = 0
     writes: int = 0
+    secrets: int = 0  # known secrets (the token, a SAS signature, an account key) found in any output
+    overrun: float = float("-inf")  # the longest a run went past its --timeout, seconds
 
     def line(self) -> str:
         return (f"fault matrix: scenarios run {self.scenarios_run}, survived {self.survived}, resources assessed "
                 f"{self.assessed} or NOT_ASSESSED {self.not_assessed} (dropped {self.dropped}), "
-                f"write requests sent {self.writes}")
+                f"write requests sent {self.writes}, secrets found in outputs {self.secrets}, "
+                f"longest overrun past --timeout {max(0.0, self.overrun):.1f} s")
 
 
 def pytest_configure(config):

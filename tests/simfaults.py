@@ -34,12 +34,27 @@ Kinds (build them with the class methods, which fill in the ARM error bodies):
   the bearer token).
 - `transform`: run a function over the decoded JSON body before it is sent (unknown enum
   values, missing optional fields...). `drop_fields` and `set_fields` build common ones.
+- `repeat_next_link`: the list body's `nextLink` points at the request's own URL (a service that
+  loops its paging).
+- `endless_pages`: an empty page with a new `nextLink` every time (a list that never ends).
+- `trickle`: the real answer, its body sent one byte every `seconds` (a slow proxy); bounded by
+  `max_stall` overall, ends at `stop()` or when the client hangs up.
+- `drop`: close the connection without answering (a proxy or load balancer resetting it).
+- `token_bucket`: ARM's read throttling: a bucket of `burst` tokens refilled at `rate` a second;
+  a request that finds it empty is answered 429 with the Retry-After ARM would send (whole
+  seconds). `time_scale` runs the bucket that many times faster (Retry-After scaled alike), so a
+  10,000-VM scan at ARM's pacing fits in a benchmark.
+
+An `error` fault with `echo_auth` puts the request's Authorization header in its message, as some
+gateways do: the scanner must never let it reach an output.
 """
 from __future__ import annotations
 
 import copy
+import math
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,11 +64,12 @@ from typing import Any, Callable, Iterable, Mapping
 from scanner.simulator import Simulator
 from scanner.simulator.server import _ArmError, _decode_skiptoken, _encode, _params, _Response
 
-KINDS = ("error", "stall", "html", "reply", "truncated", "foreign_next_link", "transform")
+KINDS = ("error", "stall", "html", "reply", "truncated", "foreign_next_link", "transform", "repeat_next_link",
+         "endless_pages", "trickle", "drop", "token_bucket")
 
 # Kinds that replace the response before routing, and kinds that work on the routed body.
-PRE_ROUTE = ("error", "html", "reply")
-POST_ROUTE = ("truncated", "foreign_next_link", "transform")
+PRE_ROUTE = ("error", "html", "reply", "endless_pages", "drop", "token_bucket")
+POST_ROUTE = ("truncated", "foreign_next_link", "transform", "repeat_next_link", "trickle")
 
 # The sign-in page a proxy or captive portal answers with instead of JSON.
 HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Sign in to your account</title></head>"
@@ -78,6 +94,10 @@ class Fault:
     seconds: float = 0.0  # kind "stall"
     host: str = "evil.example"  # kind "foreign_next_link": host[:port] the nextLink points at
     transform: Callable[[Any], Any] | None = None  # kind "transform": body -> body (or None: edited in place)
+    echo_auth: bool = False  # kind "error": the message quotes the request's Authorization header
+    burst: int = 250  # kind "token_bucket"
+    rate: float = 25.0  # kind "token_bucket": tokens per (scaled) second
+    time_scale: float = 1.0  # kind "token_bucket": >1 runs ARM's clock faster
     seen: int = field(default=0, init=False)
     hits: int = field(default=0, init=False)
 
@@ -96,6 +116,12 @@ class Fault:
             raise ValueError("stall seconds must be >= 0")
         if self.kind == "transform" and not callable(self.transform):
             raise ValueError("a transform fault needs a callable transform")
+        if self.kind == "token_bucket" and not (self.burst >= 1 and self.rate > 0 and self.time_scale > 0):
+            raise ValueError("a token bucket needs burst >= 1, rate > 0 and time_scale > 0")
+        if self.kind == "trickle" and self.seconds <= 0:
+            raise ValueError("trickle seconds (per byte) must be > 0")
+        self._tokens = float(self.burst)
+        self._refilled = time.monotonic()
         self._path_re = re.compile(self.path, re.IGNORECASE)
         self._query_re = re.compile(self.query, re.IGNORECASE)
         self._lock = threading.Lock()
@@ -114,9 +140,26 @@ class Fault:
             self.seen += 1
             n = self.seen
             active = n >= self.first and (self.times is None or n < self.first + self.times)
+            if active and self.kind == "token_bucket":
+                self._refill()
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    active = False  # a token was there: the request goes through
             if active:
                 self.hits += 1
             return active
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.rate * self.time_scale)
+        self._refilled = now
+
+    def retry_after_seconds(self) -> float:
+        """token_bucket: what ARM would say to wait (whole seconds of its clock), in real seconds."""
+        with self._lock:
+            self._refill()
+            arm_seconds = max(1, math.ceil((1 - self._tokens) / self.rate))
+        return arm_seconds / self.time_scale
 
     def __repr__(self) -> str:
         extra = f" status={self.status}" if self.status else ""
@@ -180,6 +223,27 @@ class Fault:
     @classmethod
     def body(cls, path: str = "", *, transform: Callable[[Any], Any], **kw: Any) -> "Fault":
         return cls("transform", path=path, transform=transform, **kw)
+
+    @classmethod
+    def repeat_next_link(cls, path: str = "", **kw: Any) -> "Fault":
+        return cls("repeat_next_link", path=path, **kw)
+
+    @classmethod
+    def endless_pages(cls, path: str = "", **kw: Any) -> "Fault":
+        return cls("endless_pages", path=path, **kw)
+
+    @classmethod
+    def trickle(cls, path: str = "", *, seconds: float = 1.0, **kw: Any) -> "Fault":
+        return cls("trickle", path=path, seconds=seconds, **kw)
+
+    @classmethod
+    def drop(cls, path: str = "", **kw: Any) -> "Fault":
+        return cls("drop", path=path, **kw)
+
+    @classmethod
+    def token_bucket(cls, path: str = "", *, burst: int = 250, rate: float = 25.0, time_scale: float = 1.0,
+                     **kw: Any) -> "Fault":
+        return cls("token_bucket", path=path, status=429, burst=burst, rate=rate, time_scale=time_scale, **kw)
 
 
 # --------------------------------------------------------------------------- body transforms
@@ -262,6 +326,7 @@ class FaultySimulator(Simulator):
         self._faults: list[Fault] = list(faults)
         self._faults_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._request = threading.local()  # the Authorization header of the request being answered
         self.alias_endpoint = ""
 
     def start(self) -> "FaultySimulator":
@@ -288,15 +353,25 @@ class FaultySimulator(Simulator):
         with self._faults_lock:
             self._faults.clear()
 
+    def handle(self, method: str, raw_path: str, headers: Any) -> Any:
+        self._request.auth = (headers.get("Authorization") or "").strip()  # for echo_auth faults
+        return super().handle(method, raw_path, headers)
+
     def intercept(self, method: str, raw_path: str, path: str, query: str, answer: Callable[[], _Response]) -> _Response:
         """Faults act on authenticated GETs, before routing (so on paths the simulator does not
         serve too); a write is answered 405 unless an error fault (or a stall) shapes the answer."""
         applied = self._take_faults(method, path, query)
         for fault in applied:
-            if fault.kind == "error":
+            if fault.kind in ("error", "token_bucket"):
                 return self._error(self._fault_error(fault, path))
             if method.upper() != "GET":
                 continue
+            if fault.kind == "drop":
+                return _Response(0, hang_up=True)
+            if fault.kind == "endless_pages":
+                offset = _decode_skiptoken(_params(query).get("$skiptoken")) + 1
+                return _Response(200, {"value": [], "nextLink": self._next_link(self.endpoint, raw_path, query, offset)},
+                                 list_path=True)
             if fault.kind == "html":
                 return _Response(200, HTML_PAGE, "text/html; charset=utf-8")
             if fault.kind == "reply":
@@ -322,6 +397,10 @@ class FaultySimulator(Simulator):
                 out = fault.transform(resp.body)  # type: ignore[misc]
                 if out is not None:
                     resp.body = out
+            elif fault.kind == "repeat_next_link" and resp.list_path and isinstance(resp.body, dict):
+                resp.body["nextLink"] = f"{self.endpoint}{raw_path}?{query}"
+            elif fault.kind == "trickle":
+                resp.write_body = self._trickler(fault.seconds)
             elif fault.kind == "foreign_next_link" and resp.list_path and isinstance(resp.body, dict):
                 params = _params(query)
                 offset = _decode_skiptoken(params.get("$skiptoken")) + self.page_size
@@ -332,15 +411,32 @@ class FaultySimulator(Simulator):
                 resp.body = data[: max(1, len(data) // 2)]
         return resp
 
+    def _trickler(self, seconds: float) -> Callable[[Any, bytes], None]:
+        """Writes a body one byte every `seconds`, for at most max_stall, until stop()."""
+        def write(wfile: Any, data: bytes) -> None:
+            started = time.monotonic()
+            for i in range(len(data)):
+                wfile.write(data[i:i + 1])
+                wfile.flush()
+                if self._stopping.wait(seconds) or time.monotonic() - started > self.max_stall:
+                    return
+        return write
+
     def _fault_error(self, fault: Fault, path: str) -> _ArmError:
         status = fault.status or 500
         code = fault.code or default_code(status)
         sub = (re.match(r"^/subscriptions/([^/]+)", path, re.I) or [None, ""])[1]
         headers: dict[str, str] = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = str(fault.retry_after)
+        retry_after = fault.retry_after
+        if fault.kind == "token_bucket":
+            retry_after = f"{fault.retry_after_seconds():g}"
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         details = None
         message = fault.message
+        if fault.echo_auth:  # a gateway that quotes the request it refused
+            auth = getattr(self._request, "auth", "")
+            message = f"{message or 'Request refused by the gateway.'} Request headers: Authorization: {auth}"
         if code == "MissingSubscriptionRegistration":
             ns = fault.namespace or _namespace(path)
             # The exact ARM wording: azure-mgmt-core reads the namespace from the one quoted name.
@@ -359,7 +455,7 @@ class FaultySimulator(Simulator):
         elif status == 429:
             message = message or (f"Number of 'read' requests for subscription '{sub}' actor "
                                   "'00000000-0000-4000-8000-0000000000c1' exceeded. Please try again after "
-                                  f"'{fault.retry_after or 5}' seconds after additional tokens are available. "
+                                  f"'{retry_after or 5}' seconds after additional tokens are available. "
                                   "Refer to https://aka.ms/arm-throttling for additional information.")
             headers.setdefault("x-ms-ratelimit-remaining-subscription-reads", "0")
         elif status == 503:

@@ -19,7 +19,12 @@ For every row:
 - no traceback on stderr or in a log record;
 - nothing silently dropped: every VM the simulator serves is judged by some rule, or NOT_ASSESSED, or
   explained by a coverage record.
-The session's terminal summary prints one line with the totals (see the tally in tests/conftest.py).
+- no known secret (the JWT-shaped token the scan runs with, a SAS signature, an account key) in the
+  report, the inventory, stdout or stderr, even when the service echoes them;
+- the run ends within 5 s of its --timeout (rows that test the deadline run with a short one).
+The session's terminal summary prints one line with the totals (see the tally in tests/conftest.py):
+runs, survived, VMs assessed or NOT_ASSESSED (and dropped), writes sent, secrets found in outputs,
+and the longest overrun past --timeout.
 """
 from __future__ import annotations
 
@@ -42,6 +47,13 @@ from scanner.report import validate_report
 from scanner.simulator import LedgerEntry, Simulator, load_scenario
 
 SCENARIO = load_scenario("demo")
+# JWT-shaped, as a real ARM token is: the scan runs with it and a gateway row echoes it back.
+TOKEN = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tIiwibSI6Im1hdHJpeCJ9"
+         ".ZmF1bHQtbWF0cml4LXNpZ25hdHVyZQ")
+SAS_SIG = "Zm9vYmFyU0VDUkVUc2lnbmF0dXJl%3D"
+ACCOUNT_KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODkrL0FCQ0RFRkdISUpLTE1OT1A=="
+SECRETS = (TOKEN, SAS_SIG, ACCOUNT_KEY)
+DEFAULT_TIMEOUT = 60.0
 SUB = SCENARIO["subscriptions"][0].lower()
 SUB_SCOPE = f"/subscriptions/{SUB}"
 ALL = "*"  # in Row.blind: the rule cannot see anything in the subscription (a subscription-wide list failed)
@@ -103,7 +115,12 @@ class Run:
     stderr: str
     elapsed: float
     sim_host: str
+    timeout: float  # the --timeout the run had
+    outputs: dict[str, str]  # what left the process: report file, inventory file, stdout + stderr
     logs: list[str] = field(default_factory=list)  # WARNING and above, as caplog saw them
+
+    def secrets_found(self) -> list[tuple[str, str]]:
+        return [(where, secret[:12]) for where, text in self.outputs.items() for secret in SECRETS if secret in text]
 
     def findings(self, rule: str, status: str) -> list[dict[str, Any]]:
         return [f for f in self.report["findings"] if f["rule_id"] == rule and f["status"] == status]
@@ -128,17 +145,21 @@ def scan(run_cli, tmp_path, faults: Callable[[Simulator], list[Fault]] = lambda 
     with FaultySimulator(SCENARIO) as sim:
         injected = [sim.add_fault(f) for f in faults(sim)]
         argv = ["--subscription", SUB, "--format", "json", "--output", str(report_path),
-                "--save-inventory", str(inventory_path), "--max-retry-after", "1", "--timeout", "60", *args]
+                "--save-inventory", str(inventory_path), "--max-retry-after", "1", "--timeout", f"{DEFAULT_TIMEOUT:g}",
+                *args]
         if fail_on:
             argv += ["--fail-on", fail_on]
         started = time.monotonic()
-        code, _, err = run_cli(*argv, sim=sim)
+        code, out, err = run_cli(*argv, sim=sim, token=TOKEN)
         elapsed = time.monotonic() - started
         host = urlsplit(sim.endpoint).netloc
     # After stop(): a stalled request the client gave up on is in the ledger by now.
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    inv = m.Inventory.from_json(inventory_path.read_text(encoding="utf-8"))
-    return Run(code, report, inv, _evaluate_all(inv), sim.ledger.snapshot(), sim.writes(), injected, err, elapsed, host)
+    report_text, inventory_text = report_path.read_text(encoding="utf-8"), inventory_path.read_text(encoding="utf-8")
+    report = json.loads(report_text)
+    inv = m.Inventory.from_json(inventory_text)
+    timeout = float(argv[len(argv) - 1 - argv[::-1].index("--timeout") + 1])  # the last --timeout wins
+    return Run(code, report, inv, _evaluate_all(inv), sim.ledger.snapshot(), sim.writes(), injected, err, elapsed, host,
+               timeout, {"report": report_text, "inventory": inventory_text, "stdout": out, "stderr": err})
 
 
 def account_for_vms(run: Run) -> tuple[int, int, list[str]]:
@@ -185,6 +206,9 @@ class Row:
     args: tuple[str, ...] = ()
     fail_on: str | None = "none"
     max_seconds: float = 30.0  # a hang or an uncapped Retry-After shows up here
+    # Requests the deadline may cut off in flight, before the simulator has read them (so sent and
+    # counted in arm_requests, but not in the simulator's ledger).
+    cut_in_flight: int = 0
     check: Callable[[Run], None] | None = None
 
 
@@ -282,6 +306,80 @@ def _alias_host(sim: Simulator) -> str:
     return urlsplit(sim.alias_endpoint).netloc
 
 
+def _check_items_kept(collector_items: Callable[[m.Inventory], int], served: int) -> Callable[[Run], None]:
+    def check(run: Run) -> None:
+        assert collector_items(run.inventory) == served  # the pages read before paging stopped are kept
+    return check
+
+
+def _check_breaker(vault: str, status_retries: int = 3) -> Callable[[Run], None]:
+    def check(run: Run) -> None:
+        # The first list of the dead vault used its retry budget (azure-core's retry_status, 3, is what
+        # binds for a 5xx); each of its other lists was tried once.
+        lists = {(e.path.lower(), e.query) for e in run.ledger if e.path.lower().startswith(vault + "/")}
+        assert len(lists) >= 5
+        assert run.faults[0].hits == (status_retries + 1) + (len(lists) - 1), (run.faults[0], sorted(lists))
+    return check
+
+
+def _check_nothing_lost_before_the_deadline(run: Run) -> None:
+    # The trickling GET held one worker until the deadline; the rest of what was read is reported.
+    assert run.timeout <= run.elapsed
+    for rule, vm_id in (("BCDR201", VM_WEB_02), ("BCDR601", VM_ARCHIVE_01), ("BCDR602", VM_FIN_01)):
+        assert vm_id in {f["resource_id"].lower() for f in run.findings(rule, FAIL)}, rule
+
+
+def _check_throttled_then_read(run: Run) -> None:
+    assert run.faults[0].hits == 8  # twice the old fixed retry count, and still read
+    assert VM_WEB_02 in {f["resource_id"].lower() for f in run.findings("BCDR201", FAIL)}
+
+
+def _check_redacted(where: Callable[[Run], str]) -> Callable[[Run], None]:
+    def check(run: Run) -> None:
+        assert "<redacted>" in where(run)  # the secret did arrive, and was replaced
+    return check
+
+
+def _check_terminal_safe(run: Run) -> None:
+    assert "\x1b" not in run.stderr and "\x9b" not in run.stderr and "\x07" not in run.stderr
+    assert "\\x1b" in run.stderr  # the escape arrived and was made visible
+
+
+def _check_rp_limit_not_guessed(run: Run) -> None:
+    assert VM_SQL_01 not in {f["resource_id"].lower() for f in run.findings("BCDR501", FAIL)}
+    assert VM_SQL_01 in {f["resource_id"].lower() for f in run.findings("BCDR501", NOT_ASSESSED)}
+
+
+def _check_job_status_not_dropped(run: Run) -> None:
+    assert [j for j in run.inventory.backup_jobs if j.status == ""]
+    assert run.findings("BCDR701", NOT_ASSESSED)
+
+
+def _first_item_without_properties(body: Any) -> Any:
+    body["value"][0].pop("properties", None)
+    return body
+
+
+def _secret_in_extension_status(vm_id: str) -> Callable[[Any], Any]:
+    def apply(body: Any) -> Any:
+        for ext in body.get("extensions", []):
+            for st in ext.get("statuses", []):
+                st["message"] = (f"{st.get('message', '')} script https://st1.blob.core.windows.net/s/run.ps1?sv=2022-11-02"
+                                 f"&sr=b&sig={SAS_SIG} conn DefaultEndpointsProtocol=https;AccountName=st1;"
+                                 f"AccountKey={ACCOUNT_KEY};EndpointSuffix=core.windows.net")
+        return body
+    return apply
+
+
+def _unknown_schedule(body: Any) -> Any:
+    for item in body.get("value", []):
+        props = item.get("properties") or {}
+        props.pop("policyType", None)
+        if isinstance(props.get("schedulePolicy"), dict):
+            props["schedulePolicy"]["schedulePolicyType"] = "SomethingNewSchedule"
+    return body
+
+
 FAST_RETRIES = ("--max-retry-after", "0.2")  # retry backoff is capped by it too: persistent faults stay quick
 
 ROWS = [
@@ -345,7 +443,7 @@ ROWS = [
         EXIT_INCOMPLETE, coverage={m.VMS: ("failed", "ForeignNextLink", ())},
         blind={r: (ALL,) for r in ("BCDR101", "BCDR201", "BCDR403", "BCDR601", "BCDR801")}, check=_check_foreign),
     Row("unknown-power-state", lambda sim: [Fault.body(VM_LIST, query="statusOnly=true", transform=_hibernate(VM_WEB_04))],
-        EXIT_OK, check=_check_power_state),
+        EXIT_OK, blind={r: (VM_WEB_04,) for r in BACKUP_VM_INSTANCE_VIEW_RULES}, check=_check_power_state),
     Row("unknown-protection-state",
         lambda sim: [Fault.body(r"/vaults/rsv-prod-weu/backupProtectedItems$",
                                 transform=set_fields({"properties.protectionState": "SomethingNew"}))],
@@ -362,6 +460,63 @@ ROWS = [
         coverage={m.DISKS: ("failed", "AuthorizationFailed", ()), m.KEY_VAULTS: ("failed", "AuthorizationFailed", ()),
                   m.RESTORE_POINTS: ("partial", "ResourceNotFound", (RPC_SQL_01,))},
         blind={**{r: (ALL,) for r in DISK_RULES}, "BCDR501": (VM_SQL_01,), "BCDR502": (VM_SQL_01,)}),
+    # ---- issue 10: paging, deadline, breaker, throttling, error codes, secrets, terminal, strict mapping
+    Row("repeated-next-link-locks", lambda sim: [Fault.repeat_next_link(r"/locks$")], EXIT_INCOMPLETE,
+        coverage={m.LOCKS: ("failed", "RepeatedNextLink", ())}, blind={r: (ALL,) for r in LOCK_RULES},
+        check=_check_items_kept(lambda inv: len(inv.locks), len(SCENARIO["locks"]))),
+    Row("endless-pages-one-vault-protected-items",
+        lambda sim: [Fault.endless_pages(r"/vaults/rsv-prod-weu/backupProtectedItems$")], EXIT_INCOMPLETE,
+        coverage={m.PROTECTED_ITEMS: ("partial", "PageLimitExceeded", (VAULT_WEU,))},
+        blind={r: (VAULT_WEU,) for r in ("BCDR703", "BCDR705", "BCDR802", "BCDR803", "BCDR804")},
+        args=("--max-pages", "30"), check=_check_unprotected_not_claimed),
+    Row("endless-pages-locks-past-list-share", lambda sim: [Fault.endless_pages(r"/locks$")], EXIT_INCOMPLETE,
+        coverage={m.LOCKS: ("failed", "ListDeadlineExceeded", ())}, blind={r: (ALL,) for r in LOCK_RULES},
+        args=("--timeout", "8", "--max-pages", "1000000"), cut_in_flight=1),
+    Row("trickle-past-read-timeout-one-vault-policies",
+        lambda sim: [Fault.trickle(r"/vaults/rsv-prod-weu/backupPolicies$", seconds=0.2)], EXIT_INCOMPLETE,
+        coverage={m.BACKUP_POLICIES: ("partial", "Timeout", (VAULT_WEU,))},
+        args=("--read-timeout", "1", *FAST_RETRIES), max_seconds=20),
+    Row("trickle-instance-view-until-the-deadline",
+        lambda sim: [Fault.trickle(r"/vm-app-03/instanceView$", seconds=0.5)], EXIT_INCOMPLETE,
+        coverage={m.INSTANCE_VIEWS: ("partial", "DeadlineExceeded", (VM_APP_03,)),
+                  m.RESTORE_POINTS: ("partial", "DeadlineExceeded", None)},
+        blind={**{r: (VM_APP_03,) for r in BACKUP_VM_INSTANCE_VIEW_RULES}, "BCDR501": (VM_SQL_01,)},
+        args=("--timeout", "8"), max_seconds=14, check=_check_nothing_lost_before_the_deadline),
+    Row("dead-vault-breaker", lambda sim: [Fault.server_error(r"/vaults/rsv-prod-weu/", status=503)], EXIT_INCOMPLETE,
+        coverage={c: ("partial", "ServiceUnavailable", (VAULT_WEU,)) for c in
+                  (m.PROTECTED_ITEMS, m.BACKUP_POLICIES, m.BACKUP_JOBS, m.REPLICATION_ITEMS, m.REPLICATION_JOBS,
+                   m.RECOVERY_PLANS, m.REPLICATION_FABRICS, m.CONTAINER_MAPPINGS)},
+        blind={r: (VAULT_WEU,) for r in ("BCDR701", "BCDR703", "BCDR802", "BCDR803")},
+        args=FAST_RETRIES, check=_check_breaker(VAULT_WEU)),
+    Row("throttled-8-times-in-a-row-instance-view",
+        lambda sim: [Fault.throttle(r"/vm-web-02/instanceView$", retry_after=1, times=8)], EXIT_OK,
+        args=FAST_RETRIES, check=_check_throttled_then_read),
+    Row("throttled-past-the-deadline-one-vault-jobs",
+        lambda sim: [Fault.throttle(r"/vaults/rsv-prod-weu/backupJobs$", retry_after=1)], EXIT_INCOMPLETE,
+        coverage={m.BACKUP_JOBS: ("partial", "SubscriptionRequestsThrottled", (VAULT_WEU,))},
+        blind={"BCDR701": (VAULT_WEU,), "BCDR702": (VAULT_WEU,), "BCDR704": (VAULT_WEU,)},
+        args=("--timeout", "8", *FAST_RETRIES), max_seconds=14),
+    Row("dropped-connection-disks", lambda sim: [Fault.drop(r"/providers/Microsoft\.Compute/disks$")], EXIT_INCOMPLETE,
+        coverage={m.DISKS: ("failed", "ConnectionDropped", ())}, blind={r: (ALL,) for r in DISK_RULES}, args=FAST_RETRIES),
+    Row("gateway-echoes-the-token-locks",
+        lambda sim: [Fault.error(403, r"/locks$", code="AuthorizationFailed", echo_auth=True)], EXIT_INCOMPLETE,
+        coverage={m.LOCKS: ("failed", "AuthorizationFailed", ())}, blind={r: (ALL,) for r in LOCK_RULES},
+        check=_check_redacted(lambda run: run.coverage(m.LOCKS)["message"])),
+    Row("sas-and-account-key-in-extension-status",
+        lambda sim: [Fault.body(r"/vm-app-03/instanceView$", transform=_secret_in_extension_status(VM_APP_03))], EXIT_OK,
+        check=_check_redacted(lambda run: json.dumps(run.findings("BCDR302", FAIL)))),
+    Row("terminal-escapes-in-an-arm-error",
+        lambda sim: [Fault.error(503, rf"^{SUB_SCOPE}$", code="Busy\x1b[2J\x1b]0;pwned\x07",
+                                 message="\x1b[31mred\x9b alert")], EXIT_OK, args=FAST_RETRIES, check=_check_terminal_safe),
+    Row("unknown-schedule-type", lambda sim: [Fault.body(r"/vaults/rsv-prod-weu/backupPolicies$", transform=_unknown_schedule)],
+        EXIT_OK, check=_check_rp_limit_not_guessed),
+    Row("protected-item-without-properties",
+        lambda sim: [Fault.body(r"/vaults/rsv-prod-weu/backupProtectedItems$", transform=_first_item_without_properties)],
+        EXIT_INCOMPLETE, coverage={m.PROTECTED_ITEMS: ("partial", "MalformedResponse", (VAULT_WEU,))},
+        check=_check_unprotected_not_claimed),
+    Row("job-without-status",
+        lambda sim: [Fault.body(r"/vaults/rsv-prod-weu/backupJobs$", transform=drop_fields("properties.status"))],
+        EXIT_OK, check=_check_job_status_not_dropped),
 ]
 
 
@@ -376,12 +531,17 @@ def test_fault_matrix(row: Row, run_cli, tmp_path, caplog, fault_matrix_tally):
     fault_matrix_tally.not_assessed += not_assessed
     fault_matrix_tally.dropped += len(dropped)
     fault_matrix_tally.writes += len(run.writes)
+    secrets = run.secrets_found()
+    fault_matrix_tally.secrets += len(secrets)
+    fault_matrix_tally.overrun = max(fault_matrix_tally.overrun, run.elapsed - run.timeout)
 
     # The scanner never writes, and every request it sent reached the simulator (and was counted).
     assert run.writes == [] and {e.method for e in run.ledger} == {"GET"}
-    assert run.report["scan"]["arm_requests"] == len(run.ledger)
+    assert len(run.ledger) <= run.report["scan"]["arm_requests"] <= len(run.ledger) + row.cut_in_flight
     assert all(f.hits for f in run.faults), f"a fault never fired, so the row tests nothing: {run.faults}"
     assert run.elapsed < row.max_seconds, f"{row.id} took {run.elapsed:.1f} s"
+    assert run.elapsed <= run.timeout + 5, f"{row.id} ran {run.elapsed - run.timeout:.1f} s past --timeout"
+    assert secrets == [], f"secrets in the outputs: {secrets}"
     assert "Traceback" not in run.stderr, run.stderr
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
 

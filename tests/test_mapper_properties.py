@@ -211,13 +211,22 @@ def test_arbitrary_json_gives_model_or_value_error(name, value):
 @given(top=json_objects, props=json_objects | json_values)
 def test_arbitrary_object_with_real_id_is_always_mapped(name, top, props):
     """Random fields (named like the real ones, so the mapper reads them) around a real id: only
-    the id identifies an item, so the mapper must return its model, never reject it."""
+    the id identifies an item, so the mapper must return its model, never reject it. A protected
+    item is identified by the VM it protects too: without one it is rejected (a kept item naming no
+    VM would make every VM of its vault look unprotected)."""
     case = CASES[name]
     raw = dict(top)
     example = case.example()
     if "id" in example:
         raw["id"] = example["id"]
     raw["properties"] = props
+    if name == "map_protected_item":
+        source = example["properties"].get("sourceResourceId") or example["properties"]["virtualMachineId"]
+        if not isinstance(props, dict):
+            with pytest.raises(ValueError):
+                case.mapper(raw)
+            return
+        raw["properties"] = {**props, "sourceResourceId": source}
     out = case.mapper(raw)
     _check_result(case, out)
     if "id" in example:
@@ -239,6 +248,10 @@ def test_every_field_with_the_wrong_type(name, leaf):
         example = case.example()
         if "id" in example:
             raw["id"] = example["id"]
+        if name == "map_protected_item":  # its sourceResourceId is of the wrong type too: no VM to join
+            with pytest.raises(ValueError):
+                case.mapper(raw)
+            continue
         out = case.mapper(raw)
         _check_result(case, out)
 
@@ -291,6 +304,12 @@ def test_damaged_example_still_maps_with_same_id(name, data):
     case = CASES[name]
     original = case.example()
     raw = data.draw(damaged(name))
+    props = raw.get("properties") if isinstance(raw, dict) else None
+    if name == "map_protected_item" and not (isinstance(props, dict) and any(
+            isinstance(props.get(k), str) and props.get(k) for k in ("sourceResourceId", "virtualMachineId"))):
+        with pytest.raises(ValueError):  # the damage took the VM it protects: nothing to join on
+            case.mapper(raw)
+        return
     out = case.mapper(raw)  # must not raise at all: the id is intact
     _check_result(case, out)
     if "id" in original:

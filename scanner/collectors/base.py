@@ -226,8 +226,9 @@ def read_list(rec: Recorder, collector: str, pager: Callable[[], Iterable[Any]],
                         raw = wire(obj)
                         out.append(mapper(raw))
                     except (MalformedItem, ValueError, TypeError, KeyError, AttributeError) as exc:
+                        # A per-vault list with an unreadable item is incomplete for that vault.
                         rid = get(raw, "id")
-                        rec.partial(collector, s(rid) or scope, code="MalformedResponse",
+                        rec.partial(collector, scope or s(rid), code="MalformedResponse",
                                     message=f"skipped an item that could not be read: {exc}"[:300])
                 link = next_link()
                 if not link:

@@ -6,7 +6,7 @@ from typing import Any, TypedDict
 
 from .. import ids
 from .. import inventory as m
-from .base import b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, tags, time_or_none
+from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, tags, time_or_none
 
 _VAULT_MARK = "/providers/microsoft.recoveryservices/vaults/"
 
@@ -83,6 +83,10 @@ def map_protected_item(raw: dict[str, Any]) -> m.ProtectedItem:
     rid, display = require_id(raw)
     props = dct(raw.get("properties"))
     source = s(props.get("sourceResourceId")) or s(props.get("virtualMachineId"))
+    if not source:
+        # An item that names no VM cannot be joined to one: kept as one, every VM of the vault would
+        # look unprotected (a false BCDR801). Skipped and recorded, the vault's items are partial.
+        raise MalformedItem("protected item without properties.sourceResourceId / virtualMachineId")
     policy = s(props.get("policyId"))
     return m.ProtectedItem(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
@@ -101,14 +105,29 @@ def map_protected_item(raw: dict[str, Any]) -> m.ProtectedItem:
     )
 
 
+STANDARD_SCHEDULES = frozenset({"SimpleSchedulePolicy"})
+ENHANCED_SCHEDULES = frozenset({"SimpleSchedulePolicyV2"})
+
+
+def policy_kind(policy_type: str, schedule_type: str) -> bool | None:
+    """Enhanced (True), Standard (False) or unknown (None). Enhanced (V2) is policyType V2 or schedule
+    type SimpleSchedulePolicyV2 (list results may omit policyType, v2-List-Policies.json); Standard is
+    policyType V1 or SimpleSchedulePolicy. Anything else is not guessed: a Standard reading of an
+    unknown schedule would apply the Standard limits (a false critical BCDR501)."""
+    if policy_type.upper() == "V2" or schedule_type in ENHANCED_SCHEDULES:
+        return True
+    if policy_type.upper() == "V1" or schedule_type in STANDARD_SCHEDULES:
+        return False
+    return None
+
+
 def map_policy(raw: dict[str, Any]) -> m.BackupPolicy:
-    """A VM backup policy. Enhanced (V2) is policyType V2 or schedule type SimpleSchedulePolicyV2:
-    list results may omit policyType (v2-List-Policies.json)."""
+    """A VM backup policy; `is_v2` is None when neither policyType nor the schedule type says."""
     rid, display = require_id(raw)
     props = dct(raw.get("properties"))
     schedule = dct(props.get("schedulePolicy"))
     schedule_type = s(schedule.get("schedulePolicyType"))
-    is_v2 = s(props.get("policyType")).upper() == "V2" or schedule_type == "SimpleSchedulePolicyV2"
+    is_v2 = policy_kind(s(props.get("policyType")), schedule_type)
     return m.BackupPolicy(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), vault_id=vault_of(display), is_v2=is_v2,

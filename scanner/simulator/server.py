@@ -125,6 +125,8 @@ class _Response:
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] | None = None
     list_path: bool = False  # a list body (nextLink may be rewritten)
+    hang_up: bool = False  # close the connection without answering (test hook: a resetting proxy)
+    write_body: Callable[[Any, bytes], None] | None = None  # test hook: writes the body itself (a slow proxy)
 
 
 # --------------------------------------------------------------------------- the scenario index
@@ -771,6 +773,9 @@ class _Handler(BaseHTTPRequestHandler):
             entry = LedgerEntry(method, unquote(split.path), split.query, self.headers.get("Host", ""),
                                 bool((self.headers.get("Authorization") or "").strip()), 500)
         self.server.sim.ledger.append(entry)
+        if resp.hang_up:
+            self.close_connection = True
+            return
         try:
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
@@ -781,7 +786,11 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in (resp.headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            if method != "HEAD":
+            if method != "HEAD" and resp.write_body is not None:
+                self.wfile.flush()
+                resp.write_body(self.wfile, data)
+                self.close_connection = True
+            elif method != "HEAD":
                 self.wfile.write(data)
             self.wfile.flush()
         except (OSError, ValueError) as exc:  # client went away (read timeout, reset)
