@@ -6,6 +6,7 @@ Each case runs pytest in a subprocess on a copy of the repository in a temporary
 there is no ../shared beside it. The copy runs two small test files (a few seconds)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -76,3 +77,21 @@ def test_ci_run_refuses_without_shared_before_installing_anything(clone):
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line
     assert "../shared not found" in done.stderr
     assert not (clone / ".venv").exists()
+
+
+TEST_ONLY = ("simfaults", "pytest", "hypothesis", "vcr", "jsonschema", "trustme", "tests")
+
+
+def test_the_demo_runs_without_test_machinery(tmp_path):
+    """`az-bcdr-scan --demo` as a plain install runs it: isolated mode (no tests/ or working
+    directory on sys.path), and not one test-only module imported along the way."""
+    report = tmp_path / "demo.json"
+    probe = ("import json, sys\n"
+             "from scanner.cli import main\n"
+             f"code = main(['--demo', '--format', 'json', '--output', {str(report)!r}])\n"
+             f"print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in {TEST_ONLY!r})]))\n")
+    done = subprocess.run([sys.executable, "-I", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    code, test_modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 1 and report.exists()  # the demo has high-severity findings: exit 1
+    assert test_modules == []
