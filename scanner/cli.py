@@ -22,10 +22,8 @@ import click
 
 from . import __version__, ids
 from . import inventory as m
-from .policy import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE  # noqa: F401 - re-exported
+from .policy import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, FAIL_ON_CHOICES  # noqa: F401 - re-exported
 from .scope import ScopeError
-
-SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
 log = logging.getLogger("scanner")
 
@@ -156,7 +154,7 @@ def _formats() -> list[str]:
 @click.option("--output", "-o", metavar="FILE", help="Write the report here (default: stdout).")
 @click.option("--arm-endpoint", default="https://management.azure.com", show_default=True,
               help="ARM endpoint (sovereign clouds, simulators). https only.")
-@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
+@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a FAIL finding is at or above this severity (default: high, or the config's fail_on).")
 @click.option("--config", "config_path", metavar="FILE",
               help="Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml).")
@@ -212,7 +210,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
 @click.argument("inventory_file", type=click.Path(dir_okay=False))
 @click.option("--format", "-f", "fmt", type=click.Choice(_formats()), help=FORMAT_HELP)
 @click.option("--output", "-o", metavar="FILE", help="Write the report here (default: stdout).")
-@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None)
+@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None)
 @click.option("--config", "config_path", metavar="FILE")
 @click.pass_context
 def evaluate(ctx: click.Context, inventory_file: str, fmt: str | None, output: str | None, fail_on: str | None,

@@ -13,6 +13,7 @@ off every finding into one top-level `rules[]` entry per rule that ran; a findin
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -303,29 +304,28 @@ def _rules_of_v1(summary: Mapping[str, Any], findings: list[Any]) -> tuple[RuleD
     its findings and listed only the codes of the rules that ran. The descriptors are rebuilt from
     the current catalog (title, category, default severity) overlaid with what the old report said
     about each rule; params are left empty because 1.0 did not record them. A code the catalog no
-    longer knows keeps what its findings say, with an empty title."""
+    longer knows keeps what its findings say (severity: its first finding's, or info without
+    findings), with an empty title."""
     from rules import load_all
     catalog = load_all()
     first: dict[str, tuple[str, Mapping[str, Any]]] = {}  # code -> (path, its first finding)
     for i, raw in enumerate(findings):
         f = _object(raw, f"findings/{i}")
         first.setdefault(_rule_id(f, "rule_id", f"findings/{i}"), (f"findings/{i}", f))
-    codes = list(_strs(summary, "rules_run", "summary"))
+    codes = [_rule_id({"id": c}, "id", "summary/rules_run") for c in _strs(summary, "rules_run", "summary")]
     codes += sorted(set(first) - set(codes))
     out = []
     for code in codes:
         known = catalog.get(code)
-        base = RuleDescriptor.from_meta(known.meta, params={}) if known else RuleDescriptor(
-            id=code, slug="", title="", severity="info", category=CATEGORIES.get(code[4:5], ""))
+        rule = RuleDescriptor.from_meta(known.meta, params={}) if known else RuleDescriptor(
+            id=code, slug="", title="", severity="info", category=CATEGORIES.get(code[4], ""))
         if code in first:
             where, old = first[code]
-            base = RuleDescriptor(
-                id=code, slug=_str(old, "rule_name", where), title=base.title,
-                severity=base.severity if known else _word(old, "severity", where, SEVERITIES),
-                category=base.category, predicts=_strs(old, "predicted_errors", where),
+            rule = dataclasses.replace(
+                rule, slug=_str(old, "rule_name", where), predicts=_strs(old, "predicted_errors", where),
                 remediation=_str(old, "remediation", where), references=_strs(old, "references", where),
-                params=base.params)
-        out.append(base)
+                severity=rule.severity if known else _word(old, "severity", where, SEVERITIES))
+        out.append(rule)
     return tuple(out)
 
 

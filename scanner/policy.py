@@ -9,11 +9,14 @@
 """
 from __future__ import annotations
 
+from rules.base import SEVERITIES
+
 from .model import Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 NO_THRESHOLD = "none"  # --fail-on none: findings never fail the run
 DEFAULT_FAIL_ON = "high"
+FAIL_ON_CHOICES = (*SEVERITIES, NO_THRESHOLD)  # what --fail-on accepts
 
 
 def exit_code(report: Report, fail_on: str) -> int:

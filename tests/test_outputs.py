@@ -267,6 +267,9 @@ def test_markdown_tables(report):
     assert findings[1][3] == report.findings[0].resource_id
     links = [a["href"] for tag, a in parsed.tags if tag == "a"]
     assert links and all(h.startswith("https://learn.microsoft.com/") for h in links)
+    rules = next(t for t in parsed.tables if t[0] == ["Rule", "Title", "Remediation", "References"])
+    assert [row[0].split()[0] for row in rules[1:]] == list(dict.fromkeys(x.rule_id for x in report.findings))
+    assert rules[1][1] == report.rule(rules[1][0].split()[0]).title  # the catalog's title, from rules[]
 
 
 def test_markdown_escapes_every_untrusted_string(hostile):

@@ -65,7 +65,7 @@ class MarkdownWriter:
 def _rules(stream: TextIO, report: Report) -> None:
     """The rules that have findings, in the order they first appear, with what to do."""
     stream.write("## Rules\n\n")
-    stream.write("| Rule | Remediation | References |\n|---|---|---|\n")
+    stream.write("| Rule | Title | Remediation | References |\n|---|---|---|---|\n")
     for rule_id in dict.fromkeys(f.rule_id for f in report.findings):
         rule = report.rule(rule_id)
         refs = []
@@ -74,7 +74,7 @@ def _rules(stream: TextIO, report: Report) -> None:
             # Link text escaped like any text; the destination only when it is a plain https URL
             # (& as an entity, which CommonMark decodes back in a destination).
             refs.append(f"[{md(ref)}]({url.replace('&', '&amp;')})" if url else md(ref))
-        cells = [md(f"{rule.id} {rule.slug}"), md(rule.remediation), "<br>".join(refs)]
+        cells = [md(f"{rule.id} {rule.slug}"), md(rule.title), md(rule.remediation), "<br>".join(refs)]
         stream.write("| " + " | ".join(cells) + " |\n")
     stream.write("\n")
 
