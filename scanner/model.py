@@ -2,9 +2,9 @@
 
 `Report.to_dict()` is the JSON document published as JSON Schema in
 `scanner/output/report.schema.json`; `Report.from_dict()` reads one back, including documents of
-schema 1.0 (written before rules had their own section). A Report is valid by construction: every
-finding names a rule of `rules`, and statuses, severities and coverage states are known words, so
-writers never second-guess what they are given.
+schema 1.0 (written before rules had their own section). A Report is valid by construction (checked in
+`__post_init__`): every finding names a rule of `rules`, and statuses, severities and coverage
+states are known words, so writers never second-guess what they are given.
 
 Schema 2.0 moved rule metadata (slug, title, predicted errors, remediation, references, params)
 off every finding into one top-level `rules[]` entry per rule that ran; a finding keeps its own
@@ -81,7 +81,7 @@ class RuleDescriptor:
             if isinstance(value, (dict, list)) or value is None:
                 raise ReportFormatError(f"{where}/params/{name}: expected a number, string or boolean")
         return cls(id=_rule_id(d, "id", where), slug=_str(d, "slug", where), title=_str(d, "title", where),
-                   severity=_word(d, "severity", where, SEVERITIES), category=_str(d, "category", where),
+                   severity=_str(d, "severity", where), category=_str(d, "category", where),
                    predicts=_strs(d, "predicts", where), remediation=_str(d, "remediation", where),
                    references=_strs(d, "references", where), params=dict(params))
 
@@ -117,8 +117,8 @@ class Finding:
         resource_id = _str(d, "resource_id", where)
         if not resource_id:
             raise ReportFormatError(f"{where}/resource_id: empty")
-        return cls(rule_id=_rule_id(d, "rule_id", where), status=_word(d, "status", where, FINDING_STATUSES),
-                   severity=_word(d, "severity", where, SEVERITIES), subscription_id=_str(d, "subscription_id", where),
+        return cls(rule_id=_rule_id(d, "rule_id", where), status=_str(d, "status", where),
+                   severity=_str(d, "severity", where), subscription_id=_str(d, "subscription_id", where),
                    resource_id=resource_id, resource_type=_str(d, "resource_type", where),
                    resource_group=_str(d, "resource_group", where), message=_str(d, "message", where),
                    evidence=dict(_object(d.get("evidence"), f"{where}/evidence")),
@@ -152,7 +152,7 @@ def coverage_to_dict(c: Coverage) -> dict[str, Any]:
 def coverage_from_dict(data: Any, where: str = "coverage") -> Coverage:
     d = _object(data, where)
     return Coverage(subscription_id=_str(d, "subscription_id", where), collector=_str(d, "collector", where),
-                    status=_word(d, "status", where, COVERAGE_STATUSES), error_code=_str(d, "error_code", where),
+                    status=_str(d, "status", where), error_code=_str(d, "error_code", where),
                     message=_str(d, "message", where), failed_scopes=_strs(d, "failed_scopes", where),
                     items=_count(d, "items", where) if "items" in d else 0)
 
@@ -194,12 +194,20 @@ class Report:
     rule_errors: tuple[str, ...] = ()  # rules that raised; their subscriptions got NOT_ASSESSED findings
 
     def __post_init__(self) -> None:
+        # What every writer relies on: known words (they become CSS classes, SARIF levels, table
+        # groups) and a rules[] entry for every finding.
         known = {r.id for r in self.rules}
         if len(known) != len(self.rules):
             raise ReportFormatError("rules: a rule id is listed twice")
+        for i, r in enumerate(self.rules):
+            _check_word(r.severity, SEVERITIES, f"rules/{i}/severity")
         for i, f in enumerate(self.findings):
             if f.rule_id not in known:
                 raise ReportFormatError(f"findings/{i}/rule_id: {f.rule_id} is not in rules")
+            _check_word(f.status, FINDING_STATUSES, f"findings/{i}/status")
+            _check_word(f.severity, SEVERITIES, f"findings/{i}/severity")
+        for i, c in enumerate(self.coverage):
+            _check_word(c.status, COVERAGE_STATUSES, f"coverage/{i}/status")
         for code in self.passed_by_rule:
             if code not in known:
                 raise ReportFormatError(f"summary/passed_by_rule: {code} is not in rules")
@@ -324,7 +332,7 @@ def _rules_of_v1(summary: Mapping[str, Any], findings: list[Any]) -> tuple[RuleD
             rule = dataclasses.replace(
                 rule, slug=_str(old, "rule_name", where), predicts=_strs(old, "predicted_errors", where),
                 remediation=_str(old, "remediation", where), references=_strs(old, "references", where),
-                severity=rule.severity if known else _word(old, "severity", where, SEVERITIES))
+                severity=rule.severity if known else _str(old, "severity", where))
         out.append(rule)
     return tuple(out)
 
@@ -368,11 +376,9 @@ def _counts(d: Mapping[str, Any], key: str, where: str) -> dict[str, int]:
     return {str(k): _count(values, k, f"{where}/{key}") for k in values}
 
 
-def _word(d: Mapping[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str:
-    value = d.get(key)
+def _check_word(value: str, allowed: tuple[str, ...], where: str) -> None:
     if value not in allowed:
-        raise ReportFormatError(f"{where}/{key}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
-    return str(value)
+        raise ReportFormatError(f"{where}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
 
 
 def _rule_id(d: Mapping[str, Any], key: str, where: str) -> str:

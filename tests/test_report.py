@@ -2,6 +2,7 @@
 rules run by the real engine, and from real schema 1.0 reports saved in fixtures/reports/."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from importlib import resources
@@ -361,6 +362,21 @@ def test_from_dict_rejects_with_the_path(mutate, where):
     mutate(bad)
     with pytest.raises(ReportFormatError) as info:
         Report.from_dict(bad)
+    assert where in str(info.value)
+
+
+@pytest.mark.parametrize("change,where", [
+    (lambda r: {"findings": (dataclasses.replace(r.findings[0], severity="urgent"),)}, "findings/0/severity"),
+    (lambda r: {"findings": (dataclasses.replace(r.findings[0], status="PASS"),)}, "findings/0/status"),
+    (lambda r: {"findings": (dataclasses.replace(r.findings[0], rule_id="BCDR999"),)}, "findings/0/rule_id"),
+    (lambda r: {"rules": (dataclasses.replace(r.rules[0], severity="<b>"),) + r.rules[1:]}, "rules/0/severity"),
+    (lambda r: {"rules": r.rules + r.rules[:1]}, "listed twice"),
+    (lambda r: {"coverage": (dataclasses.replace(r.coverage[0], status="fine"),)}, "coverage/0/status"),
+])
+def test_a_report_built_in_code_is_checked_too(change, where):
+    report = rs.report()
+    with pytest.raises(ReportFormatError) as info:
+        dataclasses.replace(report, **change(report))
     assert where in str(info.value)
 
 
