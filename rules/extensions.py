@@ -16,9 +16,12 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
+from ._common import first_backup_pending
 from ._extension_health import ASR_PREFIX, BACKUP_PREFIX, FAILED, OK, TRANSITIONING, extensions_of, full_type, health, label
-from .base import Result, fail, passed, rule
-from .docs import DOC_ASR_EXTENSIONS, DOC_EXTENSIONS, DOC_TROUBLESHOOT, DOC_VMSNAPSHOT
+from .agent import READY, agent_state
+from .base import Result, fail, not_assessed, passed, rule
+from .docs import DOC_ASR_EXTENSIONS, DOC_EXTENSIONS, DOC_LINUX_AGENT_UPDATE, DOC_TROUBLESHOOT, DOC_VMSNAPSHOT
+from .jobs import STUCK_PARAMS, job_within_threshold
 from .vm_state import ProtectedVm, running_with_instance_view
 
 
@@ -45,8 +48,19 @@ def _has_dedicated_rule(pvm: ProtectedVm, ext: m.Extension) -> bool:
     return (pvm.backed_up and _is_backup_ext(ext)) or (pvm.replicated and _is_asr_ext(ext))
 
 
-def _backup_job_running(inv: m.Inventory, vm_id: str) -> bool:
-    return any(j.status.lower() == "inprogress" and j.operation.lower() in ("backup", "")
+def _fresh_backup_job(inv: m.Inventory, vm_id: str, params: Mapping[str, Any]) -> m.BackupJob | None:
+    """A Backup job of the VM that is in progress and younger than BCDR701's threshold: while it runs,
+    the snapshot extension is expected to be transitioning. A stuck job excuses nothing
+    (rule-catalog-v2 A, BCDR302)."""
+    return next((j for j in inv.backup_jobs_by_vm.get(vm_id, ())
+                 if j.operation.lower() in ("backup", "") and job_within_threshold(inv, j, params)), None)
+
+
+def _has_completed_backup(inv: m.Inventory, vm_id: str) -> bool:
+    """The VM has at least one completed backup: an item reporting one, or a completed Backup job."""
+    if any(not first_backup_pending(p) for p in inv.backup_items_for(vm_id)):
+        return True
+    return any(j.operation.lower() == "backup" and j.status.lower() in ("completed", "completedwithwarnings")
                for j in inv.backup_jobs_by_vm.get(vm_id, ()))
 
 
@@ -79,14 +93,18 @@ def extension_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
     code="BCDR302", slug="backup-extension-unhealthy", severity="high",
     title="Azure Backup snapshot extension unhealthy",
     predicts=("ExtensionOperationFailedForManagedDisks", "UserErrorVmProvisioningStateFailed"),
-    source="seeds/004 step 4 and ExtensionOperationFailedForManagedDisks",
+    source="seeds/004 step 4 and ExtensionOperationFailedForManagedDisks; seeds/003 last paragraph (a stuck job "
+           "excuses nothing); rule-catalog-v2 A",
     remediation="""The VMSnapshot extension that takes the backup snapshot is failed, stuck transitioning or
         reports no status. Check that the VM agent is Ready and current, that antivirus or application
         control does not block IaaSBcdrExtension (exclude the Microsoft.Azure.RecoveryServices.VMSnapshot
         plugin folders), that the VM can reach 168.63.129.16 and Azure Storage, and that DHCP is enabled in
         the guest. If it stays failed, uninstall the extension: Azure Backup reinstalls it at the next
-        backup.""",
-    references=(DOC_VMSNAPSHOT, DOC_TROUBLESHOOT),
+        backup. A VM that has been backed up before but shows no VMSnapshot extension at all cannot take
+        the next snapshot: on Linux the agent is usually too old to install VMSnapshotLinux (update
+        walinuxagent); on Windows check that the agent is current and the extension was not removed.""",
+    references=(DOC_VMSNAPSHOT, DOC_TROUBLESHOOT, DOC_LINUX_AGENT_UPDATE),
+    params=STUCK_PARAMS,
 )
 def backup_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for item in running_with_instance_view(inv, replication=False):
@@ -98,19 +116,33 @@ def backup_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> I
         exts = [e for e in extensions_of(vm, iv) if _is_backup_ext(e)]
         if not exts:
             # Azure Backup installs VMSnapshot with the first scheduled backup after protection is
-            # enabled (seeds/004 step 4): not installed yet is not a fault.
-            yield passed(vm)
+            # enabled (seeds/004 step 4): not installed yet is not a fault. Once a backup has completed
+            # the extension must be there (rule-catalog-v2 A).
+            if not _has_completed_backup(inv, vm.id):
+                yield passed(vm)
+            elif agent_state(iv) != READY:
+                yield not_assessed(vm, "no VMSnapshot extension reported, and the VM agent is not Ready to report "
+                                       "one (BCDR201/BCDR202)", agent_version=iv.agent_version)
+            else:
+                linux = vm.os_type.lower() == "linux"
+                yield fail(vm, f"{vm.name} has completed backups but no VMSnapshot extension"
+                               + (" (on Linux: the VM agent is likely too old to install it)" if linux else ""),
+                           extensions=[], health="missing", os_type=vm.os_type, agent_version=iv.agent_version)
             continue
         bad = []
         for ext in exts:
             state = health(ext)
-            if state == TRANSITIONING and _backup_job_running(inv, vm.id):
-                continue  # a snapshot in progress: the extension is expected to be transitioning
+            if state == TRANSITIONING:
+                if _fresh_backup_job(inv, vm.id, params) is not None:
+                    continue  # a snapshot in progress: the extension is expected to be transitioning
             if state != OK:
                 bad.append((ext, state))
         if bad:
-            yield fail(vm, f"backup extension on {vm.name} is {', '.join(s for _e, s in bad)}",
-                       extensions=[_evidence(e, s) for e, s in bad], agent_version=iv.agent_version)
+            evidence: dict[str, Any] = dict(extensions=[_evidence(e, s) for e, s in bad], agent_version=iv.agent_version)
+            stuck = [j.display_id for j in inv.backup_jobs_by_vm.get(vm.id, ()) if j.status.lower() == "inprogress"]
+            if stuck:  # running longer than BCDR701's threshold: no excuse for a transitioning extension
+                evidence["in_progress_jobs_past_threshold"] = stuck
+            yield fail(vm, f"backup extension on {vm.name} is {', '.join(s for _e, s in bad)}", **evidence)
         else:
             yield passed(vm)
 

@@ -28,6 +28,24 @@ def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Res
             yield not_assessed(vault, reason)
 
 
+# BCDR701's thresholds; BCDR302 takes the same two (a job running longer no longer excuses a
+# transitioning snapshot extension).
+STUCK_PARAMS = (
+    Param("max_hours", 24, "hours after which an InProgress backup job counts as stuck when its policy is daily, "
+          "weekly or unknown, and the ceiling for hourly policies (seeds/004: a day)", 1, 24 * 30),
+    Param("first_backup_max_hours", 72, "hours a VM's first (full) backup may run before it counts as stuck "
+          "(rule-catalog-v2 A, BCDR701)", 1, 24 * 30),
+)
+
+
+def job_within_threshold(inv: m.Inventory, job: m.BackupJob, params: Mapping[str, Any]) -> bool:
+    """True for an InProgress job with a start time that is younger than BCDR701's threshold."""
+    started = parse(job.start_time)
+    if started is None or job.status.lower() != "inprogress":
+        return False
+    return hours_between(started, collected_at(inv)) <= _stuck_limit(inv, job, params)[0]
+
+
 @rule(
     code="BCDR701", slug="backup-job-stuck", severity="high",
     title="Backup job in progress for longer than its policy's interval",
@@ -40,10 +58,7 @@ def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Res
         snapshot step, check the VM agent and the VMSnapshot extension, and cancel the job from the vault before
         the next backup window. A VM's first backup copies every disk in full and may run up to a few days.""",
     references=(DOC_IN_PROGRESS,),
-    params=(Param("max_hours", 24, "hours after which an InProgress backup job counts as stuck when its policy is daily, "
-                  "weekly or unknown, and the ceiling for hourly policies (seeds/004: a day)", 1, 24 * 30),
-            Param("first_backup_max_hours", 72, "hours a VM's first (full) backup may run before it counts as stuck "
-                  "(rule-catalog-v2 A, BCDR701)", 1, 24 * 30)),
+    params=STUCK_PARAMS,
 )
 def backup_job_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for job, hours in _aged_jobs(inv, "inprogress", operations=("backup", "configurebackup")):

@@ -8,13 +8,31 @@ from typing import Any, Iterator, Mapping
 from scanner import ids
 from scanner import inventory as m
 
-from ._common import not_assessed_for_failed
-from .base import Param, Result, fail, passed, rule
+from ._common import not_assessed_for_failed, subscription_gaps
+from .base import Param, Result, fail, not_assessed_subscription, passed, rule
 from .docs import DOC_LOCKS, DOC_RP_LIMIT, DOC_SUPPORT
+from .jobs import vault_gaps
 
 # seeds/004: Azure Backup keeps instant restore points in a resource group it creates per region,
 # named AzureBackupRG_<geo>_<number>. A lock there stops it deleting old restore points.
 BACKUP_RG = re.compile(r"^azurebackuprg_(?P<geo>[a-z0-9]+)_(?P<n>\d+)$", re.IGNORECASE)
+
+
+def custom_rp_groups(inv: m.Inventory) -> list[tuple[m.BackupPolicy, re.Pattern[str]]]:
+    """Policies that name their own instant-restore resource groups, with the pattern of those names:
+    instantRPDetails.azureBackupRGNamePrefix + N (from 1) + azureBackupRGNameSuffix (Microsoft "Azure
+    Backup resource group for virtual machines", checked 2026-12)."""
+    out = []
+    for policy in sorted(inv.backup_policies, key=lambda p: p.id):
+        if policy.instant_rp_rg_prefix:
+            out.append((policy, re.compile(rf"^{re.escape(policy.instant_rp_rg_prefix)}(?P<n>[1-9]\d*)"
+                                           rf"{re.escape(policy.instant_rp_rg_suffix)}$", re.IGNORECASE)))
+    return out
+
+
+def _policy_vms(inv: m.Inventory, policy: m.BackupPolicy) -> list[m.VirtualMachine]:
+    ids_ = {p.source_resource_id for p in inv.protected_items if p.is_backed_up and p.policy_id == policy.id}
+    return sorted((inv.vm_by_id[i] for i in ids_ if i in inv.vm_by_id), key=lambda v: v.id)
 
 
 def _lock_evidence(locks: tuple[m.Lock, ...]) -> list[dict[str, str]]:
@@ -25,11 +43,13 @@ def _lock_evidence(locks: tuple[m.Lock, ...]) -> list[dict[str, str]]:
     code="BCDR401", slug="backup-rg-locked", severity="high",
     title="Lock on an Azure Backup restore point resource group",
     predicts=("UserErrorRpCollectionLimitReached", "BackUpOperationFailed"),
-    source="seeds/004 UserErrorRpCollectionLimitReached; 'remove the lock on the restore point resource group'",
-    remediation="""Remove the lock from the AzureBackupRG_<geo>_<n> resource group (or the subscription lock
-        that it inherits). Azure Backup must delete expired instant restore points there; with a lock the
-        restore point collection fills up to its limit and every later backup fails. Once unlocked, run an
-        on-demand backup so the service cleans up the old restore points.""",
+    source="seeds/004 UserErrorRpCollectionLimitReached; 'remove the lock on the restore point resource group'; "
+           "rule-catalog-v2 A: a policy's custom groups (Microsoft 'Azure Backup resource group for virtual machines')",
+    remediation="""Remove the lock from the AzureBackupRG_<geo>_<n> resource group, or from the custom instant-restore
+        resource group a policy names (<prefix><N><suffix>), or the subscription lock that it inherits. Azure
+        Backup must delete expired instant restore points there; with a lock the restore point collection fills
+        up to its limit and every later backup fails. Once unlocked, run an on-demand backup so the service
+        cleans up the old restore points.""",
     references=(DOC_RP_LIMIT,),
     params=(Param("rg_name_pattern", BACKUP_RG.pattern, "regular expression for the Backup-managed resource group names"),),
 )
@@ -37,25 +57,55 @@ def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
     pattern = re.compile(params["rg_name_pattern"], re.IGNORECASE)
     skip, out = not_assessed_for_failed(inv, m.LOCKS)
     yield from out
+    # Custom groups are named by policies: where a vault's policies could not be read, its custom
+    # groups are unknown.
+    no_policies: set[str] = set()
+    for sub, reason in subscription_gaps(inv, m.BACKUP_POLICIES):
+        no_policies.add(sub.lower())
+        if sub.lower() not in skip:
+            yield not_assessed_subscription(sub, f"custom instant-restore resource groups unknown: {reason}")
+    yield from vault_gaps(inv, m.BACKUP_POLICIES, skip | no_policies)
+    custom = custom_rp_groups(inv)
+
+    def policies_naming(rg: m.ResourceGroup) -> list[m.BackupPolicy]:
+        return [p for p, rx in custom if p.subscription_id.lower() == rg.subscription_id.lower() and rx.match(rg.name)]
+
     # Backup resource groups: from the RG list, and from lock scopes (so a failed RG list still
     # finds a lock placed directly on one).
     groups: dict[str, m.ResourceGroup] = {}
     for rg in inv.resource_groups:
-        if pattern.match(rg.name):
+        if pattern.match(rg.name) or policies_naming(rg):
             groups[rg.id] = rg
     for lock in inv.locks:
         if lock.scope_kind == "resourceGroup":
             name = ids.name_of(lock.display_id.split("/providers/")[0])
-            if pattern.match(name) and lock.scope not in groups:
-                sub = ids.subscription_of(lock.scope)
-                groups[lock.scope] = m.ResourceGroup(
-                    id=lock.scope, display_id=ids.resource_group_id(sub, name), name=name, subscription_id=sub)
+            sub = ids.subscription_of(lock.scope)
+            candidate = m.ResourceGroup(id=lock.scope, display_id=ids.resource_group_id(sub, name), name=name,
+                                        subscription_id=sub)
+            if lock.scope not in groups and (pattern.match(name) or policies_naming(candidate)):
+                groups[lock.scope] = candidate
     for rg in sorted(groups.values(), key=lambda g: g.id):
         if rg.subscription_id.lower() in skip:
             continue
         locks = inv.locks_applying_to(rg.id)
         if not locks:
             yield passed(rg)
+            continue
+        naming = policies_naming(rg)
+        if naming and not pattern.match(rg.name):
+            # A policy's custom group, in the region of the policy's VMs (a group of another region
+            # with the same name pattern holds no restore points of theirs).
+            where = rg.location.lower()
+            vms = sorted({vm.name for p in naming for vm in _policy_vms(inv, p) if not where or vm.location.lower() == where})
+            if where and not vms:
+                yield passed(rg)
+                continue
+            levels = sorted({lk.level for lk in locks})
+            yield fail(rg, f"{'/'.join(levels)} lock on {rg.name}, the instant-restore resource group of policy "
+                           f"{', '.join(p.name for p in naming)}, blocks Azure Backup from deleting expired restore points"
+                           f"{f' for {len(vms)} backed-up VM(s)' if vms else ''}",
+                       locks=_lock_evidence(locks), region=where, backed_up_vms=vms,
+                       policies=[p.display_id for p in naming], group_kind="custom (instantRPDetails)")
             continue
         match = pattern.match(rg.name)
         geo = (match.groupdict().get("geo") or "").lower() if match else ""
@@ -86,6 +136,7 @@ def rp_collection_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterato
     pattern = re.compile(params["rg_name_pattern"], re.IGNORECASE)
     skip, out = not_assessed_for_failed(inv, m.LOCKS, m.RESTORE_POINT_COLLECTIONS, m.PROTECTED_ITEMS)
     yield from out
+    custom = custom_rp_groups(inv)  # their group locks are BCDR401's, like AzureBackupRG_<geo>_<n>
     seen: set[str] = set()
     for vm_id in sorted({p.source_resource_id for p in inv.protected_items if p.is_backed_up and p.source_resource_id}):
         for rpc in sorted(inv.restore_point_collections_by_vm.get(vm_id, ()), key=lambda r: r.id):
@@ -95,7 +146,8 @@ def rp_collection_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterato
             # A lock on an AzureBackupRG_<geo>_<n> group, direct or inherited from the subscription, is
             # BCDR401's finding (it names every VM in the region); here only the collection's own lock
             # counts for those. For a collection kept anywhere else, its group and subscription count too.
-            backup_rg = bool(pattern.match(rpc.resource_group))
+            backup_rg = bool(pattern.match(rpc.resource_group)) or any(
+                rx.match(rpc.resource_group) for _p, rx in custom)
             locks = tuple(lock for lock in inv.locks_applying_to(rpc.id) if not backup_rg or lock.scope == rpc.id)
             if not locks:
                 yield passed(rpc)

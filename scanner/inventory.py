@@ -295,6 +295,11 @@ class BackupPolicy:
     # schedulePolicy.hourlySchedule.scheduleWindowDuration: hours in the day during which an Hourly
     # schedule runs (e.g. 16 from 08:00); outside it there is a longer gap between backups.
     schedule_window_hours: int | None = None
+    # instantRPDetails.azureBackupRGNamePrefix / azureBackupRGNameSuffix: the policy keeps its instant
+    # restore points in resource groups named <prefix><N><suffix> (N from 1) instead of
+    # AzureBackupRG_<geo>_<n> ("Azure Backup resource group for virtual machines").
+    instant_rp_rg_prefix: str = ""
+    instant_rp_rg_suffix: str = ""
 
 
 @dataclass(frozen=True)

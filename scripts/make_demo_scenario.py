@@ -133,11 +133,11 @@ def policy(vault, name, *, v2, hourly=None, instant, policy_type_in_list=False, 
     POLICIES[(vault, name)] = dict(v2=v2, hourly=hourly, instant=instant, id=pid)
 
 
-policy("rsv-prod-weu", "DefaultPolicy", v2=False, instant=2, count=10)
+policy("rsv-prod-weu", "DefaultPolicy", v2=False, instant=2, count=11)
 policy("rsv-prod-weu", "Std-Daily-SQL", v2=False, instant=5, rg_prefix="rg-rp-sql-", count=1)
 # Enhanced hourly: listed WITHOUT policyType, like v2-List-Policies.json.
 policy("rsv-prod-weu", "EnhancedPolicy-4h", v2=True, hourly=4, instant=7, count=3)
-policy("rsv-prod-weu", "Enhanced-Daily", v2=True, instant=7, policy_type_in_list=True, count=1)
+policy("rsv-prod-weu", "Enhanced-Daily", v2=True, instant=7, policy_type_in_list=True, count=2)
 policy("rsv-prod-neu", "DefaultPolicy", v2=False, instant=2, count=1)
 policy("rsv-prod-neu", "EnhancedPolicy", v2=True, hourly=4, instant=5, count=1)
 policy("rsv-legacy-weu", "DefaultPolicy", v2=False, instant=2, count=0)
@@ -240,6 +240,16 @@ vm("vm-legacy-01", "rg-mgmt", "westeurope", "Windows", size="Standard_D2s_v3", i
    provision_agent=False, exts=[], backup=("rsv-prod-weu", "DefaultPolicy"), tags={"app": "license-server"},
    created="2017-09-01T12:00:00Z")
 vm("vm-jump-01", "rg-mgmt", "westeurope", "Windows", size="Standard_B2ms", exts=[AMA_W()], tags={"app": "jumpbox"})
+# rule-catalog-v2 A, BCDR601: a 40 TiB Premium SSD v2 disk on an Enhanced policy is within its 64 TiB
+# limit (the first edition failed it at 32 TiB).
+vm("vm-lake-01", "rg-data-prod", "westeurope", "Linux", size="Standard_E16s_v5", id_rg="RG-DATA-PROD",
+   data=[("vm-lake-01_data_0", 40960, None, "PremiumV2_LRS")], exts=[SNAP_L(), AMA_L()],
+   backup=("rsv-prod-weu", "Enhanced-Daily"), tags={"app": "data-lake", "tier": "data"})
+# rule-catalog-v2 A, BCDR803: backup stopped with "retain data" reports BackupsSuspended (the first
+# edition gave no finding at all).
+vm("vm-print-01", "rg-mgmt", "westeurope", "Windows", size="Standard_B2ms", exts=[SNAP_W(), AMA_W()],
+   backup=("rsv-prod-weu", "DefaultPolicy"), tags={"app": "print-server"},
+   item=dict(protectionState="BackupsSuspended", protectionStatus="Healthy", last_ok=9 * 24, lastBackupStatus="Completed"))
 # North Europe -----------------------------------------------------------
 vm("vm-dc-neu-01", "rg-identity-neu", "northeurope", "Windows", size="Standard_D2s_v5", exts=[SNAP_W(), AMA_W()],
    backup=("rsv-prod-neu", "EnhancedPolicy"), tags={"app": "identity"})
@@ -293,6 +303,7 @@ def extension_resource(v, e):
 
 
 disks, vm_bodies, instance_views = [], [], {}
+DISK_SKU: dict[str, str] = {}  # data disk name -> sku.name
 for v in VMS:
     win = v["os"] == "Windows"
     img = v["img"] or (WIN_IMG if win else LIN_IMG)
@@ -304,11 +315,13 @@ for v in VMS:
     if v["os_ade"]:
         storage["osDisk"]["encryptionSettings"] = ade_settings(v["os_ade"], os_disk)
     all_disks = [(os_disk, 127 if win else 30, v["os_ade"], True)]
-    for lun, (dname, size, ade) in enumerate(v["data"]):
-        storage["dataDisks"].append({"lun": lun, "name": dname, "createOption": "Attach", "caching": "None" if "log" in dname else "ReadOnly",
-                                     "writeAcceleratorEnabled": False, "managedDisk": {"storageAccountType": "Premium_LRS",
+    for lun, (dname, size, ade, *sku) in enumerate(v["data"]):
+        # A data disk may name its SKU (default Premium_LRS): PremiumV2_LRS disks go past 32 TiB.
+        storage["dataDisks"].append({"lun": lun, "name": dname, "createOption": "Attach", "caching": "None" if "log" in dname or sku else "ReadOnly",
+                                     "writeAcceleratorEnabled": False, "managedDisk": {"storageAccountType": sku[0] if sku else "Premium_LRS",
                                      "id": disk_id(v, dname)}, "deleteOption": "Detach", "diskSizeGB": size, "toBeDetached": False})
         all_disks.append((dname, size, ade, False))
+        DISK_SKU[dname] = sku[0] if sku else "Premium_LRS"
     computer = v["name"].replace("-", "")[:15]
     if win:
         osp = {"computerName": computer, "adminUsername": "contosoadmin", "windowsConfiguration": {
@@ -346,7 +359,7 @@ for v in VMS:
     # managed disks
     for dname, size, ade, is_os in all_disks:
         d = {"id": disk_id(v, dname), "name": dname, "type": "Microsoft.Compute/disks", "location": v["loc"],
-             "managedBy": vm_id(v, v["rg"]), "sku": {"name": "Premium_LRS", "tier": "Premium"},
+             "managedBy": vm_id(v, v["rg"]), "sku": {"name": DISK_SKU.get(dname, "Premium_LRS"), "tier": "Premium"},
              "properties": {"creationData": {"createOption": "FromImage", "imageReference": {"id": f"/Subscriptions/{SUB}/Providers/Microsoft.Compute/Locations/{v['loc']}/Publishers/{img['publisher']}/ArtifactTypes/VMImage/Offers/{img['offer']}/Skus/{img['sku']}/Versions/{img['exactVersion']}"}}
                             if is_os else {"createOption": "Empty"},
                             "diskSizeGB": size, "diskIOPSReadWrite": 500 if size < 1024 else 7500 if size < 8192 else 20000,
@@ -538,12 +551,14 @@ for v in VMS:
         state=it.get("protectionState", "Protected"), status=it.get("protectionStatus", "Unhealthy" if it.get("lastBackupStatus") == "Failed" else "Healthy"),
         health=it.get("healthStatus", "Passed"), last_status=it.get("lastBackupStatus", "Completed"), last_ok=last_ok,
         details=it.get("healthDetails")))
-    if it.get("protectionState") == "ProtectionStopped":
+    if it.get("protectionState") in ("ProtectionStopped", "BackupsSuspended"):
         rpc(v, 1, source_id=vm_id(v, v["rg"].upper()), latest_h=last_ok)
         continue
     # restore points: the collection names the source VM in the casing of the VM model (upper-case RG for data VMs)
     if pol["hourly"]:
-        count, spacing = 7 * 4, 24 / 4
+        # every 4 h in a 16 h window: 4 a day over the instant-restore retention (what an Enhanced
+        # policy can keep; BCDR501 fails a VM holding more)
+        count, spacing = pol["instant"] * 4, 24 / 4
     elif pol["v2"]:
         count, spacing = pol["instant"], 24
     else:
@@ -788,8 +803,12 @@ locks = [
     # BCDR401: Azure Policy put a delete lock on every resource group, including the one Azure Backup
     # keeps its restore points in.
     lock(f"{P}/resourceGroups/AzureBackupRG_westeurope_1", "rg-delete-lock", "CanNotDelete", "Applied by policy 'lock-all-resource-groups'"),
-    # BCDR402: the custom restore point resource group of the Std-Daily-SQL policy.
+    # BCDR401 (rule-catalog-v2 A): the custom instant-restore resource group of the Std-Daily-SQL policy
+    # (instantRPDetails prefix rg-rp-sql-).
     lock(f"{P}/resourceGroups/rg-rp-sql-1", "do-not-delete", "CanNotDelete", "DBA team: keep SQL restore points"),
+    # BCDR402: a lock on a backed-up VM's restore point collection itself.
+    lock(next(r["id"] for r in rpcs if r["name"].startswith("AzureBackup_vm-app-02_")), "keep-rp", "CanNotDelete",
+         "Change freeze: keep this VM's restore points"),
     # BCDR403: a ReadOnly lock on a backed-up VM.
     lock(f"{P}/resourceGroups/rg-fin-prod/providers/Microsoft.Compute/virtualMachines/vm-hr-01", "freeze-during-audit", "ReadOnly", "Audit freeze"),
     # Healthy practice: delete locks on the vaults and the domain controllers' group.

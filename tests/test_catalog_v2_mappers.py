@@ -46,3 +46,14 @@ def test_vm_dual_pass_ade_from_the_os_disk_encryption_settings():
     assert cmp.map_vm(raw).ade_dual_pass is False
     assert cmp.map_vm({"id": vm_id, "properties": {}}).ade_dual_pass is False
     assert ids.norm(vm_id) == vm.id
+
+
+def test_policy_custom_instant_restore_resource_groups():
+    raw = {"id": f"{VAULT}/backupPolicies/enh", "name": "enh",
+           "properties": {"backupManagementType": "AzureIaasVM", "policyType": "V2",
+                          "instantRPDetails": {"azureBackupRGNamePrefix": "snaprg", "azureBackupRGNameSuffix": "-weu"},
+                          "schedulePolicy": {"schedulePolicyType": "SimpleSchedulePolicyV2", "scheduleRunFrequency": "Daily"}}}
+    p = rsv.map_policy(raw)
+    assert (p.instant_rp_rg_prefix, p.instant_rp_rg_suffix, p.is_v2) == ("snaprg", "-weu", True)
+    del raw["properties"]["instantRPDetails"]
+    assert (rsv.map_policy(raw).instant_rp_rg_prefix, rsv.map_policy(raw).instant_rp_rg_suffix) == ("", "")

@@ -136,6 +136,8 @@ def map_policy(raw: dict[str, Any]) -> m.BackupPolicy:
         hourly_interval=i_or_none(get(schedule, "hourlySchedule", "interval")),
         schedule_window_hours=i_or_none(get(schedule, "hourlySchedule", "scheduleWindowDuration")),
         instant_rp_retention_days=i_or_none(props.get("instantRpRetentionRangeInDays")),
+        instant_rp_rg_prefix=s(get(props, "instantRPDetails", "azureBackupRGNamePrefix")),
+        instant_rp_rg_suffix=s(get(props, "instantRPDetails", "azureBackupRGNameSuffix")),
     )
 
 

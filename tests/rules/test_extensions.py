@@ -16,9 +16,14 @@ def _vm(*exts, name="app1", rg="rg-app", **kw):
     return f.vm(name, rg=rg, instance_view=f.instance_view(extensions=tuple(exts)), **kw)
 
 
-def _backed(vm, jobs=(), **kw):
+# A protected item whose first backup has not run yet (real recordings: lastBackupTime is the
+# 2001-01-01 sentinel, lastBackupStatus empty).
+NEVER_BACKED_UP = dict(last_backup_status="", last_backup_time="2001-01-01T00:00:00Z", last_recovery_point_time=None)
+
+
+def _backed(vm, jobs=(), item_kw=None, **kw):
     v = f.vault()
-    return f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[f.protected_item(vm, v)],
+    return f.inventory(virtual_machines=[vm], vaults=[v], protected_items=[f.protected_item(vm, v, **(item_kw or {}))],
                        backup_jobs=[f.job(v, target=vm, **j) for j in jobs], **kw)
 
 
@@ -98,7 +103,7 @@ def test_bcdr302_passes_for_healthy_snapshot_extension():
 
 
 def test_bcdr302_not_installed_yet_is_not_a_failure():
-    inv = _backed(_vm(f.extension(CSE, name="cse")))
+    inv = _backed(_vm(f.extension(CSE, name="cse")), item_kw=NEVER_BACKED_UP)
     assert run("BCDR302", inv) == []
     assert passes("BCDR302", inv) == 1
 
@@ -212,8 +217,42 @@ def test_rest_example_instance_view_through_the_real_mapper():
     raw = json.loads((REST_EXAMPLES / "compute/VirtualMachine_Get_InstanceView.json")
                      .read_text(encoding="utf-8"))["responses"]["200"]["body"]
     vm = f.vm("myVM", instance_view=map_instance_view(raw))
-    inv = _backed(vm)
+    inv = _backed(vm, item_kw=NEVER_BACKED_UP)  # no VMSnapshot in the example: its first backup is still to come
     for code in ("BCDR301", "BCDR302", "BCDR201", "BCDR202"):
         assert run(code, inv) == [], code
     [outdated] = run("BCDR203", inv)  # the example's agent is 2.7.41491.949
     assert (outdated.status, outdated.evidence["agent_version"]) == ("FAIL", "2.7.41491.949")
+
+
+# ---- rule-catalog-v2 section A: BCDR302 bounded excuse, missing extension after a completed backup
+def test_bcdr302_a_stuck_job_does_not_excuse_a_transitioning_extension():
+    vm = _vm(f.extension(SNAP, **TRANSITIONING))
+    # In progress for 30 h on a daily policy (unknown policy: 24 h): the first edition excused it.
+    inv = _backed(vm, jobs=[{"status": "InProgress", "start_time": "2026-11-21T00:00:00Z", "end_time": None}])
+    [finding] = run("BCDR302", inv)
+    assert (finding.status, finding.resource_id) == ("FAIL", vm.display_id)
+    assert finding.evidence["extensions"][0]["health"] == "transitioning"
+    assert finding.evidence["in_progress_jobs_past_threshold"]
+    # The same extension while a 30-minute-old job runs is a snapshot in progress.
+    fresh = _backed(vm, jobs=[{"status": "InProgress", "start_time": "2026-11-22T05:30:00Z", "end_time": None}])
+    assert run("BCDR302", fresh) == [] and passes("BCDR302", fresh) == 1
+    # BCDR701's first-backup limit applies too: 30 h into a first backup still excuses it.
+    first = _backed(vm, jobs=[{"status": "InProgress", "start_time": "2026-11-21T00:00:00Z", "end_time": None}],
+                    item_kw=NEVER_BACKED_UP)
+    assert run("BCDR302", first) == []
+
+
+def test_bcdr302_missing_snapshot_extension_after_a_completed_backup_fails():
+    vm = _vm(f.extension(CSE, name="cse"), os_type="Linux")
+    [finding] = run("BCDR302", _backed(vm))  # the item reports a completed backup
+    assert (finding.status, finding.resource_id, finding.evidence["health"]) == ("FAIL", vm.display_id, "missing")
+    assert "agent" in finding.message
+    # A completed Backup job says the same when the item does not.
+    by_job = _backed(vm, item_kw=NEVER_BACKED_UP, jobs=[{"status": "Completed"}])
+    assert [x.status for x in run("BCDR302", by_job)] == ["FAIL"]
+
+
+def test_bcdr302_missing_extension_with_agent_not_ready_is_not_assessed():
+    vm = f.vm("app1", instance_view=f.instance_view(agent_display="Not Ready", extensions=()))
+    [finding] = run("BCDR302", _backed(vm))
+    assert finding.status == "NOT_ASSESSED" and "not Ready" in finding.message

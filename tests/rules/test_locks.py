@@ -1,5 +1,5 @@
 import factories as f
-from rulekit import passes, run
+from rulekit import passes, run, statuses
 
 from scanner import inventory as m
 
@@ -173,3 +173,49 @@ def test_bcdr403_not_assessed_when_locks_unreadable():
     inv, _vm = _vm_inv(coverage_overrides={m.LOCKS: f.failed(m.LOCKS)})
     [finding] = run("BCDR403", inv)
     assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
+
+
+# ---- rule-catalog-v2 section A: BCDR401 custom instant-restore resource groups
+def _custom(lock_on="snaprg1-weu", rg_location="westeurope", **kw):
+    """A policy keeping instant restore points in snaprg<N>-weu (instantRPDetails prefix 'snaprg',
+    suffix '-weu'); web1 in westeurope is on it."""
+    vm, v = f.vm("web1"), f.vault()
+    p = f.policy("EnhancedDaily", v, is_v2=True, instant_rp_rg_prefix="snaprg", instant_rp_rg_suffix="-weu")
+    rg = f.resource_group("snaprg1-weu", location=rg_location)
+    return f.inventory(virtual_machines=[vm], vaults=[v], backup_policies=[p], protected_items=[f.protected_item(vm, v, p)],
+                       resource_groups=[rg, f.resource_group("rg-app")],
+                       locks=[f.lock(f.resource_group(lock_on).display_id, "keep", "CanNotDelete")], **kw), p, rg
+
+
+def test_bcdr401_lock_on_a_policys_custom_group_fails_and_names_policy_and_vms():
+    inv, p, rg = _custom()
+    [finding] = run("BCDR401", inv)  # the first edition matched only AzureBackupRG_<geo>_<n>: no finding
+    assert (finding.status, finding.resource_id) == ("FAIL", rg.display_id)
+    assert finding.evidence["policies"] == [p.display_id] and finding.evidence["backed_up_vms"] == ["web1"]
+
+
+def test_bcdr401_inherited_lock_on_a_custom_group_fails_too():
+    inv, _p, rg = _custom()
+    inv = f.with_(inv, locks=(f.lock(f"/subscriptions/{f.SUB}", "sub", "ReadOnly"),))
+    assert statuses(run("BCDR401", inv)) == {rg.display_id.lower(): "FAIL"}
+
+
+def test_bcdr401_custom_group_of_another_region_or_unlocked_passes():
+    inv, _p, _rg = _custom(rg_location="eastus")
+    assert run("BCDR401", inv) == []
+    inv, _p, _rg = _custom(lock_on="rg-app")
+    assert run("BCDR401", inv) == [] and passes("BCDR401", inv) == 1
+
+
+def test_bcdr401_custom_groups_unknown_when_policies_unreadable():
+    inv, _p, _rg = _custom(coverage_overrides={m.BACKUP_POLICIES: f.failed(m.BACKUP_POLICIES)})
+    inv = f.with_(inv, backup_policies=())
+    findings = run("BCDR401", inv)
+    assert [(x.status, x.resource_id) for x in findings] == [("NOT_ASSESSED", f"/subscriptions/{f.SUB}")]
+
+
+def test_bcdr402_leaves_a_custom_group_lock_to_bcdr401():
+    inv, _p, _rg = _custom()
+    vm = inv.virtual_machines[0]
+    inv = f.with_(inv, restore_point_collections=(f.rpc(vm, 4, rg="snaprg1-weu"),))
+    assert run("BCDR402", inv) == [] and passes("BCDR402", inv) == 1
