@@ -12,11 +12,13 @@ broken extension gives one finding.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
+from scanner.timeutil import parse
 
-from ._common import first_backup_pending
+from ._common import first_backup_pending, no_time
 from ._extension_health import ASR_PREFIX, BACKUP_PREFIX, FAILED, OK, TRANSITIONING, extensions_of, full_type, health, label
 from .agent import READY, agent_state
 from .base import Result, fail, not_assessed, passed, rule
@@ -56,12 +58,25 @@ def _fresh_backup_job(inv: m.Inventory, vm_id: str, params: Mapping[str, Any]) -
                  if j.operation.lower() in ("backup", "") and job_within_threshold(inv, j, params)), None)
 
 
-def _has_completed_backup(inv: m.Inventory, vm_id: str) -> bool:
-    """The VM has at least one completed backup: an item reporting one, or a completed Backup job."""
-    if any(not first_backup_pending(p) for p in inv.backup_items_for(vm_id)):
-        return True
-    return any(j.operation.lower() == "backup" and j.status.lower() in ("completed", "completedwithwarnings")
-               for j in inv.backup_jobs_by_vm.get(vm_id, ()))
+def _last_completed_backup(inv: m.Inventory, vm_id: str) -> datetime | None:
+    """When the VM's newest completed backup finished, as far as the items and jobs tell (None: no
+    completed backup). A completed backup whose time is not given counts at the epoch."""
+    times: list[datetime] = []
+    for item in inv.backup_items_for(vm_id):
+        if not first_backup_pending(item):
+            for raw in (item.last_recovery_point_time, item.last_backup_time):
+                t = None if no_time(raw) else parse(raw)
+                times.append(t or datetime.min.replace(tzinfo=timezone.utc))
+    for j in inv.backup_jobs_by_vm.get(vm_id, ()):
+        if j.operation.lower() == "backup" and j.status.lower() in ("completed", "completedwithwarnings"):
+            times.append(parse(j.end_time) or parse(j.start_time) or datetime.min.replace(tzinfo=timezone.utc))
+    return max(times) if times else None
+
+
+def _view_time(iv: m.InstanceView) -> datetime | None:
+    """When the agent last reported in this instance view (its status times)."""
+    times = [t for st in iv.agent_statuses if (t := parse(st.time)) is not None]
+    return max(times) if times else None
 
 
 @rule(
@@ -118,8 +133,14 @@ def backup_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> I
             # Azure Backup installs VMSnapshot with the first scheduled backup after protection is
             # enabled (seeds/004 step 4): not installed yet is not a fault. Once a backup has completed
             # the extension must be there (rule-catalog-v2 A).
-            if not _has_completed_backup(inv, vm.id):
-                yield passed(vm)
+            done = _last_completed_backup(inv, vm.id)
+            seen = _view_time(iv)
+            if done is None or _fresh_backup_job(inv, vm.id, params) is not None:
+                yield passed(vm)  # first backup still to come, or one running now may be installing it
+            elif seen is not None and seen < done:
+                yield not_assessed(vm, "no VMSnapshot extension reported, but the instance view predates the last "
+                                       "completed backup", instance_view_time=seen.isoformat(),
+                                   last_completed_backup=done.isoformat())
             elif agent_state(iv) != READY:
                 yield not_assessed(vm, "no VMSnapshot extension reported, and the VM agent is not Ready to report "
                                        "one (BCDR201/BCDR202)", agent_version=iv.agent_version)

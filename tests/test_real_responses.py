@@ -267,6 +267,9 @@ def test_findings_on_the_recorded_subscription_are_exactly_these(filled):
     expected = sorted(
         [("BCDR002", "FAIL", "clitest-vault000002"), ("BCDR003", "FAIL", "clitest-vault000002"),
          ("BCDR301", "FAIL", "CliVM2"), ("BCDR303", "FAIL", "CliVM2"),
+         # backed up (a Backup job completed at 05:38) but its instance view, recorded at 04:56 before
+         # protection, shows no VMSnapshot: too old to judge the extension (rule-catalog-v2 A, BCDR302)
+         ("BCDR302", "NOT_ASSESSED", "clitest-vm000003"),
          # not backed up by any vault of the scanned subscription
          ("BCDR801", "FAIL", "CliVM2"), ("BCDR801", "FAIL", "c7n-test-vm"), ("BCDR801", "FAIL", "cctestvm")]
         + [(code, "NOT_ASSESSED", name) for code in ("BCDR001", "BCDR002", "BCDR003") for name in OTHER_VAULTS])

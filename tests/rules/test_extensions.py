@@ -256,3 +256,13 @@ def test_bcdr302_missing_extension_with_agent_not_ready_is_not_assessed():
     vm = f.vm("app1", instance_view=f.instance_view(agent_display="Not Ready", extensions=()))
     [finding] = run("BCDR302", _backed(vm))
     assert finding.status == "NOT_ASSESSED" and "not Ready" in finding.message
+
+
+def test_bcdr302_missing_extension_in_an_instance_view_older_than_the_backup_is_not_assessed():
+    view = f.instance_view(extensions=())
+    view = f.with_(view, agent_statuses=(f.with_(view.agent_statuses[0], time="2026-11-21T20:00:00Z"),))
+    vm = f.vm("app1", instance_view=view)
+    [finding] = run("BCDR302", _backed(vm))  # the item's last backup: 2026-11-21T22:00Z
+    assert finding.status == "NOT_ASSESSED" and "predates" in finding.message
+    fresh = f.with_(vm, instance_view=f.with_(view, agent_statuses=(f.with_(view.agent_statuses[0], time="2026-11-22T05:59:00Z"),)))
+    assert [x.status for x in run("BCDR302", _backed(fresh))] == ["FAIL"]
