@@ -94,7 +94,7 @@ class DeadlineExceeded(ScanError):
     code = "DeadlineExceeded"
 
 
-class ListDeadlineExceeded(ScanError):
+class ListDeadlineExceeded(DeadlineExceeded):
     """One list used up its share of the deadline (a service paging without end)."""
     code = "ListDeadlineExceeded"
 
@@ -434,6 +434,19 @@ class CappedRetryPolicy(RetryPolicy):
         self.max_retry_after = max_retry_after
         self.deadline = deadline
         self.breakers = breakers or Breakers()
+        self._throttle = threading.local()  # the last 429 of the request this thread is retrying
+
+    def send(self, request):
+        self._throttle.last = None
+        try:
+            return super().send(request)
+        except DeadlineExceeded:
+            last = self._throttle.last
+            if last is None:
+                raise
+            # The wait after a 429 ran into the deadline: the cause is still the throttling.
+            code, message = _throttle_details(last)
+            raise Throttled(code, f"still throttled when the deadline came ({message})") from None
 
     def is_retry(self, settings, response):
         if response.http_response.status_code == 429:
@@ -443,7 +456,9 @@ class CappedRetryPolicy(RetryPolicy):
     def increment(self, settings, response=None, error=None):
         if isinstance(response, PipelineResponse) and response.http_response.status_code == 429:
             settings["history"].append(RequestHistory(response.http_request, http_response=response.http_response))
+            self._throttle.last = response
             return True  # the deadline, not a count, ends throttling (see sleep)
+        self._throttle.last = None
         active = super().increment(settings, response=response, error=error)
         scope = _SCOPE.get()
         if scope is not None and self.breakers.is_open(scope.key):

@@ -712,3 +712,49 @@ def test_error_faults_can_shape_the_answer_to_a_write(sim):
     sim.add_fault(Fault.error(409, "/register$", method="POST", code="Conflict"))
     r = raw(sim, f"{P}/providers/Microsoft.Compute/register?{API}", method="POST")
     assert r.status_code == 409 and [w.status for w in sim.writes()] == [409]
+
+
+# --------------------------------------------------------------------------- issue 10 fault kinds
+VM_LIST_API = f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01"
+
+
+def test_token_bucket_throttles_after_the_burst_with_arms_retry_after_scaled(sim):
+    # 0.1 token/s of ARM's clock: after the burst the next token is ~10 ARM seconds away, 2 s real at x5.
+    bucket = sim.add_fault(Fault.token_bucket(burst=3, rate=0.1, time_scale=5.0))
+    got = [raw(sim, VM_LIST_API) for _ in range(4)]
+    assert [r.status_code for r in got] == [200, 200, 200, 429]
+    assert got[3].json()["error"]["code"] == "SubscriptionRequestsThrottled"
+    wait = float(got[3].headers["Retry-After"])
+    assert 0.2 <= wait <= 2.0 and (wait * 5).is_integer()  # whole ARM seconds, scaled
+    assert bucket.hits == 1
+    time.sleep(wait)
+    assert raw(sim, VM_LIST_API).status_code == 200  # the token ARM promised is there
+
+
+def test_repeat_and_endless_next_links(sim):
+    sim.add_fault(Fault.repeat_next_link(r"/virtualMachines$", query="api-version"))
+    body = raw(sim, VM_LIST_API).json()
+    assert body["nextLink"] == sim.endpoint + VM_LIST_API and body["value"]
+    sim.clear_faults()
+    sim.add_fault(Fault.endless_pages(r"/virtualMachines$"))
+    first = raw(sim, VM_LIST_API).json()
+    second = raw(sim, first["nextLink"][len(sim.endpoint):]).json()
+    assert first["value"] == second["value"] == [] and first["nextLink"] != second["nextLink"]
+
+
+def test_drop_hangs_up_and_trickle_sends_slowly(sim):
+    sim.add_fault(Fault.drop(r"/virtualMachines$", times=1))
+    with pytest.raises(requests.ConnectionError):
+        raw(sim, VM_LIST_API)
+    sim.clear_faults()
+    sim.add_fault(Fault.trickle(r"/virtualMachines$", seconds=0.3))
+    # each byte arrives, but not within 0.1 s (requests reports a read timeout in the body as ConnectionError)
+    with pytest.raises(requests.ConnectionError, match="Read timed out"):
+        requests.get(sim.endpoint + VM_LIST_API, headers={"Authorization": "Bearer t"}, verify=sim.ca_path,
+                     timeout=(5, 0.1), stream=False)
+
+
+def test_echo_auth_error_quotes_the_authorization_header(sim):
+    sim.add_fault(Fault.error(403, r"/virtualMachines$", echo_auth=True))
+    message = raw(sim, VM_LIST_API, token="tok-echo-123").json()["error"]["message"]
+    assert "Authorization: Bearer tok-echo-123" in message
