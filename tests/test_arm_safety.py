@@ -1,8 +1,7 @@
 """The ARM safety layer (scanner/arm.py) against real HTTP: real azure-mgmt SDK clients built by
-ClientFactory talk TLS to the simulator's loopback TLS server (scanner/simulator) with a scripted
-request handler here, which records every connection and request and answers what each test
-scripts: statuses and bodies the simulator would never send, stalls, drops, trickled bodies.
-Nothing of ours is mocked.
+ClientFactory talk TLS to the loopback ARM simulator (scanner/simulator, with tests/simfaults.py),
+which records every connection and request and answers what each test scripts: statuses and
+bodies the simulator would never send, stalls, drops, trickled bodies. Nothing of ours is mocked.
 
 What design.md ("Safety requirements", "Throttling and cost model") asks, one test each:
 - read-only: azure-mgmt-core's auto-registration policy would POST /providers/<rp>/register on a
@@ -19,17 +18,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 from azure.core.exceptions import DecodeError, HttpResponseError, ServiceResponseError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.compute import ComputeManagementClient  # imported up front: timings measure HTTP only
+from simfaults import FaultySimulator
 
 from scanner import inventory as m
 from scanner.arm import (
@@ -45,8 +44,7 @@ from scanner.arm import (
 )
 from scanner.collectors import compute as cmp
 from scanner.collectors.base import Recorder, read_list
-from scanner.simulator.server import _TLSServer
-from scanner.simulator.tls import server_context
+from scanner.simulator.server import _Response
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 VM_LIST_PATH = f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines"
@@ -67,7 +65,7 @@ def _vm(name: str) -> dict[str, Any]:
             "properties": {"vmId": "1b2c3d4e", "provisioningState": "Succeeded"}}
 
 
-# --------------------------------------------------------------------------- the loopback server
+# --------------------------------------------------------------------------- the scripted simulator
 @dataclass
 class Reply:
     status: int = 200
@@ -85,72 +83,46 @@ class Seen:
     headers: dict[str, str]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Stub(FaultySimulator):
+    """The loopback ARM simulator answering what each test scripts (`script`): statuses, bodies
+    and headers the simulator itself never sends, stalls, dropped connections, trickled bodies.
+    It records every request it is asked (`requests`, with the Authorization header) and counts
+    every TCP connection, before any TLS or HTTP (`connections`). Only TOKEN is accepted."""
 
-    def log_message(self, *args: Any) -> None:  # keep pytest output clean
-        pass
-
-    def _serve(self) -> None:
-        stub: Stub = self.server.sim  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
-        with stub.lock:
-            stub.requests.append(seen)
-        reply = stub.responder(seen)
-        if reply.stall or reply.drop:
-            stub.release.wait(reply.stall)
-            self.close_connection = True
-            return
-        data = reply.body if isinstance(reply.body, bytes) else b"" if reply.body is None else json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        for k, v in reply.headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Type", reply.headers.get("Content-Type", "application/json"))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if reply.trickle:
-            try:
-                for i in range(len(data)):
-                    self.wfile.write(data[i:i + 1])
-                    self.wfile.flush()
-                    if stub.release.wait(reply.trickle):
-                        break
-            except OSError:  # the client hung up
-                pass
-            self.close_connection = True
-            return
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-
-class _Server(_TLSServer):
-    """The simulator's loopback TLS server (handshake in the connection's thread, bounded stop)
-    with this module's scripted handler, counting every TCP connection before any TLS or HTTP."""
-
-    def get_request(self):
-        accepted = super().get_request()
-        with self.sim.lock:
-            self.sim.connections += 1
-        return accepted
-
-
-class Stub:
-    """A loopback HTTPS server: `responder(seen) -> Reply` decides each answer."""
-
-    def __init__(self, ctx: ssl.SSLContext, host: str = "127.0.0.1"):
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__({"subscriptions": [SUB]}, token=TOKEN)
         self.lock = threading.Lock()
         self.requests: list[Seen] = []
         self.connections = 0
-        self.release = threading.Event()
         self.responder: Callable[[Seen], Reply] = lambda seen: Reply(404, {"error": {"code": "NotScripted"}})
-        self._server = _Server(("127.0.0.1", 0), _Handler, self, ctx)
-        self.url = f"https://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self.start()
+        self.url = self.alias_endpoint if host == "localhost" else self.endpoint
+        server = self._server
+        accept = server.get_request
+
+        def counting_accept() -> Any:
+            accepted = accept()
+            with self.lock:
+                self.connections += 1
+            return accepted
+        server.get_request = counting_accept  # this server only: count each accept before TLS
+
+    def intercept(self, method: str, raw_path: str, path: str, query: str, answer: Callable[[], Any]) -> Any:
+        seen = Seen(method, f"{raw_path}?{query}" if query else raw_path,
+                    {"authorization": getattr(self._request, "auth", "")})
+        with self.lock:
+            self.requests.append(seen)
+        reply = self.responder(seen)
+        if reply.stall or reply.drop:
+            self._stopping.wait(min(reply.stall, self.max_stall))
+            return _Response(0, hang_up=True)
+        data = reply.body if isinstance(reply.body, bytes) else b"" if reply.body is None else json.dumps(reply.body).encode()
+        headers = dict(reply.headers)
+        content_type = headers.pop("Content-Type", "application/json")
+        resp = _Response(reply.status, data, content_type, headers=headers)
+        if reply.trickle:
+            resp.write_body = self._trickler(reply.trickle)
+        return resp
 
     def script(self, *replies: Reply | Callable[[Seen], Reply]) -> None:
         """Answer in order; the last one repeats."""
@@ -167,36 +139,35 @@ class Stub:
         return [r.method for r in self.requests]
 
     def close(self) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory) -> tuple[ssl.SSLContext, str]:
-    """The simulator's throwaway CA: a server context for 127.0.0.1 and localhost, and the CA file."""
-    ctx, ca_file = server_context(tmp_path_factory.mktemp("ca"), ["127.0.0.1", "localhost"])
-    return ctx, str(ca_file)
-
-
-@pytest.fixture(scope="module")
-def ca_path(tls) -> str:
-    return tls[1]
+        self.stop()
 
 
 @pytest.fixture
-def arm(tls):
-    stub = Stub(tls[0])
+def ca_path(tmp_path) -> str:
+    """The CA bundle the clients of a test trust: each Stub below adds its throwaway CA."""
+    path = tmp_path / "ca-bundle.pem"
+    path.touch()
+    return str(path)
+
+
+def _trusted(stub: Stub, ca_path: str) -> Stub:
+    with open(ca_path, "a", encoding="ascii") as bundle:
+        bundle.write(Path(stub.ca_path).read_text(encoding="ascii"))
+    return stub
+
+
+@pytest.fixture
+def arm(ca_path):
+    stub = _trusted(Stub(), ca_path)
     yield stub
     stub.close()
 
 
 @pytest.fixture
-def foreign(tls):
+def foreign(ca_path):
     """A second server on another host:port with a certificate the client trusts: had the guard
     let the request through, it would have connected here and received the token."""
-    stub = Stub(tls[0], host="localhost")
+    stub = _trusted(Stub(host="localhost"), ca_path)
     stub.script(Reply(200, {"value": [_vm("stolen")]}))
     yield stub
     stub.close()
@@ -255,6 +226,7 @@ def test_list_call_sends_only_gets_with_the_token_and_the_ledger_counts_them(arm
     assert [v.name for v in vms] == ["vm1", "vm2"]  # a same-host nextLink is followed
     assert arm.methods == ["GET", "GET"]
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in arm.requests)
+    assert arm.connections >= 1  # the count the foreign-host tests below rely on does count
     assert f.ledger.count == 2 and [p for _, p in f.ledger.sent] == [VM_LIST_PATH, VM_LIST_PATH]
     assert f.ledger.blocked == []
 
@@ -282,6 +254,7 @@ def test_missing_registration_lands_in_coverage_as_failed(arm, ca_path):
     assert "POST" not in arm.methods
 
 
+@pytest.mark.simulator_writes  # the unguarded SDK POSTs /register to the simulator: that is the point
 def test_control_unguarded_sdk_client_does_post_register(arm, ca_path):
     """Same 409 through a stock SDK client (default transport, no guard): the SDK itself POSTs
     /register. This is the write the guard exists to stop."""
