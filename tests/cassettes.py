@@ -28,7 +28,10 @@ FAKE_TOKEN = "playback-token-not-a-secret"
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _SUB_IN_PATH = re.compile(r"(?i)/subscriptions/(" + _GUID + ")")
-_TENANT_FIELD = re.compile(r'(?i)"tenantId"\s*:\s*"(' + _GUID + ')"')
+# Directory GUIDs a vault GET or job carries (identity.tenantId/principalId, clientId, objectId):
+# pseudonymised like subscriptions, so a recording names no real tenant or principal.
+_TENANT_FIELD = re.compile(r'(?i)"(?:tenantId|principalId|clientId|objectId)"\s*:\s*"(' + _GUID + ')"')
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _SECRETS = [
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer REDACTED"),
     (re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*"), "REDACTED.JWT"),
@@ -55,6 +58,7 @@ def _guids(text: str) -> set[str]:
 def scrub_text(text: str, source_hosts: tuple[str, ...] = ()) -> str:
     for pattern, repl in _SECRETS:
         text = pattern.sub(repl, text)
+    text = _EMAIL.sub("user@contoso.example", text)  # alert e-mail settings, job owners
     for guid in _guids(text):
         text = re.sub(re.escape(guid), pseudonym(guid), text, flags=re.IGNORECASE)
     for host in source_hosts:
@@ -62,7 +66,7 @@ def scrub_text(text: str, source_hosts: tuple[str, ...] = ()) -> str:
     return text
 
 
-def make_vcr(source_hosts: tuple[str, ...] = (), record_mode: str = "none") -> vcr.VCR:
+def make_vcr(source_hosts: tuple[str, ...] = (), record_mode: str = "none", library: Path = CASSETTES) -> vcr.VCR:
     def before_request(request):
         request.headers = {k: v for k, v in request.headers.items() if k.lower() in ("accept",)}
         request.uri = scrub_text(request.uri, source_hosts)
@@ -85,7 +89,7 @@ def make_vcr(source_hosts: tuple[str, ...] = (), record_mode: str = "none") -> v
                           if k != "api-version")
         assert q(r1) == q(r2)
 
-    v = vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode=record_mode,
+    v = vcr.VCR(cassette_library_dir=str(library), record_mode=record_mode,
                 before_record_request=before_request, before_record_response=before_response,
                 decode_compressed_response=True, serializer="yaml")
     v.register_matcher("query_sans_api_version", query_without_api_version)

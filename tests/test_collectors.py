@@ -186,6 +186,17 @@ def test_scrubber_redacts_and_pseudonymises_every_occurrence():
     assert "abcDEF123" not in out and "xyz123456" not in out and "eyJhbGci" not in out
 
 
+def test_scrubber_pseudonymises_principals_and_redacts_mail_of_a_vault_get():
+    from cassettes import pseudonym, scrub_text
+    principal, tenant = "9b2a0c4e-1d3f-4a5b-8c7d-6e5f4a3b2c1d", "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    text = (f'{{"identity": {{"type": "SystemAssigned", "principalId": "{principal}", "tenantId": "{tenant}"}}, '
+            f'"properties": {{"monitoringSettings": {{"classicAlertSettings": {{"emailNotificationsForSiteRecovery": '
+            f'"Enabled"}}}}, "owner": "Ops.Team+backup@fabrikam.co.uk"}}}}')
+    out = scrub_text(text)
+    assert principal not in out and tenant not in out and "fabrikam" not in out
+    assert pseudonym(principal) in out and "user@contoso.example" in out
+
+
 def test_a2a_recovery_point_is_derived_from_rpo_and_initial_replication(no_network):
     from scanner.collectors.recovery import map_replication_item
     inv = replay("collect_full")
