@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
+from scanner.collectors.site_recovery import is_inmage
 from scanner.timeutil import parse
 
 from . import knowledge
@@ -42,7 +43,9 @@ def _is_a2a(item: m.ReplicationItem) -> bool:
     title="Replicated item has no recovery point",
     predicts=("failover and failback impossible",),
     source="seeds/001 'run a failover to fail back' (every VM needs at least one recovery point; every VM of a "
-           "recovery plan)",
+           "recovery plan); rule-catalog-v2 A: every provider (A2A, InMageRcm, InMage consistencyPoints / "
+           "lastRpoCalculatedTime, InMageAzureV2 RPO / last recovery point, InMageRcmFailback and others via the item's "
+           "recoveryPoints list)",
     remediation="""Failover, and failback after a failover, need at least one recovery point for the VM, and a
         recovery plan needs one for every VM in it. Wait for initial replication to finish, or fix what keeps it
         from producing recovery points (replication health errors, BCDR903); after a reprotect, do not plan a
@@ -57,8 +60,11 @@ def asr_no_recovery_point(inv: m.Inventory, params: Mapping[str, Any]) -> Iterat
         if has is None and item.last_recovery_point_time:
             has = True
         if has is None:
-            yield not_assessed(item, "the replication provider reports no recovery point information",
-                               instance_type=item.instance_type)
+            # The provider gave no signal and the item's recoveryPoints list was not read (not in a
+            # failback-relevant state), or reading it failed.
+            why = (f"its recoveryPoints list could not be read ({item.recovery_point_error})" if item.recovery_point_error
+                   else "the replication provider reports no recovery point information")
+            yield not_assessed(item, why, instance_type=item.instance_type)
         elif has:
             yield passed(item)
         else:
@@ -91,12 +97,14 @@ def _azure_vm_of(item: m.ReplicationItem) -> str:
 @rule(
     code="BCDR902", slug="asr-reprotect-vm-not-running", severity="high",
     title="Failed-over VM waiting for reprotect is not running",
-    predicts=("78093",),
-    source="seeds/000 error code 78093; seeds/001 (reprotect fails for up to 15 minutes after the VM starts)",
+    predicts=("78093", "reprotect failure"),
+    source="seeds/000 error code 78093 (VMware / AVS, InMage* providers); seeds/001 (reprotect fails for up to 15 "
+           "minutes after the VM starts); rule-catalog-v2 A (A2A: the same check, without that code)",
     remediation="""The item has failed over and must be reprotected, but its Azure VM is not running. Reprotect
-        needs the VM up so its Mobility service can register with the configuration server and start
-        replicating back; otherwise it fails with 78093. Start the VM on a network that reaches the
-        configuration server, wait about 15 minutes for the agent to re-register, then run reprotect.""",
+        needs the VM up: for VMware / AVS failback its Mobility service must register with the configuration
+        server (otherwise reprotect fails with 78093); for Azure-to-Azure the reverse replication cannot start.
+        Start the VM (for VMware failback on a network that reaches the configuration server), wait about 15
+        minutes for the agent to re-register, then run reprotect.""",
     references=(DOC_FAILBACK + "#error-code-78093", DOC_AVS_FAILBACK),
 )
 def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
@@ -118,7 +126,7 @@ def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) ->
                 yield not_assessed(item, f"cannot tell whether the VM runs: {reason}", vm_id=vm_id, **evidence)
             else:
                 yield fail(item, f"{item.friendly_name or item.name} waits for reprotect but its Azure VM no longer exists",
-                           vm_id=vm_id, vm_exists=False, power_state=None, **evidence)
+                           vm_id=vm_id, vm_exists=False, power_state=None, **evidence, **_reprotect_prediction(item))
             continue
         status_gap = inv.gap(m.VM_STATUS, vm.subscription_id, vm.id)
         if vm.power_state is None or status_gap:
@@ -128,7 +136,16 @@ def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) ->
             yield passed(item)
         else:
             yield fail(item, f"{item.friendly_name or item.name} waits for reprotect but VM {vm.name} is {vm.power_state}",
-                       vm_id=vm.display_id, vm_exists=True, power_state=vm.power_state, **evidence)
+                       vm_id=vm.display_id, vm_exists=True, power_state=vm.power_state, **evidence,
+                       **_reprotect_prediction(item))
+
+
+def _reprotect_prediction(item: m.ReplicationItem) -> dict[str, Any]:
+    """Error 78093 is the VMware / AVS failback code (seeds/000, InMage* providers); an A2A reprotect
+    of a VM that is not running fails as well, under no code of the table (rule-catalog-v2 A)."""
+    if is_inmage(item):
+        return {"predicted_error": "78093"}
+    return {"predicted_error": "reprotect failure (no 78093: that code is VMware / AVS failback's)"}
 
 
 @rule(
@@ -163,12 +180,15 @@ def asr_replication_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> It
 
 @rule(
     code="BCDR904", slug="asr-job-failed-known-error", severity="medium",
-    title="Site Recovery job failed with a known error",
+    title="Site Recovery failover, failback or reprotect job failed (or any job with a known error)",
     predicts=("95226", "78052", "78093", "8061", "8038", "151076", "150066", "151099", "151095"),
-    source="seeds/000 (reprotect and failback error codes); seeds/003 (extension error codes)",
-    remediation="""A Site Recovery job failed with an error whose cause and fix are known; the evidence gives both
-        and the Microsoft Learn page. Fix the cause, then rerun the job (reprotect, failback or enable
-        replication). A later successful run of the same job on the same item clears this finding.""",
+    source="seeds/000 (reprotect and failback error codes); seeds/003 (extension error codes); rule-catalog-v2 A: "
+           "Site Recovery sample alert 'job fails' (any failed Reprotect, Failover, Failback, Commit or TestFailover job)",
+    remediation="""A Site Recovery job failed: a reprotect, failover, failback, commit or test failover (the operations a
+        disaster depends on), or another job with an error whose cause is known. The evidence lists each error code
+        as the service sent it, with the known cause, fix and Microsoft Learn page where the code is in the table.
+        Fix the cause, then rerun the job. A later successful run of the same job on the same item clears this
+        finding.""",
     references=(DOC_FAILBACK, DOC_ASR_EXTENSIONS),
 )
 def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
@@ -188,8 +208,9 @@ def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> I
         if job.state.lower() not in FAILED_JOB_STATES:
             continue
         codes = [e.identifiers for e in job.errors]
-        if not knowledge.known(codes):
-            yield passed(job)  # failed, but not with a code this rule knows how to explain
+        dr_operation = _is_dr_operation(job.scenario_name)
+        if not dr_operation and not knowledge.known(codes):
+            yield passed(job)  # another kind of job, failed with a code this rule cannot explain
             continue
         key = (job.vault_id, job.target_object_id.lower(), job.scenario_name.lower())
         started = parse(job.start_time)
@@ -197,22 +218,36 @@ def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> I
         if resolved:
             yield passed(job)
             continue
-        yield fail(job, f"{job.scenario_name or 'job'} for {job.target_object_name or job.friendly_name or job.name} failed "
-                        f"with {', '.join(e.code for e in knowledge.known(codes))}",
+        shown = [e.code for e in knowledge.known(codes)] or [" ".join(c for c in e.identifiers if c) for e in job.errors]
+        yield fail(job, f"{job.scenario_name or 'job'} for {job.target_object_name or job.friendly_name or job.name} failed"
+                        + (f" with {', '.join(x for x in shown if x)}" if any(shown) else ""),
                    scenario=job.scenario_name, target=job.target_object_name, started=job.start_time,
-                   error_codes=knowledge.evidence_for(codes))
+                   dr_operation=dr_operation, error_codes=knowledge.evidence_for(codes))
+
+
+# Job scenarios a failover, failback or reprotect runs as (replicationJobs scenarioName: PlannedFailover,
+# UnplannedFailover, TestFailover, CommitFailover / Commit, Reprotect / ReverseReplicate /
+# SwitchProtection, Failback, ...). TestFailoverCleanup is housekeeping, not a drill.
+_DR_WORDS = ("failover", "failback", "reprotect", "reversereplicat", "switchprotection", "commit")
+
+
+def _is_dr_operation(scenario: str) -> bool:
+    word = scenario.replace(" ", "").replace("-", "").lower()
+    return any(w in word for w in _DR_WORDS) and "cleanup" not in word
 
 
 @rule(
     code="BCDR905", slug="asr-rpo-breach", severity="medium",
     title="Replication RPO above target",
     predicts=("data loss beyond RPO on failover",),
-    source="catalog 'asr-rpo-breach' (the Site Recovery workbook shows rpoInSeconds but never flags it)",
+    source="catalog 'asr-rpo-breach' (the Site Recovery workbook shows rpoInSeconds but never flags it); "
+           "rule-catalog-v2 A: Site Recovery sample alert 'RPO exceeded' (30 minutes, checked 2026-12)",
     remediation="""The item's current recovery point objective is above the target, so a failover now would lose
         more data than planned. Check replication health and the source VM's disk churn against the limits for
         Azure-to-Azure replication, and the network path from the VM to the cache storage account.""",
     references=(DOC_A2A_TROUBLESHOOT, DOC_ASR_MONITOR),
-    params=(Param("max_rpo_seconds", 3600, "RPO in seconds above which an item is flagged", 60, 7 * 24 * 3600),),
+    params=(Param("max_rpo_seconds", 1800, "RPO in seconds above which an item is flagged (1,800 s: Site Recovery's "
+                  "sample alert 'RPO exceeded', checked 2026-12; the first edition used 3,600)", 60, 7 * 24 * 3600),),
 )
 def asr_rpo_breach(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     gaps, items = _items(inv)
@@ -234,11 +269,13 @@ def asr_rpo_breach(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
 @rule(
     code="BCDR906", slug="asr-agent-update-required", severity="medium",
     title="Site Recovery replication agent update required",
-    predicts=("151095",),
-    source="seeds/003 (151095: agent out of date; extension failures on outdated agents)",
-    remediation="""Site Recovery reports that the replication (Mobility) agent on this VM needs an update. Outdated
-        agents are behind extension time-outs such as 151095. Update the agent from the replicated item, or turn
-        on automatic update of the Mobility service for the vault.""",
+    predicts=("Mobility agent failures (replication stops on an outdated Mobility service)",),
+    source="seeds/003 (Site Recovery agent updates); rule-catalog-v2 A: the flag is about the Mobility agent, not the "
+           "Linux guest agent of 151095",
+    remediation="""Site Recovery reports that the replication (Mobility service) agent on this VM needs an update. An
+        outdated Mobility agent stops replicating when its version leaves support, and failover then uses ever
+        older data. Update the agent from the replicated item, or turn on automatic update of the Mobility
+        service for the vault (or, for VMware, through the configuration server).""",
     references=(DOC_ASR_EXTENSIONS, DOC_A2A_MOBILITY),
 )
 def asr_agent_update_required(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:

@@ -57,3 +57,38 @@ def test_policy_custom_instant_restore_resource_groups():
     assert (p.instant_rp_rg_prefix, p.instant_rp_rg_suffix, p.is_v2) == ("snaprg", "-weu", True)
     del raw["properties"]["instantRPDetails"]
     assert (rsv.map_policy(raw).instant_rp_rg_prefix, rsv.map_policy(raw).instant_rp_rg_suffix) == ("", "")
+
+
+ASR_VAULT = f"/subscriptions/{SUB}/resourceGroups/rg-dr/providers/Microsoft.RecoveryServices/vaults/asr"
+
+
+def _rpi(psd, **props):
+    return {"id": f"{ASR_VAULT}/replicationFabrics/f/replicationProtectionContainers/c/replicationProtectedItems/i1",
+            "name": "i1", "properties": {"friendlyName": "vm1", "protectionState": "Protected",
+                                         "providerSpecificDetails": psd, **props}}
+
+
+def test_inmage_failback_recovery_points_from_consistency_points():
+    # VMware failback from Azure (seeds 000/001): consistencyPoints {name: time} (InMageReplicationDetails).
+    item = rsv.map_replication_item(_rpi({"instanceType": "InMage", "consistencyPoints": {
+        "app": "2026-11-22T04:00:00Z", "crash": "2026-11-22T05:30:00Z"}}))
+    assert (item.has_recovery_point, item.last_recovery_point_time) == (True, "2026-11-22T05:30:00Z")
+    assert rsv.map_replication_item(_rpi({"instanceType": "InMage", "consistencyPoints": {}})).has_recovery_point is False
+    rpo_only = rsv.map_replication_item(_rpi({"instanceType": "InMage", "lastRpoCalculatedTime": "2026-11-22T05:00:00Z"}))
+    assert rpo_only.has_recovery_point is True
+    # No field at all: unknown (BCDR901 then reads the item's recoveryPoints list).
+    assert rsv.map_replication_item(_rpi({"instanceType": "InMage"})).has_recovery_point is None
+
+
+def test_inmage_azure_v2_and_rcm_failback_signals():
+    v2 = rsv.map_replication_item(_rpi({"instanceType": "InMageAzureV2", "rpoInSeconds": 120}))
+    assert v2.has_recovery_point is True
+    initial = rsv.map_replication_item(_rpi({"instanceType": "InMageAzureV2", "vmProtectionState": "InitialReplication"}))
+    assert initial.has_recovery_point is False
+    received = rsv.map_replication_item(_rpi({"instanceType": "InMageAzureV2",
+                                              "lastRecoveryPointReceived": "2026-11-22T05:00:00Z"}))
+    assert received.has_recovery_point is True
+    back = rsv.map_replication_item(_rpi({"instanceType": "InMageRcmFailback", "initialReplicationProgressPercentage": 40}))
+    assert back.has_recovery_point is False
+    done = rsv.map_replication_item(_rpi({"instanceType": "InMageRcmFailback", "initialReplicationProgressPercentage": 100}))
+    assert done.has_recovery_point is None  # no RPO field: the recoveryPoints list decides

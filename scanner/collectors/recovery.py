@@ -6,6 +6,7 @@ from typing import Any, TypedDict
 
 from .. import ids
 from .. import inventory as m
+from ..timeutil import parse as parse_time
 from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, tags, time_or_none
 
 _VAULT_MARK = "/providers/microsoft.recoveryservices/vaults/"
@@ -252,6 +253,23 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
     elif kind == "InMageRcmFailback":
         # Failback from Azure to on-premises: the Azure VM is the one being replicated back.
         source = ids.norm(s(psd.get("azureVirtualMachineId")))
+        # No RPO or recovery point field (InMageRcmFailbackReplicationDetails); an initial replication
+        # still under way means no recovery point yet. Otherwise BCDR901 lists the recovery points.
+        progress = i_or_none(psd.get("initialReplicationProgressPercentage"))
+        if progress is not None and progress < 100:
+            has_rp = False
+    elif kind == "InMage":
+        # VMware failback from Azure through a master target (seeds 000/001): the provider lists the
+        # recovery points it holds in consistencyPoints ({name: time}) and dates its RPO.
+        points = psd.get("consistencyPoints")
+        dated = [(when, t) for t in (time_or_none(v) for v in points.values()) if t
+                 and (when := parse_time(t)) is not None] if isinstance(points, dict) else []
+        if dated:
+            has_rp, last_rp = True, max(dated)[1]
+        elif rpo is not None or time_or_none(psd.get("lastRpoCalculatedTime")):
+            has_rp = True
+        elif isinstance(points, dict):
+            has_rp = False  # the provider says it holds none
     elif kind == "InMageRcm":
         recovery = _vm_from_parts(sub, s(psd.get("targetResourceGroupId")), s(psd.get("targetVmName")))
         if s(psd.get("lastRecoveryPointId")) or last_rp:
@@ -260,6 +278,13 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
         recovery = ids.norm(s(psd.get("targetVmId"))) or _vm_from_parts(
             sub, s(psd.get("recoveryAzureResourceGroupId")),
             s(psd.get("recoveryAzureVMName")) or s(psd.get("recoveryAzureVmName")))
+        if kind == "InMageAzureV2":
+            # RPO and the last recovery point received say one exists; lastRecoveryPointReceived is
+            # read below for every provider.
+            if rpo is not None or time_or_none(psd.get("lastRpoCalculatedTime")):
+                has_rp = True
+            elif "initialreplication" in s(psd.get("vmProtectionState")).replace(" ", "").lower():
+                has_rp = False
     if last_rp:
         has_rp = True
     protected_disks, unprotected_luns = _a2a_disks(psd) if kind == "A2A" else (None, ())

@@ -67,7 +67,9 @@ def test_bcdr902_fails_when_failed_over_vm_is_not_running_even_if_the_source_nam
     assert (finding.status, finding.resource_id) == ("FAIL", item.display_id)
     assert finding.evidence["vm_id"] == rec.display_id
     assert finding.evidence["power_state"] == "deallocated"
-    assert finding.predicted_errors == ("78093",)
+    assert finding.predicted_errors == ("78093", "reprotect failure")
+    # An A2A item: the same check, without the VMware failback code (rule-catalog-v2 A).
+    assert finding.evidence["predicted_error"].startswith("reprotect failure")
 
 
 def test_bcdr902_passes_when_the_vm_runs():
@@ -164,8 +166,26 @@ def test_bcdr904_fails_for_failed_job_with_known_code():
     assert entry["code"] == "78093" and "#error-code-78093" in entry["link"]
 
 
-def test_bcdr904_unknown_codes_and_successful_jobs_pass():
-    inv = _inv(jobs=[_job("j1", "Failed", "2026-11-21T10:00:00Z", "12345"), _job("j2", "Succeeded", "2026-11-21T11:00:00Z", target="x")])
+def test_bcdr904_unknown_codes_of_other_jobs_and_successful_jobs_pass():
+    inv = _inv(jobs=[_job("j1", "Failed", "2026-11-21T10:00:00Z", "12345", scenario="EnableDr"),
+                     _job("j2", "Succeeded", "2026-11-21T11:00:00Z", target="x")])
+    assert run("BCDR904", inv) == [] and passes("BCDR904", inv) == 1
+
+
+@pytest.mark.parametrize("scenario", ["Reprotect", "UnplannedFailover", "PlannedFailover", "TestFailover", "Failback",
+                                      "CommitFailover", "SwitchProtection"])
+def test_bcdr904_any_failed_dr_operation_fires_and_an_unknown_code_is_shown_as_sent(scenario):
+    # The first edition passed these: their code (12345) is not in the table.
+    job = _job("j1", "Failed", "2026-11-21T10:00:00Z", "12345", scenario=scenario)
+    [finding] = run("BCDR904", _inv(jobs=[job]))
+    assert (finding.status, finding.resource_id) == ("FAIL", job.display_id)
+    assert finding.evidence["dr_operation"] is True
+    assert finding.evidence["error_codes"] == [{"code": "12345", "meaning": "unknown code", "fix": "", "link": ""}]
+
+
+def test_bcdr904_test_failover_cleanup_is_not_a_dr_operation():
+    job = _job("j1", "Failed", "2026-11-21T10:00:00Z", "12345", scenario="TestFailoverCleanup")
+    inv = _inv(jobs=[job])
     assert run("BCDR904", inv) == [] and passes("BCDR904", inv) == 1
 
 
@@ -184,7 +204,8 @@ def test_bcdr904_not_assessed_when_jobs_unreadable():
 
 
 # ---- BCDR905 asr-rpo-breach
-@pytest.mark.parametrize("rpo,expected", [(3601, "FAIL"), (3600, "PASS"), (60, "PASS")])
+# rule-catalog-v2 A: 1,800 s (Site Recovery's 'RPO exceeded' sample alert); the first edition passed 3,600.
+@pytest.mark.parametrize("rpo,expected", [(3601, "FAIL"), (3600, "FAIL"), (1801, "FAIL"), (1800, "PASS"), (60, "PASS")])
 def test_bcdr905_threshold(rpo, expected):
     assert _outcome("BCDR905", _inv(f.replication_item(rpo_seconds=rpo))) == expected
 
@@ -219,3 +240,38 @@ def test_bcdr904_error_known_by_its_name_next_to_a_number():
     assert finding.status == "FAIL"
     [entry] = finding.evidence["error_codes"]
     assert entry["code"] == "999001 78093" and "#error-code-78093" in entry["link"]
+
+
+# ---- rule-catalog-v2 section A: BCDR901 for the InMage providers, BCDR902 code by provider, BCDR906
+@pytest.mark.parametrize("kind,kw,expected", [
+    # The first edition left InMage (VMware failback) items undecided: NOT_ASSESSED.
+    ("InMage", dict(has_recovery_point=False, last_recovery_point_time=None), "FAIL"),
+    ("InMage", dict(has_recovery_point=True, last_recovery_point_time="2026-11-22T05:30:00Z"), "PASS"),
+    ("InMageRcmFailback", dict(has_recovery_point=False, last_recovery_point_time=None), "FAIL"),
+    ("InMageAzureV2", dict(has_recovery_point=True), "PASS"),
+])
+def test_bcdr901_decides_inmage_items(kind, kw, expected):
+    item = f.replication_item(instance_type=kind, rpo_seconds=None, **kw)
+    assert _outcome("BCDR901", _inv(item)) == expected
+
+
+def test_bcdr901_inmage_item_whose_recovery_points_could_not_be_read_is_not_assessed():
+    item = f.replication_item(instance_type="InMageRcmFailback", has_recovery_point=None, last_recovery_point_time=None,
+                              rpo_seconds=None, recovery_point_error="AuthorizationFailed")
+    [finding] = run("BCDR901", _inv(item))
+    assert finding.status == "NOT_ASSESSED" and "AuthorizationFailed" in finding.message
+
+
+def test_bcdr902_predicts_78093_only_for_vmware_failback():
+    src, rec, item = _failed_over()
+    inmage = f.with_(item, instance_type="InMageRcmFailback")
+    [finding] = run("BCDR902", _inv(inmage, vms=[src, rec]))
+    assert finding.status == "FAIL" and finding.evidence["predicted_error"] == "78093"
+
+
+def test_bcdr906_predicts_mobility_agent_failures_not_151095():
+    from rules import load_all
+    meta = load_all()["BCDR906"].meta
+    assert "151095" not in meta.predicts and any("Mobility" in p for p in meta.predicts)
+    [finding] = run("BCDR906", _inv(f.replication_item(agent_update_required=True)))
+    assert finding.status == "FAIL"
