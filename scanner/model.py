@@ -10,6 +10,10 @@ Schema 2.0 moved rule metadata (slug, title, predicted errors, remediation, refe
 off every finding into one top-level `rules[]` entry per rule that ran; a finding keeps its own
 `severity` (a rule may choose another one for one resource, BCDR601 does) and refers to its rule by
 `rule_id`. PASS results are counted in `summary`, not listed.
+
+Schema 2.1 added `readiness` (three verdicts per VM, backup / restore / failover, derived from the
+findings by scanner.readiness) and `affected_vms` on every finding (the VMs it concerns). Reports of
+2.0 and 1.0 load with an empty readiness and no affected VMs.
 """
 from __future__ import annotations
 
@@ -23,21 +27,23 @@ from typing import TYPE_CHECKING, Any, Mapping
 from rules.base import CATEGORIES, FAIL, NOT_ASSESSED, SEVERITIES, SEVERITY_RANK
 
 from .inventory import FAILED, OK, PARTIAL, Coverage
+from .readiness import OPERATIONS, VERDICTS, Verdict, VmReadiness
+from .readiness import summary as readiness_summary
 
 if TYPE_CHECKING:  # annotations only: the model does not load the rule catalog at import
     from rules.base import RuleMeta
 
 # Bump the minor version when keys are added, the major when a key changes meaning or goes away.
 # The schema pins it with `const`, so a dashboard can tell which shape it is reading.
-REPORT_SCHEMA_VERSION = "2.0"
-READABLE_SCHEMA_VERSIONS = ("1.0", REPORT_SCHEMA_VERSION)
+REPORT_SCHEMA_VERSION = "2.1"
+READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", REPORT_SCHEMA_VERSION)
 TOOL_NAME = "az-bcdr-scan"
 FINDING_STATUSES = (FAIL, NOT_ASSESSED)
 COVERAGE_STATUSES = (OK, PARTIAL, FAILED)
 _RULE_ID = re.compile("BCDR[0-9]{3}")
 
 __all__ = ["Coverage", "Finding", "Report", "ReportFormatError", "RuleDescriptor", "ScanInfo", "Summary",
-           "REPORT_SCHEMA_VERSION", "TOOL_NAME"]
+           "VmReadiness", "REPORT_SCHEMA_VERSION", "TOOL_NAME"]
 
 
 class ReportFormatError(ValueError):
@@ -100,6 +106,7 @@ class Finding:
     message: str
     evidence: Mapping[str, Any] = field(hash=False)  # JSON types only
     fingerprint: str  # stable across runs for the same rule and resource
+    affected_vms: tuple[str, ...] = ()  # lower-cased ids of the VMs the finding concerns (schema 2.1)
 
     @property
     def failed(self) -> bool:
@@ -109,7 +116,8 @@ class Finding:
         return {"rule_id": self.rule_id, "status": self.status, "severity": self.severity,
                 "subscription_id": self.subscription_id, "resource_id": self.resource_id,
                 "resource_type": self.resource_type, "resource_group": self.resource_group,
-                "message": self.message, "evidence": self.evidence, "fingerprint": self.fingerprint}
+                "message": self.message, "evidence": self.evidence, "fingerprint": self.fingerprint,
+                "affected_vms": list(self.affected_vms)}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "finding") -> "Finding":
@@ -122,7 +130,8 @@ class Finding:
                    resource_id=resource_id, resource_type=_str(d, "resource_type", where),
                    resource_group=_str(d, "resource_group", where), message=_str(d, "message", where),
                    evidence=dict(_object(d.get("evidence"), f"{where}/evidence")),
-                   fingerprint=_str(d, "fingerprint", where))
+                   fingerprint=_str(d, "fingerprint", where),
+                   affected_vms=_strs(d, "affected_vms", where) if "affected_vms" in d else ())
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,26 @@ class Summary:
                 "rules_run": list(self.rules_run), "rule_errors": list(self.rule_errors)}
 
 
+def readiness_to_dict(r: VmReadiness) -> dict[str, Any]:
+    return {"vm_id": r.vm_id, "name": r.name, "subscription_id": r.subscription_id, "resource_group": r.resource_group,
+            **{op: {"verdict": getattr(r, op).verdict, "rules": list(getattr(r, op).rules)} for op in OPERATIONS}}
+
+
+def readiness_from_dict(data: Any, where: str) -> VmReadiness:
+    d = _object(data, where)
+    verdicts = {}
+    for op in OPERATIONS:
+        v = _object(d.get(op), f"{where}/{op}")
+        rules = _strs(v, "rules", f"{where}/{op}")
+        for code in rules:
+            if not _RULE_ID.fullmatch(code):
+                raise ReportFormatError(f"{where}/{op}/rules: {code[:20]!r} is not a rule id")
+        verdicts[op] = Verdict(_word(v, "verdict", f"{where}/{op}", VERDICTS), rules)
+    return VmReadiness(vm_id=_str(d, "vm_id", where), name=_str(d, "name", where),
+                       subscription_id=_str(d, "subscription_id", where),
+                       resource_group=_str(d, "resource_group", where), **verdicts)
+
+
 # --------------------------------------------------------------------------- the report
 @dataclass(frozen=True)
 class Report:
@@ -192,6 +221,7 @@ class Report:
     passed_by_rule: Mapping[str, int] = field(default_factory=dict, hash=False)
     resources_by_type: Mapping[str, int] = field(default_factory=dict, hash=False)  # Inventory items by kind
     rule_errors: tuple[str, ...] = ()  # rules that raised; their subscriptions got NOT_ASSESSED findings
+    readiness: tuple[VmReadiness, ...] = ()  # one entry per VM of the inventory (schema 2.1)
 
     def __post_init__(self) -> None:
         # What every writer relies on: known words (they become CSS classes, SARIF levels, table
@@ -266,6 +296,8 @@ class Report:
             "rules": [r.to_dict() for r in self.rules],
             "coverage": [coverage_to_dict(c) for c in self.coverage],
             "summary": self.summary.to_dict(),
+            "readiness": {"summary": readiness_summary(self.readiness),
+                          "vms": [readiness_to_dict(r) for r in self.readiness]},
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -295,6 +327,8 @@ class Report:
             passed_by_rule=_counts(summary, "passed_by_rule", "summary"),
             resources_by_type=_counts(summary, "resources_by_type", "summary"),
             rule_errors=_strs(summary, "rule_errors", "summary"),
+            readiness=tuple(readiness_from_dict(r, f"readiness/vms/{i}") for i, r in enumerate(
+                _list(_object(d.get("readiness", {"vms": []}), "readiness").get("vms"), "readiness/vms"))),
         )
 
     @classmethod

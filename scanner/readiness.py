@@ -10,9 +10,13 @@ Two things live here, in one place:
   `SEVERITY_LEVEL` unless the table pins a level.
 
 Verdicts, best to worst: not_applicable (the VM is not backed up / has no backup data / is not
-replicated, and no finding says otherwise), ready, not_assessed (a rule that feeds the verdict could
-not judge the VM), at_risk, will_fail. A FAIL decides over a NOT_ASSESSED: a known risk is reported
-even when another rule could not look.
+replicated), ready, not_assessed (a rule that feeds the verdict could not judge the VM, or whether the
+operation applies is unknown because the items could not be read), at_risk, will_fail. A FAIL
+decides over a NOT_ASSESSED: a known risk is reported even when another rule could not look.
+
+A finding counts only where its operation applies to the VM (an agent that is not ready does not
+make the failover of a VM that is not replicated fail), except for the rules in
+`DECIDES_APPLICABILITY`, whose finding is precisely that the protection is missing or stopped.
 """
 from __future__ import annotations
 
@@ -48,11 +52,11 @@ FEEDS: dict[str, tuple[str, ...]] = {
     "BCDR501": (BACKUP,), "BCDR502": (BACKUP,), "BCDR503": (BACKUP,), "BCDR504": (),
     "BCDR601": (BACKUP,), "BCDR602": (BACKUP,), "BCDR603": (BACKUP,), "BCDR604": (BACKUP,),
     "BCDR605": (BACKUP,), "BCDR606": (BACKUP, FAILOVER), "BCDR607": (BACKUP,),
-    "BCDR608": (BACKUP, RESTORE),  # the encryption keys are backed up and needed to restore
+    "BCDR608": (BACKUP,),
     "BCDR701": (BACKUP,), "BCDR702": (BACKUP,), "BCDR703": (BACKUP,), "BCDR704": (BACKUP,),
     "BCDR705": (BACKUP, RESTORE),  # the newest restore point is old: a restore loses that much data
     "BCDR801": (BACKUP, RESTORE), "BCDR802": (), "BCDR803": (BACKUP,), "BCDR804": (BACKUP,),
-    "BCDR805": (BACKUP, RESTORE),  # purged when the soft-delete period ends
+    "BCDR805": (BACKUP, RESTORE),  # no backups run; its recovery points are purged when soft delete ends
     "BCDR901": (FAILOVER,), "BCDR902": (FAILOVER,), "BCDR903": (FAILOVER,), "BCDR904": (FAILOVER,),
     "BCDR905": (FAILOVER,), "BCDR906": (FAILOVER,), "BCDR907": (FAILOVER,), "BCDR908": (FAILOVER,),
     "BCDR909": (FAILOVER,), "BCDR910": (FAILOVER,), "BCDR911": (FAILOVER,), "BCDR912": (FAILOVER,),
@@ -63,7 +67,12 @@ FEEDS: dict[str, tuple[str, ...]] = {
 # restore from, whatever severity the coverage rule carries.
 PINNED: dict[tuple[str, str], str] = {
     ("BCDR801", RESTORE): WILL_FAIL,
+    ("BCDR705", RESTORE): AT_RISK,  # a restore works, from an old point: data loss, not a failed restore
 }
+
+# Rules whose finding is that the protection itself is missing, stopped or deleted: they count for a
+# VM even where the operation does not apply (that is their point).
+DECIDES_APPLICABILITY = frozenset({"BCDR801", "BCDR803", "BCDR805"})
 
 
 @dataclass(frozen=True)
@@ -94,22 +103,30 @@ def readiness(inv: m.Inventory, findings: Iterable[Any]) -> tuple[VmReadiness, .
     """Three verdicts for every VM of the inventory. `findings` are engine Findings (anything with
     rule_id, status, severity and affected_vms)."""
     levels: dict[tuple[str, str], dict[str, set[str]]] = {}
+    overriding: dict[tuple[str, str], dict[str, set[str]]] = {}
     for f in findings:
         for op in FEEDS.get(f.rule_id, ()):
             level = level_of(f.rule_id, op, f.status, f.severity)
+            target = overriding if f.rule_id in DECIDES_APPLICABILITY else levels
             for vm in f.affected_vms:
-                levels.setdefault((vm, op), {}).setdefault(level, set()).add(f.rule_id)
+                target.setdefault((vm, op), {}).setdefault(level, set()).add(f.rule_id)
     out = []
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
-        applies = _applicable(inv, vm.id)
+        applies = applicable(inv, vm)
         verdicts = {}
         for op in OPERATIONS:
-            seen = levels.get((vm.id, op), {})
+            seen: dict[str, set[str]] = {}
+            sources = (overriding, levels) if applies[op] is not False else (overriding,)
+            for source in sources:
+                for level, codes in source.get((vm.id, op), {}).items():
+                    seen.setdefault(level, set()).update(codes)
             worst = max(seen, key=_RANK.__getitem__, default=None)
-            if worst is None or worst == READY:
-                verdicts[op] = Verdict(READY if applies[op] else NOT_APPLICABLE)
-            else:
+            if worst is not None and worst != READY:
                 verdicts[op] = Verdict(worst, tuple(sorted(seen[worst])))
+            elif applies[op] is None:
+                verdicts[op] = Verdict(NOT_ASSESSED)  # cannot tell whether the operation applies
+            else:
+                verdicts[op] = Verdict(READY if applies[op] else NOT_APPLICABLE)
         out.append(VmReadiness(vm_id=vm.display_id, name=vm.name, subscription_id=vm.subscription_id,
                                resource_group=vm.resource_group, **verdicts))
     return tuple(out)
@@ -124,11 +141,20 @@ def summary(rows: Iterable[VmReadiness]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _applicable(inv: m.Inventory, vm_id: str) -> dict[str, bool]:
-    items = inv.protected_items_by_vm.get(vm_id, ())
-    return {BACKUP: any(p.is_backed_up for p in items),
-            RESTORE: bool(items),  # a stopped item with retained data can still be restored
-            FAILOVER: inv.is_replicated(vm_id)}
+def applicable(inv: m.Inventory, vm: m.VirtualMachine) -> dict[str, bool | None]:
+    """Whether each operation applies to the VM: backup when a vault backs it up, restore when a vault
+    holds its data (a stopped item's retained data can still be restored), failover when Site
+    Recovery replicates it. None when no item was found but the items could not all be read."""
+    items = inv.protected_items_by_vm.get(vm.id, ())
+    backup_blind = bool(inv.gap(m.VAULTS, vm.subscription_id) or inv.gap(m.PROTECTED_ITEMS, vm.subscription_id))
+    asr_blind = bool(inv.gap(m.VAULTS, vm.subscription_id) or inv.gap(m.REPLICATION_ITEMS, vm.subscription_id))
+
+    def known(found: bool, blind: bool) -> bool | None:
+        return True if found else (None if blind else False)
+
+    return {BACKUP: known(any(p.is_backed_up for p in items), backup_blind),
+            RESTORE: known(bool(items), backup_blind),
+            FAILOVER: known(inv.is_replicated(vm.id), asr_blind)}
 
 
 # --------------------------------------------------------------------------- affected VMs

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .model import REPORT_SCHEMA_VERSION, TOOL_NAME, Finding, Report, ReportFormatError, ScanInfo
+from .readiness import readiness
 
 if TYPE_CHECKING:  # only for annotations: the report module must not pull the engine in at import
     from . import engine
@@ -48,13 +49,15 @@ def build_report(evaluation: "engine.Evaluation", inventory: "Inventory", starte
         passed_by_rule={r.id: int(evaluation.passed.get(r.id, 0)) for r in evaluation.rules},
         resources_by_type=resources_by_type(inventory),
         rule_errors=tuple(evaluation.rule_errors),
+        readiness=readiness(inventory, evaluation.findings),
     )
 
 
 def _finding(f: "engine.Finding") -> Finding:
     return Finding(rule_id=f.rule_id, status=f.status, severity=f.severity, subscription_id=f.subscription_id,
                    resource_id=f.resource_id, resource_type=f.resource_type, resource_group=f.resource_group,
-                   message=f.message, evidence=_plain(dict(f.evidence)), fingerprint=f.fingerprint)
+                   message=f.message, evidence=_plain(dict(f.evidence)), fingerprint=f.fingerprint,
+                   affected_vms=tuple(f.affected_vms))
 
 
 def resources_by_type(inventory: "Inventory") -> dict[str, int]:

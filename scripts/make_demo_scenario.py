@@ -845,8 +845,8 @@ def asr_second_edition():
     sql2 = by_name["vm-sql-02"]["properties"]["providerSpecificDetails"]
     sql2["protectedManagedDisks"] = [d for d in sql2["protectedManagedDisks"] if "_data_" not in d["diskName"]]
     sql2["unprotectedDisks"] = [{"diskLunId": 0, "diskAutoProtectionStatus": "Disabled"}]
-    # BCDR908: vm-app-01's last drill was four months ago.
-    by_name["vm-app-01"]["properties"]["lastSuccessfulTestFailoverTime"] = now(120 * 24)
+    # BCDR908: vm-batch-02's last drill was four months ago.
+    by_name["vm-batch-02"]["properties"]["lastSuccessfulTestFailoverTime"] = now(120 * 24)
     # BCDR910: vm-web-01's test failover 40 days ago was never cleaned up.
     web01 = by_name["vm-web-01"]["properties"]
     web01["allowedOperations"] = ["TestFailoverCleanup", "DisableProtection"]

@@ -113,3 +113,65 @@ def test_readiness_from_a_real_evaluation_not_assessed_when_items_unreadable():
     inv = f.inventory(virtual_machines=[vm], coverage_overrides={m.PROTECTED_ITEMS: f.failed(m.PROTECTED_ITEMS)})
     [row] = r.readiness(inv, evaluate(inv).findings)
     assert row.backup.verdict == r.NOT_ASSESSED  # cannot tell whether a vault protects it
+
+
+def test_a_finding_counts_only_where_its_operation_applies():
+    backed = f.vm("app")
+    inv = f.inventory(virtual_machines=[backed], protected_items=[f.protected_item(backed)])
+    # The agent is not ready: the backup will fail; the VM is not replicated, so failover stays n/a.
+    assert _verdicts(inv, _F("BCDR201", "FAIL", "high", [backed.id]))[backed.id] == (r.WILL_FAIL, r.READY, r.NOT_APPLICABLE)
+    # A stopped (or soft-deleted) protection counts although the VM is no longer "backed up".
+    stopped = f.vm("old")
+    inv = f.inventory(virtual_machines=[stopped], protected_items=[f.protected_item(stopped, protection_state="ProtectionStopped")])
+    assert _verdicts(inv, _F("BCDR803", "FAIL", "medium", [stopped.id]))[stopped.id] == (r.AT_RISK, r.READY, r.NOT_APPLICABLE)
+    assert r.DECIDES_APPLICABILITY == {"BCDR801", "BCDR803", "BCDR805"}
+
+
+def test_unknown_applicability_is_not_assessed_and_stale_backup_puts_restore_at_risk():
+    vm = f.vm("app")
+    blind = f.inventory(virtual_machines=[vm], coverage_overrides={
+        m.REPLICATION_ITEMS: f.partial(m.REPLICATION_ITEMS, ("/subscriptions/x/vault",))})
+    assert _verdicts(blind)[vm.id] == (r.NOT_APPLICABLE, r.NOT_APPLICABLE, r.NOT_ASSESSED)
+    inv = f.inventory(virtual_machines=[vm], protected_items=[f.protected_item(vm)])
+    assert _verdicts(inv, _F("BCDR705", "FAIL", "high", [vm.id]))[vm.id] == (r.WILL_FAIL, r.AT_RISK, r.NOT_APPLICABLE)
+
+
+# --------------------------------------------------------------------------- in the report and the outputs
+def test_the_report_carries_readiness_and_affected_vms_and_round_trips():
+    import io
+    import json
+
+    import report_scenarios as rs
+
+    from scanner.model import Report
+    from scanner.output import write_report
+    from scanner.report import validate_report
+
+    report = rs.report(rs.scenario(hostile=True))
+    doc = report.to_dict()
+    validate_report(doc)
+    vms = {v["name"]: v for v in doc["readiness"]["vms"]}
+    assert vms["app1"]["backup"] == {"verdict": r.WILL_FAIL, "rules": ["BCDR501", "BCDR601", "BCDR701"]}
+    assert sum(doc["readiness"]["summary"]["backup"].values()) == len(doc["readiness"]["vms"])
+    back = Report.from_json(json.dumps(doc))
+    assert back.readiness == report.readiness and back.findings == report.findings
+    # The table prints readiness first (before coverage and findings); HTML escapes Azure's strings there too.
+    out = io.StringIO()
+    write_report(report, "table", out)
+    text = out.getvalue()
+    assert text.index("Readiness of") < text.index("Coverage:") < text.index("CRITICAL")
+    html = io.StringIO()
+    write_report(report, "html", html)
+    assert html.getvalue().index("Readiness of") < html.getvalue().index("<h2>Summary")
+    assert "<script" not in html.getvalue().lower()
+
+
+def test_a_report_with_a_bad_verdict_word_is_refused():
+    import report_scenarios as rs
+
+    from scanner.model import Report, ReportFormatError
+
+    doc = rs.report().to_dict()
+    doc["readiness"]["vms"][0]["backup"]["verdict"] = "fine"
+    with pytest.raises(ReportFormatError, match="readiness/vms/0/backup/verdict"):
+        Report.from_dict(doc)

@@ -36,8 +36,8 @@ def test_schema_is_valid_draft_2020_12_and_shipped_as_package_data():
 def test_report_top_level_shape():
     inv = rs.scenario()
     doc = rs.report(inv, arm_requests=57, tool_version="1.2.3").to_dict()
-    assert list(doc) == ["schema_version", "tool", "scan", "rules", "coverage", "summary", "findings"]
-    assert doc["schema_version"] == REPORT_SCHEMA_VERSION == "2.0"
+    assert list(doc) == ["schema_version", "tool", "scan", "rules", "coverage", "summary", "readiness", "findings"]
+    assert doc["schema_version"] == REPORT_SCHEMA_VERSION == "2.1"
     assert doc["tool"] == {"name": "az-bcdr-scan", "version": "1.2.3"}
     assert doc["scan"] == {"started_at": rs.STARTED, "finished_at": rs.FINISHED,
                            "subscriptions": [f.SUB, f.SUB2], "arm_requests": 57}
@@ -62,7 +62,8 @@ def test_findings_list_fail_and_not_assessed_and_refer_to_their_rule():
     # Rule metadata is not copied onto findings: it is in rules[], once.
     assert set(report.to_dict()["findings"][0]) == {
         "rule_id", "status", "severity", "subscription_id", "resource_id", "resource_type", "resource_group",
-        "message", "evidence", "fingerprint"}
+        "message", "evidence", "fingerprint", "affected_vms"}
+    assert rp.affected_vms == (f.vm("app1").id,)  # the VMs it concerns, lower-cased (schema 2.1)
 
 
 def test_rules_section_lists_every_rule_that_ran_once_with_its_metadata():
@@ -412,8 +413,11 @@ def test_old_report_loads_with_everything_it_said():
     assert old["schema_version"] == "1.0" and "rule_name" in old["findings"][0]
     loaded = Report.from_dict(old)
     new = loaded.to_dict()
-    # Findings keep every key but the rule metadata, which moved to rules[] unchanged.
-    assert new["findings"] == [{k: v for k, v in x.items() if k not in V1_RULE_KEYS} for x in old["findings"]]
+    # Findings keep every key but the rule metadata, which moved to rules[] unchanged; a 1.0 finding
+    # names no affected VMs (2.1 added them), and the report has no readiness.
+    assert new["findings"] == [{**{k: v for k, v in x.items() if k not in V1_RULE_KEYS}, "affected_vms": []}
+                               for x in old["findings"]]
+    assert loaded.readiness == () and new["readiness"]["vms"] == []
     for x in old["findings"]:
         rule = loaded.rule(x["rule_id"])
         assert (rule.slug, list(rule.predicts), rule.remediation, list(rule.references)) == tuple(

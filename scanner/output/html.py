@@ -7,11 +7,13 @@ emitted for plain https reference URLs.
 """
 from __future__ import annotations
 
-from typing import Iterable, TextIO
+from typing import Callable, Iterable, TextIO
 
 from rules.base import NOT_ASSESSED, SEVERITIES
 
 from ..model import TOOL_NAME, Report
+from ..readiness import NOT_APPLICABLE, OPERATIONS, READY, VERDICTS
+from ..readiness import summary as readiness_summary
 from ._text import html_text as h
 from ._text import safe_url
 
@@ -23,6 +25,8 @@ th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top
 td{white-space:pre-wrap;overflow-wrap:anywhere}
 .critical,.high{color:#b00020;font-weight:bold}.medium{color:#a15c00}.low{color:#00639b}.info{color:#555}
 .NOT_ASSESSED{color:#6a1b9a}
+.will_fail{color:#b00020;font-weight:bold}.at_risk{color:#a15c00}.not_assessed{color:#6a1b9a}.ready{color:#1b5e20}
+.not_applicable{color:#777}
 """
 
 
@@ -38,6 +42,7 @@ class HtmlWriter:
         w(f"<li>Scan: {h(scan.started_at)} to {h(scan.finished_at)}</li>\n")
         w(f"<li>Subscriptions: {h(', '.join(scan.subscriptions) or 'none')}</li>\n")
         w(f"<li>ARM requests: {h(scan.arm_requests)}</li>\n</ul>\n")
+        _readiness(report, w)
 
         w("<h2>Summary</h2>\n<table>\n<tr><th>Severity</th><th>Failed</th></tr>\n")
         for s in SEVERITIES:
@@ -80,6 +85,31 @@ class HtmlWriter:
                   f"<td>{h(rule.remediation)}{_links(rule.references)}</td></tr>\n")
             w("</table>\n")
         w("</body>\n</html>\n")
+
+
+def _readiness(report: Report, w: Callable[[str], object]) -> None:
+    """First on the page: will each VM's next backup, restore and failover work?"""
+    if not report.readiness:
+        return
+    counts = readiness_summary(report.readiness)
+    worst_first = tuple(reversed(VERDICTS))
+    w(f"<h2>Readiness of {len(report.readiness)} VMs</h2>\n<table>\n<tr><th>Operation</th>"
+      + "".join(f"<th class=\"{v}\">{h(v.replace('_', ' '))}</th>" for v in worst_first) + "</tr>\n")
+    for op in OPERATIONS:
+        w(f"<tr><td>{op}</td>" + "".join(f"<td>{counts[op][v]}</td>" for v in worst_first) + "</tr>\n")
+    w("</table>\n")
+    flagged = [r for r in report.readiness if any(getattr(r, op).verdict not in (READY, NOT_APPLICABLE) for op in OPERATIONS)]
+    if not flagged:
+        return
+    w("<table>\n<tr><th>VM</th><th>Resource group</th>" + "".join(f"<th>{op}</th>" for op in OPERATIONS) + "</tr>\n")
+    for r in flagged:
+        cells = []
+        for op in OPERATIONS:
+            v = getattr(r, op)  # verdict words are known (the model checks them), safe as class names
+            cells.append(f"<td class=\"{v.verdict}\">{h(v.verdict.replace('_', ' '))}"
+                         + (f"<br>{h(' '.join(v.rules))}" if v.rules else "") + "</td>")
+        w(f"<tr><td>{h(r.name or r.vm_id)}</td><td>{h(r.resource_group)}</td>{''.join(cells)}</tr>\n")
+    w("</table>\n")
 
 
 def _links(references: Iterable[str]) -> str:

@@ -1,5 +1,6 @@
-"""Table: for a person at a terminal. A header, a coverage line, the findings grouped by severity
-(NOT_ASSESSED last), a summary.
+"""Table: for a person at a terminal. A header, the per-VM readiness first (counts per operation,
+then every VM whose backup, restore or failover is not simply ready), a coverage line, the
+findings grouped by severity (NOT_ASSESSED last), a summary.
 
 Colour only when the stream is a TTY (decided here from `stream.isatty()`, not from FORCE_COLOR,
 so a CI log never gets escape codes it did not ask for); NO_COLOR is honoured on a TTY. Every
@@ -22,6 +23,8 @@ from scanner import ids
 
 from ..inventory import FAILED, OK, PARTIAL
 from ..model import TOOL_NAME, Finding, Report
+from ..readiness import AT_RISK, NOT_APPLICABLE, NOT_ASSESSED, OPERATIONS, READY, VERDICTS, WILL_FAIL
+from ..readiness import summary as readiness_summary
 from ._text import terminal
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -38,6 +41,7 @@ class TableWriter:
                           width=None if tty else _width(), soft_wrap=False)
         frame = box.ROUNDED if tty else box.ASCII
         _header(console, report)
+        _readiness(console, report, frame)
         _coverage(console, report)
         findings = report.findings
         multi_sub = len(report.scan.subscriptions) > 1
@@ -76,6 +80,49 @@ def _header(console: Console, report: Report) -> None:
     line.append(f"  scan {terminal(scan.started_at)} .. {terminal(scan.finished_at)}"
                 f"  {len(scan.subscriptions)} subscription(s)  {scan.arm_requests} ARM request(s)")
     console.print(line)
+
+
+VERDICT_STYLE = {WILL_FAIL: "bold red", AT_RISK: "yellow", NOT_ASSESSED: NOT_ASSESSED_STYLE, READY: "green",
+                 NOT_APPLICABLE: "dim"}
+_WORST_FIRST = {v: i for i, v in enumerate(reversed(VERDICTS))}
+
+
+def _readiness(console: Console, report: Report, frame: box.Box) -> None:
+    """Counts per operation, then the VMs that are not simply ready, worst first."""
+    if not report.readiness:
+        return
+    counts = readiness_summary(report.readiness)
+    console.print(Text(f"Readiness of {len(report.readiness)} VM(s)", style="bold"))
+    for op in OPERATIONS:
+        line = Text(f"  {op:<9}")
+        for i, verdict in enumerate(reversed(VERDICTS)):
+            line.append(", " if i else "")
+            n = counts[op][verdict]
+            line.append(f"{n} {verdict.replace('_', ' ')}", style=VERDICT_STYLE[verdict] if n else "")
+        console.print(line)
+    flagged = [r for r in report.readiness
+               if any(getattr(r, op).verdict not in (READY, NOT_APPLICABLE) for op in OPERATIONS)]
+    if not flagged:
+        console.print()
+        return
+    flagged.sort(key=lambda r: (min(_WORST_FIRST[getattr(r, op).verdict] for op in OPERATIONS), r.vm_id.lower()))
+    table = Table(box=frame, show_lines=False, expand=False, header_style="bold")
+    table.add_column("VM", overflow="fold")
+    for op in OPERATIONS:
+        table.add_column(op.capitalize(), overflow="fold")
+    for r in flagged:
+        vm = Text(terminal(r.name) or terminal(r.vm_id))
+        vm.append("\n" + terminal(f"group {r.resource_group}"), style="dim")
+        cells = []
+        for op in OPERATIONS:
+            v = getattr(r, op)
+            cell = Text(v.verdict.replace("_", " "), style=VERDICT_STYLE[v.verdict])
+            if v.rules:
+                cell.append("\n" + terminal(" ".join(v.rules)), style="dim")
+            cells.append(cell)
+        table.add_row(vm, *cells)
+    console.print(table)
+    console.print()
 
 
 def _coverage(console: Console, report: Report) -> None:
