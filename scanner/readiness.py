@@ -208,10 +208,17 @@ def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
         add(ri.vault_id, vms)
         add(ri.container_id, vms)
         items_by_name[(ri.vault_id, ri.name.lower())] = ri
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for vm in inv.virtual_machines:
+        by_name.setdefault((vm.subscription_id.lower(), vm.name.lower()), []).append(vm.id)
     for rjob in inv.replication_jobs:
         target = rjob.target_object_id.lower()
         item = inv.replication_item_by_id.get(ids.norm(target)) or items_by_name.get((rjob.vault_id, target))
-        add(rjob.id, (item.source_vm_id, item.recovery_vm_id) if item else ())
+        if item is not None:
+            add(rjob.id, (item.source_vm_id, item.recovery_vm_id))
+        else:  # no item (enable replication failed): the VM of that name, when only one has it
+            same = by_name.get((rjob.subscription_id.lower(), rjob.target_object_name.lower()), [])
+            add(rjob.id, same if len(same) == 1 else ())
     for plan in inv.recovery_plans:
         for item_id in plan.item_ids:
             member = inv.replication_item_by_id.get(item_id)
@@ -225,8 +232,10 @@ def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
         add(fabric.id, inmage.get(fabric.vault_id, ()))
     for mapping in inv.container_mappings:
         add(mapping.id, index.get(mapping.source_container_id, ()))
-    for rg in inv.resource_groups:
+    for rg in inv.resource_groups:  # its VMs, and the VMs whose restore points it holds (AzureBackupRG_*)
         add(rg.id, _under(inv, rg.id))
+    for rpc in inv.restore_point_collections:
+        add(ids.norm(ids.resource_group_id(rpc.subscription_id, rpc.resource_group)), (rpc.source_id,))
     for lock in inv.locks:
         add(lock.id, _under(inv, lock.scope))
         add(lock.id, (r.source_id for r in inv.restore_point_collections

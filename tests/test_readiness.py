@@ -151,7 +151,7 @@ def test_the_report_carries_readiness_and_affected_vms_and_round_trips():
     doc = report.to_dict()
     validate_report(doc)
     vms = {v["name"]: v for v in doc["readiness"]["vms"]}
-    assert vms["app1"]["backup"] == {"verdict": r.WILL_FAIL, "rules": ["BCDR501", "BCDR601", "BCDR701"]}
+    assert vms["app1"]["backup"] == {"verdict": r.WILL_FAIL, "rules": ["BCDR401", "BCDR501", "BCDR601", "BCDR701"]}
     assert sum(doc["readiness"]["summary"]["backup"].values()) == len(doc["readiness"]["vms"])
     back = Report.from_json(json.dumps(doc))
     assert back.readiness == report.readiness and back.findings == report.findings
@@ -175,3 +175,17 @@ def test_a_report_with_a_bad_verdict_word_is_refused():
     doc["readiness"]["vms"][0]["backup"]["verdict"] = "fine"
     with pytest.raises(ReportFormatError, match="readiness/vms/0/backup/verdict"):
         Report.from_dict(doc)
+
+
+def test_a_backup_resource_group_and_a_failed_enable_job_name_their_vms():
+    vm = f.vm("app")
+    rpc = f.rpc(vm, 18)  # in AzureBackupRG_westeurope_1
+    group = f.resource_group(rpc.resource_group)
+    job = f.replication_job(target_object_id="no-such-item", target_object_name="app", state="Failed")
+    twin = f.vm("app", rg="rg-other")
+    inv = f.inventory(virtual_machines=[vm], restore_point_collections=[rpc], resource_groups=[group], replication_jobs=[job])
+    assert r.affected_vms(inv, "Microsoft.Resources/resourceGroups", group.display_id) == (vm.id,)
+    assert r.affected_vms(inv, "", job.display_id) == (vm.id,)
+    # Two VMs of that name: guessing would blame the wrong one, so none is named.
+    inv = f.inventory(virtual_machines=[vm, twin], replication_jobs=[job])
+    assert r.affected_vms(inv, "", job.display_id) == ()
