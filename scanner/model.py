@@ -204,7 +204,7 @@ def readiness_from_dict(data: Any, where: str) -> VmReadiness:
         for code in rules:
             if not _RULE_ID.fullmatch(code):
                 raise ReportFormatError(f"{where}/{op}/rules: {code[:20]!r} is not a rule id")
-        verdicts[op] = Verdict(_word(v, "verdict", f"{where}/{op}", VERDICTS), rules)
+        verdicts[op] = Verdict(_str(v, "verdict", f"{where}/{op}"), rules)
     return VmReadiness(vm_id=_str(d, "vm_id", where), name=_str(d, "name", where),
                        subscription_id=_str(d, "subscription_id", where),
                        resource_group=_str(d, "resource_group", where), **verdicts)
@@ -241,6 +241,9 @@ class Report:
         for code in self.passed_by_rule:
             if code not in known:
                 raise ReportFormatError(f"summary/passed_by_rule: {code} is not in rules")
+        for i, vm in enumerate(self.readiness):  # verdict words become CSS classes and table styles
+            for op in OPERATIONS:
+                _check_word(getattr(vm, op).verdict, VERDICTS, f"readiness/vms/{i}/{op}/verdict")
 
     # ---- reading
     @cached_property
