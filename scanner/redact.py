@@ -77,23 +77,11 @@ def scrub(value: Any) -> Any:
     return value
 
 
-# C0/C1 controls (ESC starts terminal escape sequences; CSI U+009B is a one-character ESC[), DEL,
-# bidi overrides and isolates, zero-width characters, line separators, lone surrogates, the BOM.
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def for_terminal(text: str, keep_newlines: bool = True) -> str:
-    """Redacted, with control characters made visible (`\\x1b`): safe to write to a terminal."""
-    out = _CONTROL.sub(_visible, redact(text))
-    if not keep_newlines:
-        out = out.replace("\r", "\\r").replace("\n", "\\n")
-    return out
+    """Redacted, with control characters made visible (`\\x1b`): safe to write to a terminal. The
+    escaping is the report writers' own (scanner.output._text.visible)."""
+    from .output._text import visible
+    return visible(redact(text), keep="\n\t" if keep_newlines else "")
 
 
 class RedactingFormatter(logging.Formatter):
