@@ -26,7 +26,8 @@ from scanner.timeutil import parse
 
 BODIES = REAL_RESPONSES / "bodies"
 VAULT_CHILD_LISTS = ("backupProtectedItems", "backupPolicies", "backupJobs", "replicationProtectedItems",
-                     "replicationJobs")
+                     "replicationJobs", "replicationRecoveryPlans", "replicationFabrics",
+                     "replicationProtectionContainerMappings")
 
 
 def load(path: Path) -> Any:
@@ -105,14 +106,21 @@ def serving(scenario: dict[str, Any]) -> Iterator[tuple[ClientFactory, Simulator
         assert not sim.writes()
 
 
-def replay(subscription: str, routes: list[dict[str, Any]], now: str) -> Replay:
+# A subscription no replay scans: with `only_recorded`, the simulator holds this one, so every path
+# of the scanned subscription that no route serves is ARM's 404 SubscriptionNotFound.
+_ELSEWHERE = "00000000-0000-4000-8000-0000000000ff"
+
+
+def replay(subscription: str, routes: list[dict[str, Any]], now: str, *, only_recorded: bool = False) -> Replay:
     """One scan of `subscription` against a simulator serving `routes`. Anything else gets the
     simulator's own answer over an empty scenario: an empty list for a subscription-wide list, and
-    ARM's 404 for a vault (GET or child list) or VM it does not hold."""
-    scenario = {"subscriptions": [subscription],
+    ARM's 404 for a vault (GET or child list) or VM it does not hold. With `only_recorded`, every
+    other path is a 404 (nothing else is known: a VM list is unreadable, not empty)."""
+    scenario = {"subscriptions": [_ELSEWHERE if only_recorded else subscription],
                 "recorded": [{k: r[k] for k in ("path", "query", "body", "list")} for r in routes]}
     with serving(scenario) as (factory, sim):
-        factory.preflight(subscription)  # as the CLI does before collecting (GET /subscriptions/{id})
+        if not only_recorded:
+            factory.preflight(subscription)  # as the CLI does before collecting (GET /subscriptions/{id})
         inv = collect(factory, [subscription], CollectOptions(workers=2, subscription_workers=1), now=parse(now))
         served = sim.ledger.snapshot()
     return Replay(scenario, inv, evaluate(inv), served)

@@ -39,6 +39,10 @@ VAULT_ID = f"/subscriptions/{SUB}/resourcegroups/clitest.rg000001/providers/micr
 ASR_VAULT = f"/subscriptions/{SUB}/resourcegroups/cliteraformvaultrg/providers/microsoft.recoveryservices/vaults/cliterraformvault"
 VM3 = f"/subscriptions/{SUB}/resourcegroups/clitest.rg000001/providers/microsoft.compute/virtualmachines/clitest-vm000003"
 CLIVM2 = f"/subscriptions/{SUB}/resourcegroups/cliterraformvmrg/providers/microsoft.compute/virtualmachines/clivm2"
+# The rules of rule-catalog.md; the exact-findings assertions leave later rules out (they may add findings).
+FIRST_EDITION = frozenset(f"BCDR{n:03d}" for n in (
+    1, 2, 3, 101, 102, 103, 201, 202, 203, 301, 302, 303, 401, 402, 403, 501, 502, 503, 504, 601, 602, 603,
+    701, 702, 703, 704, 705, 801, 802, 803, 804, 901, 902, 903, 904, 905, 906))
 OTHER_VAULTS = ("clitest-vault000003", "clitest-vault000004", "clitest-vault000005", "iaasvmsqlworkloadexistingcrrvault",
                 "hiagaAlerts1", "tesy", "CliTerraformVault")
 
@@ -132,6 +136,9 @@ def test_a2a_probes_recovery_point_from_provider_fields_never_from_monitoring_jo
     [item] = run.inventory.replication_items
     assert item.has_recovery_point is has_rp
     assert run.results("BCDR901").get(item.name) == bcdr901
+    # Only the probe is known (every other list unreadable): no other first-edition rule fails.
+    assert {f.rule_id for f in run.findings if f.status == "FAIL" and f.rule_id in FIRST_EDITION} == \
+        ({"BCDR901"} if bcdr901 else set())
     if bcdr901:
         assert run.finding("BCDR901", item.name).evidence["protection_state"] == "InitialReplicationRecoveryCompletionPending"
 
@@ -220,6 +227,7 @@ def test_protected_item_probes(probe):
         assert item.last_backup_time == raw["lastBackupTime"]
     if "isScheduledForDeferredDelete" in raw:
         assert item.deferred_delete is True
+    assert not [f for f in run.findings if f.status == "FAIL" and f.rule_id in FIRST_EDITION]
 
 
 def test_never_sentinel_is_no_inventory_time(filled):
@@ -260,10 +268,7 @@ def test_disks_restore_points_locks_and_groups(filled):
 def test_findings_on_the_recorded_subscription_are_exactly_these(filled):
     """The first-edition rules' verdicts on the recorded bodies: the right findings and no false
     ones (new rules may add findings; they are left out here)."""
-    first_edition = {f"BCDR{n:03d}" for n in (1, 2, 3, 101, 102, 103, 201, 202, 203, 301, 302, 303, 401, 402, 403,
-                                                501, 502, 503, 504, 601, 602, 603, 701, 702, 703, 704, 705, 801,
-                                                802, 803, 804, 901, 902, 903, 904, 905, 906)}
-    got = sorted((f.rule_id, f.status, ids.name_of(f.resource_id)) for f in filled.findings if f.rule_id in first_edition)
+    got = sorted((f.rule_id, f.status, ids.name_of(f.resource_id)) for f in filled.findings if f.rule_id in FIRST_EDITION)
     expected = sorted(
         [("BCDR002", "FAIL", "clitest-vault000002"), ("BCDR003", "FAIL", "clitest-vault000002"),
          ("BCDR301", "FAIL", "CliVM2"), ("BCDR303", "FAIL", "CliVM2"),
@@ -323,14 +328,15 @@ def _job_get(run: Replay, raw: dict[str, Any]) -> m.BackupJob:
 
 
 def _probe(name: str, child: str, items: list[dict[str, Any]] | None = None, extra: list[dict[str, Any]] = ()):
-    """Serve a probe as the only content of its vault's `child` list (the vault's other lists empty)."""
+    """Serve a probe as the only content of its vault's `child` list (the vault's other lists empty);
+    every other list of the subscription is unreadable (404), since the probe is all that is known."""
     items = items if items is not None else real_body(name)["value"]
     vault = vault_of(items[0]["id"])
     display = next(i["id"] for i in items)[: len(vault)]
     sub = ids.subscription_of(vault)
     routes = [list_route(f"/subscriptions/{sub}/providers/Microsoft.RecoveryServices/vaults", [vault_stub(display)]),
               list_route(f"{vault}/{child}", items), *extra]
-    return replay(sub, routes + empty_vault_children(routes, [vault]), NOW)
+    return replay(sub, routes + empty_vault_children(routes, [vault]), NOW, only_recorded=True)
 
 
 # --------------------------------------------------------------------------- the official REST examples
