@@ -149,7 +149,8 @@ def encrypted_disk_over_size_limit(inv: m.Inventory, params: Mapping[str, Any]) 
     title="Azure Disk Encryption with a BitLocker key but no key-encryption key",
     predicts=("backup validation failure: VM encrypted with BEK only",),
     source="seeds/002 backup table ('validation failed because the VM is encrypted with BEK only; "
-           "backup can be enabled only for VMs encrypted with both BEK and KEK')",
+           "backup can be enabled only for VMs encrypted with both BEK and KEK'); rule-catalog-v2 A: obsolete, "
+           "off by default (Azure Backup encryption page, checked 2026-12)",
     remediation="""The disk is encrypted with Azure Disk Encryption using only a BitLocker encryption key
         (secret), without a key-encryption key wrapping it. Older Azure Backup stacks refused to protect such
         VMs; current ones accept them, so this rule is off by default and for information only. To wrap the key, re-run Azure Disk
