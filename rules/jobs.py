@@ -395,7 +395,7 @@ def last_backup_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[R
             # A ConfigureBackup job enables protection; it takes no recovery point.
             candidates.extend(parse(j.start_time) for j in _finished_backups(inv, item)
                               if j.status.lower() in SUCCEEDED and j.operation.lower() != "configurebackup")
-        known = [c for c in candidates if c is not None and not no_time(c.isoformat())]
+        known = [c for c in candidates if c is not None]
         if not known:
             yield _first_backup_never_completed(inv, item, resource, policy, limit, basis, now, jobs_gap)
             continue
