@@ -195,6 +195,8 @@ def ade_retirement(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
         if vm.subscription_id.lower() in skip:
             continue
         ade = [d.name for d in inv.disks_by_vm.get(vm.id, ()) if d.ade_enabled]
+        if vm.ade_dual_pass and not ade:  # the older dual-pass ADE keeps its settings on the VM model
+            ade = [next((d.name for d in vm.disks if d.is_os_disk), "the OS disk")]
         if ade:
             yield fail(vm, f"Azure Disk Encryption on {', '.join(sorted(ade))}; it retires on {params['retirement_date']}",
                        disks=sorted(ade), retirement_date=params["retirement_date"])

@@ -115,7 +115,47 @@ def synthetic(n_vms: int) -> dict:
                                "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": vid, "rpoInSeconds": 120,
                                                            "lastRpoCalculatedTime": "@now-5m",
                                                            "isReplicationAgentUpdateRequired": False}}})
+    add_network_and_key_vaults(sc, rgs)
     return sc
+
+
+def add_network_and_key_vaults(sc: dict, rgs: list[str]) -> None:
+    """One NIC per VM, an NSG per resource group on its subnet (one virtual network, a subnet per
+    resource group), one route table, and Azure Disk Encryption on the OS disk of every 20th VM with
+    one key vault per 1,000 VMs: what the BCDR304 / BCDR608 collectors read."""
+    net = f"{S}/resourceGroups/rg-network/providers/Microsoft.Network"
+    vnet = f"{net}/virtualNetworks/vnet-bench"
+    rt = f"{net}/routeTables/rt-bench"
+    nsg_rules = [{"name": n, "properties": {"protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
+                                            "sourceAddressPrefix": "*", "destinationAddressPrefix": d, "access": a,
+                                            "priority": p, "direction": "Outbound"}}
+                 for n, d, a, p in (("AllowVnetOutBound", "VirtualNetwork", "Allow", 65000),
+                                    ("AllowInternetOutBound", "Internet", "Allow", 65001), ("DenyAllOutBound", "*", "Deny", 65500))]
+    sc["networkSecurityGroups"] = [{"id": f"{net}/networkSecurityGroups/nsg-{rg}", "name": f"nsg-{rg}", "location": "westeurope",
+                                    "properties": {"securityRules": [], "defaultSecurityRules": nsg_rules}} for rg in rgs]
+    sc["virtualNetworks"] = [{"id": vnet, "name": "vnet-bench", "location": "westeurope", "properties": {"subnets": [
+        {"id": f"{vnet}/subnets/{rg}", "name": rg, "properties": {"networkSecurityGroup": {"id": f"{net}/networkSecurityGroups/nsg-{rg}"},
+                                                                  "routeTable": {"id": rt}}} for rg in rgs]}}]
+    sc["routeTables"] = [{"id": rt, "name": "rt-bench", "location": "westeurope", "properties": {"routes": []}}]
+    sc["networkInterfaces"], sc["keyVaults"] = [], []
+    disks = {d["id"]: d for d in sc["disks"]}
+    for i, vm in enumerate(sc["virtualMachines"]):
+        rg = vm["id"].split("/")[4]
+        nic = f"{S}/resourceGroups/{rg}/providers/Microsoft.Network/networkInterfaces/{vm['name']}-nic"
+        vm["properties"]["networkProfile"] = {"networkInterfaces": [{"id": nic, "properties": {"primary": True}}]}
+        ip = {"primary": True, "privateIPAddress": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+              "subnet": {"id": f"{vnet}/subnets/{rg}"}}
+        sc["networkInterfaces"].append({"id": nic, "name": f"{vm['name']}-nic", "location": "westeurope", "properties": {
+            "primary": True, "virtualMachine": {"id": vm["id"]}, "ipConfigurations": [{"name": "ipconfig1", "properties": ip}]}})
+        if i % 20 == 1:  # backed up (i % 10 < 7) and encrypted
+            kv = f"{S}/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv-{i // 1000:03d}"
+            os_disk = disks[vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]]
+            os_disk["properties"]["encryptionSettingsCollection"] = {"enabled": True, "encryptionSettings": [
+                {"diskEncryptionKey": {"sourceVault": {"id": kv}, "secretUrl": f"https://kv.vault.azure.net/secrets/{i}"}}]}
+            if not any(k["id"] == kv for k in sc["keyVaults"]):
+                sc["keyVaults"].append({"id": kv, "name": kv.rsplit("/", 1)[1], "location": "westeurope", "properties": {
+                    "accessPolicies": [], "enableRbacAuthorization": True,
+                    "networkAcls": {"defaultAction": "Allow", "bypass": "AzureServices"}}})
 
 
 def run(n_vms: int, workers: int) -> dict:
@@ -151,6 +191,10 @@ def run(n_vms: int, workers: int) -> dict:
             kinds["instance views"] += 1
         elif "/restorePointCollections/" in path:
             kinds["restore point counts"] += 1
+        elif "/Microsoft.KeyVault/vaults/" in path:
+            kinds["key vault GETs"] += 1
+        elif "/Microsoft.Network/" in path:
+            kinds["network list pages"] += 1
         else:
             kinds["list pages"] += 1
     requests = factory.ledger.count
@@ -166,15 +210,17 @@ def main() -> int:
     args = ap.parse_args()
     sizes = args.vms or [100, 500, 2000]
     run(5, args.workers)  # warm-up: SDK modules are imported on first use and would count as scan memory
-    print(f"{'VMs':>6} {'requests':>9} {'per VM':>7} {'lists':>6} {'views':>6} {'RP GETs':>7} "
+    print(f"{'VMs':>6} {'requests':>9} {'per VM':>7} {'lists':>6} {'views':>6} {'RP GETs':>7} {'net':>4} {'KV':>3} "
           f"{'collect s':>10} {'rules s':>8} {'peak MiB':>9} {'ARM floor s':>12}")
     for n in sizes:
         r = run(n, args.workers)
         k = r["kinds"]
         print(f"{r['vms']:>6} {r['requests']:>9} {r['per_vm']:>7.2f} {k.get('list pages', 0):>6} "
-              f"{k.get('instance views', 0):>6} {k.get('restore point counts', 0):>7} {r['collect_s']:>10.2f} "
+              f"{k.get('instance views', 0):>6} {k.get('restore point counts', 0):>7} "
+              f"{k.get('network list pages', 0):>4} {k.get('key vault GETs', 0):>3} {r['collect_s']:>10.2f} "
               f"{r['evaluate_s']:>8.2f} {r['peak_mib']:>9.1f} {r['floor_s']:>12.1f}")
     print("ARM floor: the least time real ARM's read bucket (250 burst, 25/s) allows for that many requests.")
+    print("net: network interface / NSG / route table / virtual network list pages; KV: key vault GETs (ADE disks).")
     return 0
 
 

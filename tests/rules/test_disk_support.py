@@ -158,6 +158,10 @@ def test_bcdr607_ade_is_info_and_plain_disks_pass():
     _t, inv = backed_up(ade_disk(), coverage_overrides={m.DISKS: failed(m.DISKS)})
     [f] = run("BCDR607", inv)
     assert f.status == "NOT_ASSESSED"
+    # dual-pass ADE: the settings are on the VM model (storageProfile.osDisk.encryptionSettings), not the disk
+    target, inv = backed_up(disk("vm1-os"), vm_kw=dict(ade_dual_pass=True))
+    [f] = run("BCDR607", inv)
+    assert (f.status, f.resource_id, f.evidence["disks"]) == ("FAIL", target.display_id, ["vm1-os"])
 
 
 def policy_for(object_id=BMS, keys=("get", "list", "backup"), secrets=("get", "list", "backup")):
