@@ -28,7 +28,7 @@ from .collectors import network as netc
 from .collectors import recovery as rsv
 from .collectors import resources as res
 from .collectors import site_recovery as asrc
-from .collectors.base import Recorder, read_list, wire
+from .collectors.base import Recorder, breaker_scope, read_list, wire
 from .timeutil import iso, utcnow
 from .timeutil import parse as parse_time
 
@@ -195,7 +195,8 @@ def _count_restore_points(compute: Any, rec: Recorder, rpc: m.RestorePointCollec
 def _vault_settings(vaults: Any, rec: Recorder, v: m.Vault) -> m.Vault:
     """The vault with the settings of its GET; unchanged (and recorded partial) when the GET fails."""
     try:
-        settings = rsv.vault_settings(wire(vaults.vaults.get(v.resource_group, ids.name_of(v.display_id))))
+        with breaker_scope(rec, v.id):
+            settings = rsv.vault_settings(wire(vaults.vaults.get(v.resource_group, ids.name_of(v.display_id))))
     except Exception as exc:  # noqa: BLE001 - recorded for this vault; BCDR001-003 say NOT_ASSESSED for it
         rec.partial(m.VAULT_SETTINGS, v.id, exc)
         return v
@@ -225,8 +226,9 @@ def _streak_without_details(jobs: list[m.BackupJob], per_item: int) -> list[m.Ba
 
 def _job_details(backup: Any, rec: Recorder, v: m.Vault, job: m.BackupJob) -> m.BackupJob:
     try:
-        got = rsv.map_backup_job(wire(backup.job_details.get(ids.name_of(v.display_id), v.resource_group,
-                                                             ids.name_of(job.display_id))))
+        with breaker_scope(rec, v.id):
+            got = rsv.map_backup_job(wire(backup.job_details.get(ids.name_of(v.display_id), v.resource_group,
+                                                                 ids.name_of(job.display_id))))
     except Exception as exc:  # noqa: BLE001 - recorded for this job; its evidence says the details are missing
         rec.partial(m.BACKUP_JOB_DETAILS, job.id, exc)
         return job

@@ -10,11 +10,12 @@ collector records in coverage.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .. import ids
 from .. import inventory as m
@@ -185,6 +186,21 @@ class Recorder:
                            error_code=e.error_code, message=e.message, failed_scopes=tuple(e.failed_scopes),
                            items=e.items)
                 for c, e in sorted(self._entries.items())]
+
+
+@contextlib.contextmanager
+def breaker_scope(rec: Recorder, key: str) -> Iterator[None]:
+    """A single GET (not a list) that belongs to a breaker scope, e.g. a vault's own GET: it is tried
+    once when the scope's breaker is open, opens it on a persistent failure, closes it on success."""
+    breakers = rec.limits.breakers
+    with call_scope(key):
+        try:
+            yield
+        except Exception as exc:
+            if is_persistent_failure(exc):
+                breakers.trip(key)
+            raise
+    breakers.reset(key)
 
 
 def _pages(paged: Any) -> tuple[Iterable[Iterable[Any]], Callable[[], str | None]]:
