@@ -2,9 +2,9 @@
 
 `Report.to_dict()` is the JSON document published as JSON Schema in
 `scanner/output/report.schema.json`; `Report.from_dict()` reads one back, including documents of
-schema 1.0 (written before rules had their own section). A Report is valid by construction (checked in
-`__post_init__`): every finding names a rule of `rules`, and statuses, severities and coverage
-states are known words, so writers never second-guess what they are given.
+schema 1.0 (written before rules had their own section). A Report is valid by construction
+(checked in `__post_init__`): every finding names a rule of `rules`, and statuses, severities and
+coverage states are known words, so writers never second-guess what they are given.
 
 Schema 2.0 moved rule metadata (slug, title, predicted errors, remediation, references, params)
 off every finding into one top-level `rules[]` entry per rule that ran; a finding keeps its own
@@ -30,7 +30,7 @@ from .inventory import FAILED, OK, PARTIAL, Coverage
 from .readiness import OPERATIONS, VERDICTS, Verdict, VmReadiness
 from .readiness import summary as readiness_summary
 
-if TYPE_CHECKING:  # annotations only: the model does not load the rule catalog at import
+if TYPE_CHECKING:  # annotations only: the model loads the rule catalog only to read a 1.0 report
     from rules.base import RuleMeta
 
 # Bump the minor version when keys are added, the major when a key changes meaning or goes away.
@@ -116,7 +116,7 @@ class Finding:
         return {"rule_id": self.rule_id, "status": self.status, "severity": self.severity,
                 "subscription_id": self.subscription_id, "resource_id": self.resource_id,
                 "resource_type": self.resource_type, "resource_group": self.resource_group,
-                "message": self.message, "evidence": self.evidence, "fingerprint": self.fingerprint,
+                "message": self.message, "evidence": dict(self.evidence), "fingerprint": self.fingerprint,
                 "affected_vms": list(self.affected_vms)}
 
     @classmethod
