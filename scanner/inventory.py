@@ -138,6 +138,9 @@ class VirtualMachine:
     ade_dual_pass: bool = False
     ade_dual_pass_has_bek: bool = False
     ade_dual_pass_has_kek: bool = False
+    # Key vaults the dual-pass settings name (normalised ids), like Disk.ade_secret_vault_ids / ade_key_vault_ids
+    ade_dual_pass_secret_vault_ids: tuple[str, ...] = ()
+    ade_dual_pass_key_vault_ids: tuple[str, ...] = ()
     disks: tuple[VmDisk, ...] = ()
     extensions: tuple[Extension, ...] = ()  # from the VM model's `resources`, when the list carries them
     tags: dict[str, str] = field(default_factory=dict)

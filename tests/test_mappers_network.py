@@ -137,6 +137,20 @@ def test_ade_disk_names_its_key_vaults():
         assert bool(d.ade_key_vault_ids) == d.ade_has_kek
 
 
+def test_dual_pass_ade_key_vaults_from_the_vm_model():
+    raw = copy.deepcopy(body("compute/VirtualMachine_Create_PlatformImageVmWithUnmanagedOsAndDataDisks.json"))
+    kv = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-dual"
+    raw["properties"]["storageProfile"]["osDisk"]["encryptionSettings"] = {
+        "enabled": True, "diskEncryptionKey": {"sourceVault": {"id": kv}, "secretUrl": "https://kv-dual.vault.azure.net/secrets/b/1"},
+        "keyEncryptionKey": {"sourceVault": {"id": kv}, "keyUrl": "https://kv-dual.vault.azure.net/keys/k/1"}}
+    vm = cmp.map_vm(raw)
+    assert vm.ade_dual_pass and vm.ade_dual_pass_secret_vault_ids == vm.ade_dual_pass_key_vault_ids == (ids.norm(kv),)
+    assert kvc.referenced_vaults([], [vm], {vm.id}) == [ids.norm(kv)]
+    assert kvc.referenced_vaults([], [vm], set()) == []
+    raw["properties"]["storageProfile"]["osDisk"]["encryptionSettings"]["enabled"] = False
+    assert cmp.map_vm(raw).ade_dual_pass_secret_vault_ids == ()
+
+
 def test_referenced_vaults_only_for_backed_up_vms():
     vault = "/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv"
     disk = m.Disk(id="/d1", display_id="/d1", name="d1", subscription_id="s", resource_group="rg", managed_by="/vm1",

@@ -75,6 +75,8 @@ def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
         ade_dual_pass=dual_pass_on,
         ade_dual_pass_has_bek=dual_pass_on and isinstance(dual_pass.get("diskEncryptionKey"), dict),
         ade_dual_pass_has_kek=dual_pass_on and isinstance(dual_pass.get("keyEncryptionKey"), dict),
+        ade_dual_pass_secret_vault_ids=_vaults([dual_pass], "diskEncryptionKey") if dual_pass_on else (),
+        ade_dual_pass_key_vault_ids=_vaults([dual_pass], "keyEncryptionKey") if dual_pass_on else (),
         disks=_disk_refs(storage), extensions=extensions, tags=tags(raw.get("tags")),
         allow_extension_operations=b_or_none(os_profile.get("allowExtensionOperations")),
         security_type=s(get(props, "securityProfile", "securityType")), nic_ids=_nic_ids(props),

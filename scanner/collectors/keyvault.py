@@ -38,14 +38,18 @@ def map_key_vault(raw: dict[str, Any]) -> m.KeyVault:
 
 
 def referenced_vaults(disks: Iterable[m.Disk], vms: Iterable[m.VirtualMachine], backed_up: set[str] | None) -> list[str]:
-    """Normalised ids of the key vaults named by ADE disks of backed-up VMs (of every VM when
-    `backed_up` is None: the protected-item list was incomplete, so any VM may be backed up)."""
+    """Normalised ids of the key vaults named by ADE disks of backed-up VMs, or by their VM model
+    (dual-pass ADE), of every VM when `backed_up` is None: the protected-item list was incomplete,
+    so any VM may be backed up."""
     owner: dict[str, str] = {}
+    found: dict[str, None] = {}
     for vm in vms:
         for ref in vm.disks:
             if ref.managed_disk_id:
                 owner.setdefault(ref.managed_disk_id, vm.id)
-    found: dict[str, None] = {}
+        if backed_up is None or vm.id in backed_up:
+            for vault in vm.ade_dual_pass_secret_vault_ids + vm.ade_dual_pass_key_vault_ids:
+                found.setdefault(vault, None)
     for disk in disks:
         vm_id = disk.managed_by or owner.get(disk.id, "")
         if not disk.ade_enabled or not vm_id or (backed_up is not None and vm_id not in backed_up):

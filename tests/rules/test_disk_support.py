@@ -180,6 +180,19 @@ def test_bcdr608_not_assessed_without_the_object_id_or_when_the_vault_was_not_re
     assert f.evidence["key_vault"] == ids.norm(KV.display_id)
 
 
+def test_bcdr608_dual_pass_ade_names_its_key_vault_on_the_vm_model():
+    closed = with_(KV, network_default_action="Deny", network_bypass="None")
+    dual = dict(ade_dual_pass=True, ade_dual_pass_secret_vault_ids=(KV.id,), ade_dual_pass_key_vault_ids=(KV.id,))
+    target, inv = backed_up(disk("vm1-os"), vm_kw=dual, key_vaults=[closed])
+    [f] = run("BCDR608", inv, backup_management_service_object_id=BMS)
+    assert (f.status, f.resource_id, f.evidence["disks"]) == ("FAIL", target.display_id, ["vm1-os"])
+    _t, inv = backed_up(disk("vm1-os"), vm_kw=dual, key_vaults=[with_(KV, access_policies=(policy_for(),))])
+    assert run("BCDR608", inv, backup_management_service_object_id=BMS) == []
+    _t, inv = backed_up(disk("vm1-os"), vm_kw=dict(ade_dual_pass=True))
+    [f] = run("BCDR608", inv, backup_management_service_object_id=BMS)
+    assert f.status == "NOT_ASSESSED" and "no key vault is named" in f.message
+
+
 def test_bcdr608_unprotected_vm_and_plain_disks_are_not_judged():
     target = vm("vm1")
     d = ade_disk(managed_by=target.id)
