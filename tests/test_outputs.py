@@ -151,7 +151,7 @@ def test_sarif_rules_results_fingerprints_and_locations(report):
     assert len(run["results"]) == len(report.findings)
     for result, finding in zip(run["results"], report.findings):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == finding.rule_id
-        assert result["partialFingerprints"] == {"azBcdrScan/v1": finding.fingerprint}
+        assert result["partialFingerprints"]["azBcdrScan/v1"] == finding.fingerprint
         [loc] = result["locations"][0]["logicalLocations"]
         assert loc["fullyQualifiedName"] == finding.resource_id
         assert result["properties"]["evidence"] == finding.evidence
