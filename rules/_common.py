@@ -1,12 +1,8 @@
 """Small shared helpers for rule bodies (no I/O, no clock)."""
 from __future__ import annotations
 
-from typing import Iterator
-
 from scanner import inventory as m
 from scanner.timeutil import parse
-
-from .base import Result, not_assessed_subscription
 
 
 def collected_at(inv: m.Inventory):
@@ -14,26 +10,6 @@ def collected_at(inv: m.Inventory):
     if when is None:
         raise ValueError("inventory has no valid collected_at")
     return when
-
-
-def subscription_gaps(inv: m.Inventory, *collectors: str) -> Iterator[tuple[str, str]]:
-    """(subscription, reason) for every subscription where one of `collectors` failed outright."""
-    for sub in inv.subscriptions:
-        for collector in collectors:
-            cov = inv.coverage_index.get((sub.lower(), collector))
-            if cov is None or cov.status == m.FAILED:
-                yield sub, inv.gap(collector, sub) or f"{collector} missing"
-                break
-
-
-def not_assessed_for_failed(inv: m.Inventory, *collectors: str) -> tuple[set[str], list[Result]]:
-    """Subscriptions to skip, and one NOT_ASSESSED result for each."""
-    skip: set[str] = set()
-    out: list[Result] = []
-    for sub, reason in subscription_gaps(inv, *collectors):
-        skip.add(sub.lower())
-        out.append(not_assessed_subscription(sub, reason))
-    return skip, out
 
 
 def backed_up_vm_ids(inv: m.Inventory) -> list[str]:

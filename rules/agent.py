@@ -20,7 +20,7 @@ from scanner import inventory as m
 
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_AGENT_MIN_VERSION, DOC_AGENT_UNAVAILABLE, DOC_ASR_EXTENSIONS, DOC_LINUX_AGENT_UPDATE, DOC_WINDOWS_AGENT
-from .vm_state import running_with_instance_view
+from .vm_state import RUNNING_VM_NEEDS, VM_SELECTS, running_with_instance_view
 
 ABSENT, SILENT, NO_VERSION, NOT_READY, READY = "absent", "silent", "no-version", "not-ready", "ready"
 
@@ -85,13 +85,12 @@ def _status_evidence(statuses: tuple[m.Status, ...]) -> list[dict[str, str]]:
         waagent / walinuxagent is running, restart it, and update it from the distribution's repository.
         Make sure no guest firewall or proxy blocks 168.63.129.16 (ports 80, 443 and 32526). Then run an on-demand backup.""",
     references=(DOC_AGENT_UNAVAILABLE, DOC_ASR_EXTENSIONS, DOC_WINDOWS_AGENT),
+    needs=RUNNING_VM_NEEDS, selects=VM_SELECTS,
 )
 def agent_not_ready(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    for item in running_with_instance_view(inv):
-        if isinstance(item, Result):
-            yield item
-            continue
-        pvm, iv = item
+    gaps, vms = running_with_instance_view(inv)
+    yield from gaps
+    for pvm, iv in vms:
         state = agent_state(iv)
         if state in (ABSENT, SILENT):
             continue  # no agent reporting at all: BCDR202's finding, not a second one here
@@ -115,13 +114,12 @@ def agent_not_ready(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Res
         agent (Windows: the agent MSI; Linux: the distribution's walinuxagent package), check that its
         service is running, then retry the backup or protection.""",
     references=(DOC_AGENT_UNAVAILABLE, DOC_WINDOWS_AGENT, DOC_LINUX_AGENT_UPDATE),
+    needs=RUNNING_VM_NEEDS, selects=VM_SELECTS,
 )
 def agent_not_reporting(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    for item in running_with_instance_view(inv):
-        if isinstance(item, Result):
-            yield item
-            continue
-        pvm, iv = item
+    gaps, vms = running_with_instance_view(inv)
+    yield from gaps
+    for pvm, iv in vms:
         vm = pvm.vm
         state = agent_state(iv)
         evidence: dict[str, Any] = dict(agent_present=iv.agent_present, agent_version=iv.agent_version,
@@ -154,6 +152,7 @@ def agent_not_reporting(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator
     references=(DOC_AGENT_MIN_VERSION, DOC_LINUX_AGENT_UPDATE, DOC_WINDOWS_AGENT),
     params=(Param("windows_min_version", "2.7.41491.1010", "oldest Windows VM agent version accepted"),
             Param("linux_min_version", "2.2.53.1", "oldest Linux VM agent (waagent) version accepted")),
+    needs=RUNNING_VM_NEEDS, selects=VM_SELECTS,
 )
 def agent_outdated(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     minimums = {}
@@ -163,11 +162,9 @@ def agent_outdated(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
         if parsed is None:
             raise ValueError(f"{os_name}_min_version {text!r} is not a dotted version")
         minimums[os_name] = (text, parsed)
-    for item in running_with_instance_view(inv):
-        if isinstance(item, Result):
-            yield item
-            continue
-        pvm, iv = item
+    gaps, vms = running_with_instance_view(inv)
+    yield from gaps
+    for pvm, iv in vms:
         vm = pvm.vm
         if agent_state(iv) in (ABSENT, SILENT):
             continue  # no agent to date: BCDR202 reports it

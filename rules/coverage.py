@@ -12,10 +12,9 @@ from scanner import ids
 from scanner import inventory as m
 
 from . import knowledge
-from ._common import not_assessed_for_failed, vm_existence_gap
+from ._common import vm_existence_gap
 from .base import Result, fail, not_assessed, passed, rule
 from .docs import DOC_BCM_NOT_PRESENT, DOC_ENABLE, DOC_MANAGE, DOC_MONITOR, DOC_SUPPORT, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
-from .jobs import vault_gaps
 
 # BackupsSuspended is "stop backup, retain data" in current api-versions (ItemProtectionState): no new
 # backups run, exactly like ProtectionStopped (rule-catalog-v2 A, BCDR803).
@@ -40,14 +39,11 @@ def _scanned(inv: m.Inventory) -> set[str]:
         subscriptions too (--all-subscriptions). Otherwise enable Azure Backup for it with a policy that matches its
         recovery objectives, or record why it needs no backup (for example with a tag your reporting excludes).""",
     references=(DOC_ENABLE, DOC_SUPPORT),
+    needs=(m.VMS,),
 )
 def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.VMS)
-    yield from gaps
     caveat = _elsewhere_caveat(inv)
     for vm in inv.virtual_machines:
-        if vm.subscription_id.lower() in skip:
-            continue
         # Items from every scanned subscription: protected_items_by_vm joins on the VM id whatever
         # vault (and subscription) the item sits in.
         items = inv.protected_items_by_vm.get(vm.id, ())
@@ -96,16 +92,14 @@ def _elsewhere_caveat(inv: m.Inventory) -> dict[str, Any]:
         restore it), or recreate the VM with the same name in the same resource group if it was deleted by
         mistake.""",
     references=(DOC_VMS_TROUBLESHOOT, DOC_MANAGE),
+    needs=(m.PROTECTED_ITEMS,),
 )
 def protected_item_source_missing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
-    yield from gaps
-    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
     scanned = _scanned(inv)
     for item in inv.protected_items:
         # Only active protection runs scheduled backups that fail; a stopped item whose VM is gone is
         # the documented fix (seeds/002), not a problem.
-        if item.subscription_id.lower() in skip or not item.is_backed_up:
+        if not item.is_backed_up:
             continue
         source = item.source_resource_id
         if not source:
@@ -137,13 +131,11 @@ def protected_item_source_missing(inv: m.Inventory, params: Mapping[str, Any]) -
         UserErrorBcmDatasourceNotPresent. Resume protection (assign a policy again) if the VM still needs backup;
         if it does not, record that decision so the finding can be suppressed.""",
     references=(DOC_BCM_NOT_PRESENT, DOC_MANAGE),
+    needs=(m.PROTECTED_ITEMS,),
 )
 def protection_stopped_or_paused(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
-    yield from gaps
-    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
     for item in inv.protected_items:
-        if item.subscription_id.lower() in skip or item.protection_state.lower() not in STOPPED_STATES:
+        if item.protection_state.lower() not in STOPPED_STATES:
             continue
         if item.deferred_delete:
             continue  # soft-deleted: undelete first; that is BCDR805's finding, not a stopped backup
@@ -175,14 +167,10 @@ def protection_stopped_or_paused(inv: m.Inventory, params: Mapping[str, Any]) ->
         details it reports, with the known cause and fix for each code we recognise; follow the recommendation,
         then run an on-demand backup and check that the item returns to Passed.""",
     references=(DOC_MONITOR, DOC_VM_TROUBLESHOOT),
+    needs=(m.PROTECTED_ITEMS,),
 )
 def protected_item_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
-    yield from gaps
-    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
     for item in inv.protected_items:
-        if item.subscription_id.lower() in skip:
-            continue
         health = item.health_status.lower()
         if health == "passed":
             yield passed(item)

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
-from ._common import not_assessed_for_failed, policy_is_v2
+from ._common import policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .disks import _vm_disks
 from .docs import (
@@ -26,15 +26,14 @@ from .docs import (
     DOC_SUPPORT,
     DOC_UNMANAGED_RETIREMENT,
 )
-from .vm_state import protected_vms
+from .vm_state import BACKUP_SELECTS, VM_NEEDS, VM_SELECTS, protected_vms
 
 ENHANCED_ONLY_SKUS = frozenset({"ultrassd_lrs", "premiumv2_lrs"})
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def _backed_up(inv: m.Inventory) -> tuple[list[Result], list[m.VirtualMachine]]:
-    gaps, pvms = protected_vms(inv, replication=False)
-    return gaps, [p.vm for p in pvms]
+def _backed_up(inv: m.Inventory) -> list[m.VirtualMachine]:
+    return [p.vm for p in protected_vms(inv, replication=False)]
 
 
 def _policy_kind(inv: m.Inventory, vm: m.VirtualMachine) -> tuple[bool | None, list[str]]:
@@ -67,15 +66,11 @@ def _os_disk_ids(vm: m.VirtualMachine) -> set[str]:
         VM backup: exclude such a disk from the VM's backup and protect it with Azure Disk Backup, or change
         the disk's configuration.""",
     references=(DOC_SUPPORT, DOC_ENHANCED, DOC_SHARED_DISKS),
+    needs=(m.DISKS, m.VMS), selects=BACKUP_SELECTS,
 )
 def disk_unsupported_by_policy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.DISKS, m.VMS)
-    yield from gaps
-    vm_gaps, vms = _backed_up(inv)
-    yield from vm_gaps
+    vms = _backed_up(inv)
     for vm in vms:
-        if vm.subscription_id.lower() in skip:
-            continue
         problems: list[dict[str, Any]] = []
         unknown: list[str] = []
         if vm.security_type.lower() == "confidentialvm":
@@ -122,16 +117,12 @@ def disk_unsupported_by_policy(inv: m.Inventory, params: Mapping[str, Any]) -> I
     references=(DOC_SUPPORT,),
     params=(Param("max_data_disks", 32, "data disks per VM that VM backup supports", 1, 1024),
             Param("max_total_tib", 512, "total disk capacity per VM in TiB that VM backup supports", 1, 100_000)),
+    needs=(m.DISKS, m.VMS), selects=BACKUP_SELECTS,
 )
 def vm_disk_limits(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.DISKS, m.VMS)
-    yield from gaps
-    vm_gaps, vms = _backed_up(inv)
-    yield from vm_gaps
+    vms = _backed_up(inv)
     max_disks, max_gib = params["max_data_disks"], params["max_total_tib"] * 1024
     for vm in vms:
-        if vm.subscription_id.lower() in skip:
-            continue
         if not vm.disks:
             yield not_assessed(vm, "the VM model lists no storage profile")
             continue
@@ -158,11 +149,10 @@ def vm_disk_limits(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
         backup and replication of such VMs are on their way out. Convert the VM to managed disks (deallocate,
         convert, start), then check that its backup and replication still run.""",
     references=(DOC_UNMANAGED_RETIREMENT, DOC_SUPPORT),
+    needs=VM_NEEDS, selects=VM_SELECTS,
 )
 def unmanaged_disks(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, pvms = protected_vms(inv)
-    yield from gaps
-    for pvm in pvms:
+    for pvm in protected_vms(inv):
         vm = pvm.vm
         if not vm.disks:
             yield not_assessed(vm, "the VM model lists no storage profile")
@@ -185,15 +175,11 @@ def unmanaged_disks(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Res
         move the data, protect the new VM, and keep the old backups readable until they expire.""",
     references=(DOC_ADE_OVERVIEW, DOC_HOST_ENCRYPTION, DOC_ENCRYPTED_BACKUP),
     params=(Param("retirement_date", "2028-09-15", "the day Azure Disk Encryption retires"),),
+    needs=(m.DISKS, m.VMS), selects=BACKUP_SELECTS,
 )
 def ade_retirement(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.DISKS)
-    yield from gaps
-    vm_gaps, vms = _backed_up(inv)
-    yield from vm_gaps
+    vms = _backed_up(inv)
     for vm in vms:
-        if vm.subscription_id.lower() in skip:
-            continue
         ade = [d.name for d in inv.disks_by_vm.get(vm.id, ()) if d.ade_enabled]
         if vm.ade_dual_pass and not ade:  # the older dual-pass ADE keeps its settings on the VM model
             ade = [next((d.name for d in vm.disks if d.is_os_disk), "the OS disk")]
@@ -221,16 +207,12 @@ def _has(granted: set[str], needed: tuple[str, ...]) -> list[str]:
     references=(DOC_ENCRYPTED_BACKUP, DOC_ENCRYPTED_TROUBLESHOOT, DOC_KEYVAULT_TRUSTED),
     params=(Param("backup_management_service_object_id", "",
                   "object id of the Backup Management Service's service principal in your tenant"),),
+    needs=(m.DISKS, m.KEY_VAULTS, m.VMS), selects=BACKUP_SELECTS,
 )
 def ade_keyvault_access_missing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.DISKS, m.KEY_VAULTS)
-    yield from gaps
-    vm_gaps, vms = _backed_up(inv)
-    yield from vm_gaps
+    vms = _backed_up(inv)
     object_id = str(params["backup_management_service_object_id"]).strip().lower()
     for vm in vms:
-        if vm.subscription_id.lower() in skip:
-            continue
         needs: dict[str, dict[str, Any]] = {}  # vault id -> what its ADE disks need from it
         for disk in inv.disks_by_vm.get(vm.id, ()):
             if not disk.ade_enabled:

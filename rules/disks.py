@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 from scanner import ids
 from scanner import inventory as m
 
-from ._common import not_assessed_for_failed, policy_is_v2
+from ._common import policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_DISK_SIZE, DOC_ENCRYPTED_BACKUP, DOC_ENHANCED, DOC_SUPPORT
 
@@ -66,13 +66,10 @@ def _disk_limit(inv: m.Inventory, vm: m.VirtualMachine, params: Mapping[str, Any
             Param("enhanced_max_disk_gb", 65536, "largest disk in GiB an Enhanced policy backs up (64 TiB: Azure "
                   "Backup support matrix, checked 2026-12; the 2021 seed knew only 32 TB)", 1, 1_000_000),
             Param("unprotected_severity", "medium", "severity for VMs that are not backed up yet")),
+    needs=(m.DISKS, m.VMS),
 )
 def disk_over_backup_size_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.DISKS, m.VMS)
-    yield from gaps
     for vm in inv.virtual_machines:
-        if vm.subscription_id in skip:
-            continue
         backed_up = inv.is_backed_up(vm.id)
         limit, policy, source = _disk_limit(inv, vm, params)
         for key, name, size, disk in _vm_disks(inv, vm):
@@ -124,14 +121,11 @@ def _ade_disks(vm: m.VirtualMachine, disks: list[tuple[str, str, int | None, m.D
     params=(Param("max_encrypted_disk_gb", 4096, "largest ADE-encrypted disk in GiB that VM backup supports (4 TiB = "
                   "4,096 GiB: seeds/004 and the troubleshooting page; the support matrix, checked 2026-12, lists no "
                   "limit)", 1, 1_000_000),),
+    needs=(m.DISKS, m.VMS),
 )
 def encrypted_disk_over_size_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.DISKS, m.VMS)
-    yield from gaps
     limit = params["max_encrypted_disk_gb"]
     for vm in inv.virtual_machines:
-        if vm.subscription_id in skip:
-            continue
         for key, name, size, _disk, where in _ade_disks(vm, _vm_disks(inv, vm)):
             if size is None:
                 yield not_assessed(vm, f"size of ADE-encrypted disk {name} unknown", key=key, disk=name, disk_id=key)
@@ -160,13 +154,10 @@ def encrypted_disk_over_size_limit(inv: m.Inventory, params: Mapping[str, Any]) 
     # rule-catalog-v2 A: obsolete. The Azure Backup encryption page (checked 2026-12) supports ADE with a
     # BitLocker key and no key-encryption key; kept, off by default, for old stacks.
     enabled_by_default=False,
+    needs=(m.DISKS, m.VMS),
 )
 def ade_bek_without_kek(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.DISKS, m.VMS)
-    yield from gaps
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
-        if vm.subscription_id.lower() in skip:
-            continue
         for key, name, _size, disk, where in _ade_disks(vm, _vm_disks(inv, vm)):
             if disk is None or not disk.ade_enabled:  # dual pass: the keys are on the VM model
                 has_bek, has_kek = vm.ade_dual_pass_has_bek, vm.ade_dual_pass_has_kek

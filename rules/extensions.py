@@ -24,7 +24,7 @@ from .agent import READY, agent_state
 from .base import Result, fail, not_assessed, passed, rule
 from .docs import DOC_ASR_EXTENSIONS, DOC_EXTENSIONS, DOC_LINUX_AGENT_UPDATE, DOC_TROUBLESHOOT, DOC_VMSNAPSHOT
 from .jobs import STUCK_PARAMS, job_within_threshold
-from .vm_state import ProtectedVm, running_with_instance_view
+from .vm_state import BACKUP_SELECTS, REPLICATION_SELECTS, RUNNING_VM_NEEDS, VM_SELECTS, ProtectedVm, running_with_instance_view
 
 
 def _evidence(ext: m.Extension, state: str) -> dict[str, Any]:
@@ -89,13 +89,12 @@ def _view_time(iv: m.InstanceView) -> datetime | None:
         snapshot it. Read the extension's status message, fix the cause or uninstall the extension, and
         retry the backup.""",
     references=(DOC_EXTENSIONS, DOC_TROUBLESHOOT),
+    needs=RUNNING_VM_NEEDS, selects=VM_SELECTS,
 )
 def extension_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    for item in running_with_instance_view(inv):
-        if isinstance(item, Result):
-            yield item
-            continue
-        pvm, iv = item
+    gaps, vms = running_with_instance_view(inv)
+    yield from gaps
+    for pvm, iv in vms:
         failed = [e for e in extensions_of(pvm.vm, iv) if not _has_dedicated_rule(pvm, e) and health(e) == FAILED]
         if failed:
             yield fail(pvm.vm, f"{len(failed)} failed extension(s) on {pvm.vm.name}: {', '.join(label(e) for e in failed)}",
@@ -120,13 +119,12 @@ def extension_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
         walinuxagent); on Windows check that the agent is current and the extension was not removed.""",
     references=(DOC_VMSNAPSHOT, DOC_TROUBLESHOOT, DOC_LINUX_AGENT_UPDATE),
     params=STUCK_PARAMS,
+    needs=RUNNING_VM_NEEDS, selects=BACKUP_SELECTS,
 )
 def backup_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    for item in running_with_instance_view(inv, replication=False):
-        if isinstance(item, Result):
-            yield item
-            continue
-        pvm, iv = item
+    gaps, vms = running_with_instance_view(inv, replication=False)
+    yield from gaps
+    for pvm, iv in vms:
         vm = pvm.vm
         exts = [e for e in extensions_of(vm, iv) if _is_backup_ext(e)]
         if not exts:
@@ -178,13 +176,12 @@ def backup_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> I
         then uninstall the Site Recovery extension from the VM's extensions and restart the operation:
         Site Recovery reinstalls the extension.""",
     references=(DOC_ASR_EXTENSIONS,),
+    needs=RUNNING_VM_NEEDS, selects=REPLICATION_SELECTS,
 )
 def site_recovery_extension_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    for item in running_with_instance_view(inv, backup=False):
-        if isinstance(item, Result):
-            yield item
-            continue
-        pvm, iv = item
+    gaps, vms = running_with_instance_view(inv, backup=False)
+    yield from gaps
+    for pvm, iv in vms:
         vm = pvm.vm
         bad = [(e, s) for e in extensions_of(vm, iv) if _is_asr_ext(e) and (s := health(e)) != OK]
         if bad:

@@ -9,23 +9,13 @@ from scanner import inventory as m
 from scanner.timeutil import hours_between, parse
 
 from . import knowledge
-from ._common import collected_at, first_backup_pending, no_time, not_assessed_for_failed
+from ._common import collected_at, first_backup_pending, no_time
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
 
 # Every JobStatus the SDK knows (azure-mgmt-recoveryservicesbackup 11.2.0).
 KNOWN_JOB_STATUSES = frozenset({"invalid", "inprogress", "completed", "failed", "completedwithwarnings", "cancelled",
                                 "cancelling"})
-
-
-def vault_gaps(inv: m.Inventory, collector: str, skip: set[str]) -> Iterator[Result]:
-    """NOT_ASSESSED for each vault whose `collector` data could not be read (partial coverage)."""
-    for vault in inv.vaults:
-        if vault.subscription_id in skip:
-            continue
-        reason = inv.gap(collector, vault.subscription_id, vault.id)
-        if reason:
-            yield not_assessed(vault, reason)
 
 
 # BCDR701's thresholds; BCDR302 takes the same two (a job running longer no longer excuses a
@@ -59,11 +49,12 @@ def job_within_threshold(inv: m.Inventory, job: m.BackupJob, params: Mapping[str
         the next backup window. A VM's first backup copies every disk in full and may run up to a few days.""",
     references=(DOC_IN_PROGRESS,),
     params=STUCK_PARAMS,
+    needs=(m.BACKUP_JOBS,),
 )
 def backup_job_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    for job, hours in _aged_jobs(inv, "inprogress", operations=("backup", "configurebackup")):
-        if isinstance(job, Result):
-            yield job
+    for job, hours, gap in _aged_jobs(inv, "inprogress", operations=("backup", "configurebackup")):
+        if gap:
+            yield not_assessed(job, gap)
             continue
         limit, basis = _stuck_limit(inv, job, params)
         if hours > limit:
@@ -95,30 +86,25 @@ def _stuck_limit(inv: m.Inventory, job: m.BackupJob, params: Mapping[str, Any]) 
 
 
 def _aged_jobs(inv: m.Inventory, status: str, operations: tuple[str, ...] = ()
-               ) -> Iterator[tuple[Result, float] | tuple[m.BackupJob, float]]:
+               ) -> Iterator[tuple[m.BackupJob, float, str]]:
     """Backup jobs in `status` (and, if given, one of `operations`) with their age in hours at
-    collection time; NOT_ASSESSED results (as (result, 0)) where the jobs could not be read or a
-    job has no start time."""
-    skip, gaps = not_assessed_for_failed(inv, m.BACKUP_JOBS)
-    for r in [*gaps, *vault_gaps(inv, m.BACKUP_JOBS, skip)]:
-        yield r, 0.0
+    collection time, and why a job cannot be judged (empty when it can): no start time, or a status
+    the scanner does not know."""
     now = collected_at(inv)
     for job in inv.backup_jobs:
-        if job.subscription_id.lower() in skip:
-            continue
         if operations and job.operation and job.operation.lower() not in operations:
             continue
         if job.status.lower() not in KNOWN_JOB_STATUSES:
             # No status, or one the SDK does not know: it may be the very state this rule looks for.
-            yield not_assessed(job, f"job status {job.status or '(none)'!r} is not one the scanner knows"), 0.0
+            yield job, 0.0, f"job status {job.status or '(none)'!r} is not one the scanner knows"
             continue
         if job.status.lower() != status:
             continue
         started = parse(job.start_time)
         if started is None:
-            yield not_assessed(job, "job has no start time"), 0.0
+            yield job, 0.0, "job has no start time"
             continue
-        yield job, round(hours_between(started, now), 1)
+        yield job, round(hours_between(started, now), 1), ""
 
 
 def _job_evidence(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
@@ -185,9 +171,9 @@ def _vault_display(inv: m.Inventory, vault_id: str) -> str:
     return vault.display_id if vault else vault_id
 
 
-def _backed_up_items(inv: m.Inventory, skip: set[str]) -> Iterator[m.ProtectedItem]:
+def _backed_up_items(inv: m.Inventory) -> Iterator[m.ProtectedItem]:
     for item in inv.protected_items:
-        if item.is_backed_up and _iaas(item) and item.subscription_id.lower() not in skip:
+        if item.is_backed_up and _iaas(item):
             yield item
 
 
@@ -202,14 +188,12 @@ def _backed_up_items(inv: m.Inventory, skip: set[str]) -> Iterator[m.ProtectedIt
         jobs in the old vault and cancel the job (portal, or Stop-AzRecoveryServicesBackupJob), then run a backup
         from the vault that protects the VM now.""",
     references=(DOC_IN_PROGRESS,),
+    needs=(m.BACKUP_JOBS,),
 )
 def job_in_previous_vault(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.BACKUP_JOBS)
-    yield from gaps
-    yield from vault_gaps(inv, m.BACKUP_JOBS, skip)
     now = collected_at(inv)
     for job in inv.backup_jobs:
-        if (job.subscription_id.lower() in skip or job.status.lower() != "inprogress"
+        if (job.status.lower() != "inprogress"
                 or not _is_backup_job(job) or not _iaas(job)):
             continue
         vm = job_vm_id(inv, job)
@@ -250,13 +234,11 @@ def job_in_previous_vault(inv: m.Inventory, params: Mapping[str, Any]) -> Iterat
         an on-demand backup to confirm the fix.""",
     references=(DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT),
     params=(Param("failed_jobs", 2, "fail when this many most recent finished Backup jobs all failed", 1, 50),),
+    needs=(m.PROTECTED_ITEMS,),
 )
 def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
-    yield from gaps
-    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
     n = params["failed_jobs"]
-    for item in _backed_up_items(inv, skip):
+    for item in _backed_up_items(inv):
         resource = _resource_for(inv, item)
         jobs_gap = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
         jobs = [] if jobs_gap else _finished_backups(inv, item)
@@ -315,11 +297,12 @@ def _failed_job(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
     # duration only), so the age is counted from the job's start: an upper bound on time spent
     # cancelling.
     params=(Param("max_hours", 2, "hours since the job started after which a Cancelling job counts as stuck", 1, 24 * 30),),
+    needs=(m.BACKUP_JOBS,),
 )
 def job_cancel_stuck(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    for job, hours in _aged_jobs(inv, "cancelling"):
-        if isinstance(job, Result):
-            yield job
+    for job, hours, gap in _aged_jobs(inv, "cancelling"):
+        if gap:
+            yield not_assessed(job, gap)
         elif hours > params["max_hours"]:
             yield fail(job, f"{job.operation or 'job'} of {job.entity_friendly_name or 'an item'} has been cancelling; "
                             f"it started {hours} h ago",
@@ -365,13 +348,11 @@ def _stale_limit(policy: m.BackupPolicy, params: Mapping[str, Any]) -> tuple[flo
         Param("hourly_grace_hours", 3, "grace hours added to an Hourly policy's longest scheduled gap", 0, 48),
         Param("weekly_max_hours", 180, "hours after which a Weekly policy's last successful backup is stale (7 d + grace)", 169, 24 * 60),
     ),
+    needs=(m.PROTECTED_ITEMS,),
 )
 def last_backup_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
-    yield from gaps
-    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
     now = collected_at(inv)
-    for item in _backed_up_items(inv, skip):
+    for item in _backed_up_items(inv):
         resource = _resource_for(inv, item)
         policy = inv.policy_by_id.get(item.policy_id) if item.policy_id else None
         if policy is None:

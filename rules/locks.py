@@ -8,10 +8,8 @@ from typing import Any, Iterator, Mapping
 from scanner import ids
 from scanner import inventory as m
 
-from ._common import not_assessed_for_failed, subscription_gaps
-from .base import Param, Result, fail, not_assessed_subscription, passed, rule
+from .base import Param, Result, fail, passed, rule
 from .docs import DOC_LOCKS, DOC_RP_LIMIT, DOC_SUPPORT
-from .jobs import vault_gaps
 
 # seeds/004: Azure Backup keeps instant restore points in a resource group it creates per region,
 # named AzureBackupRG_<geo>_<number>. A lock there stops it deleting old restore points.
@@ -52,19 +50,13 @@ def _lock_evidence(locks: tuple[m.Lock, ...]) -> list[dict[str, str]]:
         cleans up the old restore points.""",
     references=(DOC_RP_LIMIT,),
     params=(Param("rg_name_pattern", BACKUP_RG.pattern, "regular expression for the Backup-managed resource group names"),),
+    # The RG list and the policies (which name custom groups) only find the backup groups: without
+    # them, a lock placed directly on a group is still found from the lock's scope, and the
+    # subscription is reported NOT_ASSESSED for the groups that could not be listed.
+    needs=(m.LOCKS,), selects=(m.RESOURCE_GROUPS, m.BACKUP_POLICIES),
 )
 def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     pattern = re.compile(params["rg_name_pattern"], re.IGNORECASE)
-    skip, out = not_assessed_for_failed(inv, m.LOCKS)
-    yield from out
-    # Custom groups are named by policies: where a vault's policies could not be read, its custom
-    # groups are unknown.
-    no_policies: set[str] = set()
-    for sub, reason in subscription_gaps(inv, m.BACKUP_POLICIES):
-        no_policies.add(sub.lower())
-        if sub.lower() not in skip:
-            yield not_assessed_subscription(sub, f"custom instant-restore resource groups unknown: {reason}")
-    yield from vault_gaps(inv, m.BACKUP_POLICIES, skip | no_policies)
     custom = custom_rp_groups(inv)
 
     def policies_naming(rg: m.ResourceGroup) -> list[m.BackupPolicy]:
@@ -85,8 +77,6 @@ def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
             if lock.scope not in groups and (pattern.match(name) or policies_naming(candidate)):
                 groups[lock.scope] = candidate
     for rg in sorted(groups.values(), key=lambda g: g.id):
-        if rg.subscription_id.lower() in skip:
-            continue
         locks = inv.locks_applying_to(rg.id)
         if not locks:
             yield passed(rg)
@@ -131,34 +121,30 @@ def backup_rg_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
     references=(DOC_RP_LIMIT, DOC_LOCKS),
     params=(Param("rg_name_pattern", BACKUP_RG.pattern,
                   "regular expression for the Backup-managed resource group names (their locks are BCDR401's)"),),
+    needs=(m.LOCKS, m.RESTORE_POINT_COLLECTIONS, m.PROTECTED_ITEMS),
 )
 def rp_collection_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     pattern = re.compile(params["rg_name_pattern"], re.IGNORECASE)
-    skip, out = not_assessed_for_failed(inv, m.LOCKS, m.RESTORE_POINT_COLLECTIONS, m.PROTECTED_ITEMS)
-    yield from out
     custom = custom_rp_groups(inv)  # their group locks are BCDR401's, like AzureBackupRG_<geo>_<n>
-    seen: set[str] = set()
-    for vm_id in sorted({p.source_resource_id for p in inv.protected_items if p.is_backed_up and p.source_resource_id}):
-        for rpc in sorted(inv.restore_point_collections_by_vm.get(vm_id, ()), key=lambda r: r.id):
-            if rpc.id in seen or rpc.subscription_id.lower() in skip:
-                continue
-            seen.add(rpc.id)
-            # A lock on an AzureBackupRG_<geo>_<n> group, direct or inherited from the subscription, is
-            # BCDR401's finding (it names every VM in the region); here only the collection's own lock
-            # counts for those. For a collection kept anywhere else, its group and subscription count too.
-            backup_rg = bool(pattern.match(rpc.resource_group)) or any(
-                rx.match(rpc.resource_group) for _p, rx in custom)
-            locks = tuple(lock for lock in inv.locks_applying_to(rpc.id) if not backup_rg or lock.scope == rpc.id)
-            if not locks:
-                yield passed(rpc)
-                continue
-            vm = inv.vm_by_id.get(vm_id)
-            levels = sorted({lock.level for lock in locks})
-            vm_name = vm.name if vm else ids.name_of(rpc.source_display_id or vm_id)
-            yield fail(rpc, f"{'/'.join(levels)} lock on restore point collection {rpc.name} "
-                            f"(VM {vm_name}) blocks cleanup of expired restore points",
-                       locks=_lock_evidence(locks), vm_id=vm.display_id if vm else (rpc.source_display_id or vm_id),
-                       restore_points=rpc.restore_point_count)
+    for rpc in sorted(inv.restore_point_collections, key=lambda r: r.id):
+        vm_id = rpc.source_id
+        if not inv.is_backed_up(vm_id):
+            continue
+        # A lock on an AzureBackupRG_<geo>_<n> group, direct or inherited from the subscription, is
+        # BCDR401's finding (it names every VM in the region); here only the collection's own lock
+        # counts for those. For a collection kept anywhere else, its group and subscription count too.
+        backup_rg = bool(pattern.match(rpc.resource_group)) or any(rx.match(rpc.resource_group) for _p, rx in custom)
+        locks = tuple(lock for lock in inv.locks_applying_to(rpc.id) if not backup_rg or lock.scope == rpc.id)
+        if not locks:
+            yield passed(rpc)
+            continue
+        vm = inv.vm_by_id.get(vm_id)
+        levels = sorted({lock.level for lock in locks})
+        vm_name = vm.name if vm else ids.name_of(rpc.source_display_id or vm_id)
+        yield fail(rpc, f"{'/'.join(levels)} lock on restore point collection {rpc.name} "
+                        f"(VM {vm_name}) blocks cleanup of expired restore points",
+                   locks=_lock_evidence(locks), vm_id=vm.display_id if vm else (rpc.source_display_id or vm_id),
+                   restore_points=rpc.restore_point_count)
 
 
 @rule(
@@ -171,12 +157,11 @@ def rp_collection_locked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterato
         it with a CanNotDelete lock on the VM (it blocks deletion, not the updates Backup makes), or move the
         lock to resources that Azure Backup does not need to update.""",
     references=(DOC_SUPPORT, DOC_LOCKS),
+    needs=(m.LOCKS, m.VMS, m.PROTECTED_ITEMS),
 )
 def readonly_lock_on_backed_up_vm(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, out = not_assessed_for_failed(inv, m.LOCKS, m.VMS, m.PROTECTED_ITEMS)
-    yield from out
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
-        if vm.subscription_id.lower() in skip or not inv.is_backed_up(vm.id):
+        if not inv.is_backed_up(vm.id):
             continue
         locks = tuple(lock for lock in inv.locks_applying_to(vm.id) if lock.level.lower() == "readonly")
         if locks:

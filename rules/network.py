@@ -12,10 +12,9 @@ from typing import Any, Iterator, Mapping
 from scanner import inventory as m
 
 from . import _nsg
-from ._common import not_assessed_for_failed
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ASR_NETWORKING, DOC_BACKUP_NETWORK, DOC_NO_NETWORK, DOC_NSG, DOC_SERVICE_TAGS, DOC_UDR
-from .vm_state import ProtectedVm, protected_vms
+from .vm_state import VM_SELECTS, ProtectedVm, protected_vms
 
 APPLIANCE_HOPS = {"virtualappliance": "a virtual appliance", "virtualnetworkgateway": "a virtual network gateway"}
 
@@ -70,15 +69,10 @@ def _rule_evidence(level: str, nsg: m.NetworkSecurityGroup, flow: _nsg.Flow, ver
     references=(DOC_NO_NETWORK, DOC_BACKUP_NETWORK, DOC_ASR_NETWORKING, DOC_NSG, DOC_SERVICE_TAGS, DOC_UDR),
     params=(Param("appliance_route_severity", "info",
                   "severity when 0.0.0.0/0 goes to a virtual appliance or gateway (it may or may not allow the traffic)"),),
+    needs=(*m.NETWORK_COLLECTORS, m.VMS), selects=VM_SELECTS,
 )
 def backup_network_path_blocked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, *m.NETWORK_COLLECTORS)
-    yield from gaps
-    vm_gaps, pvms = protected_vms(inv)
-    yield from vm_gaps
-    for pvm in pvms:
-        if pvm.vm.subscription_id.lower() in skip:
-            continue
+    for pvm in protected_vms(inv):
         yield _judge(inv, pvm, params)
 
 

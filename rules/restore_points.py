@@ -12,7 +12,7 @@ from scanner import ids
 from scanner import inventory as m
 from scanner.timeutil import parse
 
-from ._common import collected_at, not_assessed_for_failed, policy_is_v2
+from ._common import collected_at, policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_RP_CLEANUP, DOC_RP_LIMIT
 
@@ -42,14 +42,17 @@ class _Count:
     collections: list[dict[str, Any]]
 
 
-def _counts(inv: m.Inventory) -> tuple[list[Result], list[_Count]]:
-    """NOT_ASSESSED results for subscriptions whose data is missing, and one count per backed-up VM
-    (restore points summed over all its collections)."""
-    skip, gaps = not_assessed_for_failed(inv, m.RESTORE_POINT_COLLECTIONS, m.PROTECTED_ITEMS)
+# Counting reads the collections and the backup items; a collection whose restore points could not be
+# counted makes its VM NOT_ASSESSED (restore_point_error), in the rule.
+COUNT_NEEDS = (m.RESTORE_POINT_COLLECTIONS, m.PROTECTED_ITEMS)
+
+
+def _counts(inv: m.Inventory) -> list[_Count]:
+    """One count per backed-up VM (restore points summed over all its collections)."""
     counts: list[_Count] = []
     seen: set[str] = set()
     for item in inv.protected_items:
-        if not item.is_backed_up or item.source_resource_id in seen or item.subscription_id in skip:
+        if not item.is_backed_up or item.source_resource_id in seen:
             continue
         seen.add(item.source_resource_id)
         resource = inv.vm_by_id.get(item.source_resource_id) or item
@@ -66,7 +69,7 @@ def _counts(inv: m.Inventory) -> tuple[list[Result], list[_Count]]:
             reason = ""
         total = None if reason else sum(r.restore_point_count or 0 for r in rpcs)
         counts.append(_Count(resource, item, total, bool(v2), reason, evidence))
-    return gaps, counts
+    return counts
 
 
 def _scheduled_per_day(policy: m.BackupPolicy) -> float | None:
@@ -126,11 +129,10 @@ def _enhanced_expected(inv: m.Inventory, item: m.ProtectedItem, params: Mapping[
         delete expired points.""",
     references=(DOC_RP_LIMIT, DOC_ENHANCED),
     params=LIMIT_PARAMS,
+    needs=COUNT_NEEDS,
 )
 def rp_collection_limit_reached(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, counts = _counts(inv)
-    yield from gaps
-    for c in counts:
+    for c in _counts(inv):
         if c.reason or c.count is None:
             yield not_assessed(c.resource, c.reason, collections=c.collections)
             continue
@@ -168,11 +170,10 @@ def rp_collection_limit_reached(inv: m.Inventory, params: Mapping[str, Any]) -> 
         UserErrorRpCollectionLimitReached.""",
     references=(DOC_RP_LIMIT,),
     params=LIMIT_PARAMS,
+    needs=COUNT_NEEDS,
 )
 def rp_collection_near_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, counts = _counts(inv)
-    yield from gaps
-    for c in counts:
+    for c in _counts(inv):
         if c.reason or c.count is None:
             yield not_assessed(c.resource, c.reason, collections=c.collections)
             continue
@@ -226,17 +227,16 @@ def _on_demand(jobs: list[tuple[datetime, m.BackupJob]], scheduled_per_day: floa
             Param("history_days", 7, "days of backup job history to measure on-demand backups over", 1, 30),
             Param("cleanup_lag_days", 1, "days an expired instant restore point may stay before it is deleted "
                   "(instant-restore page, checked 2026-12: up to 24 h)", 0, 7)),
+    needs=(m.PROTECTED_ITEMS, m.BACKUP_JOBS),
 )
 def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS, m.BACKUP_JOBS)
-    yield from gaps
     now = collected_at(inv)
     history = params["history_days"]
     limit = params["limit"]
     lag = params["cleanup_lag_days"]
     seen: set[str] = set()
     for item in sorted(inv.protected_items, key=lambda p: p.id):
-        if not item.is_backed_up or item.source_resource_id in seen or item.subscription_id.lower() in skip:
+        if not item.is_backed_up or item.source_resource_id in seen:
             continue
         seen.add(item.source_resource_id)
         resource = inv.vm_by_id.get(item.source_resource_id) or item
@@ -284,14 +284,11 @@ def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
         collection (retry if the portal times out on a large one); if the VM was deleted by mistake, restore
         it from the vault first.""",
     references=(DOC_RP_CLEANUP,),
+    needs=(m.RESTORE_POINT_COLLECTIONS,),
 )
 def orphaned_rp_collection(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.RESTORE_POINT_COLLECTIONS)
-    yield from gaps
     scanned = {s.lower() for s in inv.subscriptions}
     for rpc in sorted(inv.restore_point_collections, key=lambda r: r.id):
-        if rpc.subscription_id.lower() in skip:
-            continue
         if not rpc.source_id:
             yield not_assessed(rpc, "the collection does not name its source VM")
             continue

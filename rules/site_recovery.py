@@ -1,7 +1,7 @@
 """9xx Site Recovery (see ../shared/rule-catalog.md).
 
 Replication protected items and jobs are read per vault; a vault whose items or jobs could not be
-read yields NOT_ASSESSED (rules.jobs.vault_gaps) instead of silently passing.
+read yields NOT_ASSESSED (the engine says it: needs=) instead of silently passing.
 """
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from scanner.collectors.site_recovery import is_inmage
 from scanner.timeutil import parse
 
 from . import knowledge
-from ._common import not_assessed_for_failed, vm_existence_gap
+from ._common import vm_existence_gap
 from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_A2A_MOBILITY, DOC_A2A_TROUBLESHOOT, DOC_ASR_EXTENSIONS, DOC_ASR_MONITOR, DOC_AVS_FAILBACK, DOC_FAILBACK
-from .jobs import vault_gaps
 
 A2A = "a2a"
 # allowedOperations value that offers reprotect: ReplicationProtectedItemOperation.REVERSE_REPLICATE
@@ -24,14 +23,6 @@ A2A = "a2a"
 REPROTECT_OPERATIONS = frozenset({"reversereplicate", "reprotect"})
 FAILED_JOB_STATES = frozenset({"failed"})
 SUCCEEDED_JOB_STATES = frozenset({"succeeded", "completedwithinformation"})
-
-
-def _items(inv: m.Inventory) -> tuple[list[Result], list[m.ReplicationItem]]:
-    """NOT_ASSESSED for subscriptions and vaults whose replication items could not be read, and the
-    items that can be evaluated."""
-    skip, gaps = not_assessed_for_failed(inv, m.REPLICATION_ITEMS)
-    gaps.extend(vault_gaps(inv, m.REPLICATION_ITEMS, skip))
-    return gaps, [i for i in inv.replication_items if i.subscription_id.lower() not in skip]
 
 
 def _is_a2a(item: m.ReplicationItem) -> bool:
@@ -51,11 +42,10 @@ def _is_a2a(item: m.ReplicationItem) -> bool:
         from producing recovery points (replication health errors, BCDR903); after a reprotect, do not plan a
         failback until the item shows a recovery point.""",
     references=(DOC_AVS_FAILBACK, DOC_ASR_MONITOR),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_no_recovery_point(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
-    for item in items:
+    for item in inv.replication_items:
         has = item.has_recovery_point
         if has is None and item.last_recovery_point_time:
             has = True
@@ -106,11 +96,10 @@ def _azure_vm_of(item: m.ReplicationItem) -> str:
         Start the VM (for VMware failback on a network that reaches the configuration server), wait about 15
         minutes for the agent to re-register, then run reprotect.""",
     references=(DOC_FAILBACK + "#error-code-78093", DOC_AVS_FAILBACK),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_reprotect_vm_not_running(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
-    for item in items:
+    for item in inv.replication_items:
         if not _waiting_for_reprotect(item):
             continue
         vm_id = _azure_vm_of(item)
@@ -159,12 +148,11 @@ def _reprotect_prediction(item: m.ReplicationItem) -> dict[str, Any]:
         resolve them and check that health returns to Normal.""",
     references=(DOC_ASR_MONITOR, DOC_ASR_EXTENSIONS, DOC_A2A_TROUBLESHOOT),
     params=(Param("warning_severity", "medium", "severity of a finding for replicationHealth Warning"),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_replication_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
     warning = params["warning_severity"] if params["warning_severity"] in SEVERITIES else "medium"
-    for item in items:
+    for item in inv.replication_items:
         health = item.replication_health.lower()
         if health == "normal":
             yield passed(item)
@@ -190,12 +178,10 @@ def asr_replication_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> It
         Fix the cause, then rerun the job. A later successful run of the same job on the same item clears this
         finding.""",
     references=(DOC_FAILBACK, DOC_ASR_EXTENSIONS),
+    needs=(m.REPLICATION_JOBS,),
 )
 def asr_job_failed_known_error(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.REPLICATION_JOBS)
-    yield from gaps
-    yield from vault_gaps(inv, m.REPLICATION_JOBS, skip)
-    jobs = [j for j in inv.replication_jobs if j.subscription_id.lower() not in skip]
+    jobs = inv.replication_jobs
     # Newest successful run of each (vault, target, scenario): a failure before it is resolved.
     last_success: dict[tuple[str, str, str], Any] = {}
     for job in jobs:
@@ -248,12 +234,11 @@ def _is_dr_operation(scenario: str) -> bool:
     references=(DOC_A2A_TROUBLESHOOT, DOC_ASR_MONITOR),
     params=(Param("max_rpo_seconds", 1800, "RPO in seconds above which an item is flagged (1,800 s: Site Recovery's "
                   "sample alert 'RPO exceeded', checked 2026-12; the first edition used 3,600)", 60, 7 * 24 * 3600),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_rpo_breach(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
     limit = params["max_rpo_seconds"]
-    for item in items:
+    for item in inv.replication_items:
         if item.rpo_seconds is None:
             if _is_a2a(item):  # A2A reports rpoInSeconds; a missing value is missing data
                 yield not_assessed(item, "the A2A item reports no RPO")
@@ -277,11 +262,10 @@ def asr_rpo_breach(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
         older data. Update the agent from the replicated item, or turn on automatic update of the Mobility
         service for the vault (or, for VMware, through the configuration server).""",
     references=(DOC_ASR_EXTENSIONS, DOC_A2A_MOBILITY),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_agent_update_required(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
-    for item in items:
+    for item in inv.replication_items:
         if item.agent_update_required is None:
             if _is_a2a(item):  # A2A reports isReplicationAgentUpdateRequired; missing means missing data
                 yield not_assessed(item, "the A2A item does not say whether its agent needs an update")

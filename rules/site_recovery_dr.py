@@ -4,8 +4,8 @@ cleaned up, a VM running unprotected since its failover, an expiring Mobility ag
 is gone, a recovery plan that cannot fail over, and VMware failback infrastructure that stopped
 reporting.
 
-Items come from the replication item list (rules.site_recovery._items says NOT_ASSESSED for vaults
-whose items could not be read); plans, fabrics and container mappings from their own per-vault lists
+Items come from the replication item list (the engine says NOT_ASSESSED for vaults whose items could
+not be read, needs=); plans, fabrics and container mappings from their own per-vault lists
 (scanner.collectors.site_recovery), with their own coverage.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from scanner import inventory as m
 from scanner.collectors.site_recovery import is_inmage
 from scanner.timeutil import parse
 
-from ._common import collected_at, not_assessed_for_failed, vm_existence_gap
+from ._common import collected_at, vm_existence_gap
 from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
 from .docs import (
     DOC_A2A_ADDED_DISK,
@@ -32,19 +32,10 @@ from .docs import (
     DOC_AVS_FAILBACK,
     DOC_FAILBACK,
 )
-from .jobs import vault_gaps
 from .site_recovery import _is_a2a, _waiting_for_reprotect
-from .site_recovery import _items as _all_items
 
 NO_TEST_FAILOVER = "161011"  # health error: no successful test failover since replication started
 NEVER_BEFORE = datetime(2000, 1, 2, tzinfo=timezone.utc)  # 0001-01-01 / 1753-01-01 placeholders mean "never"
-
-
-def _items(inv: m.Inventory) -> tuple[list[Result], list[m.ReplicationItem]]:
-    """NOT_ASSESSED for unreadable subscriptions and vaults, and the items outside them: an item read
-    before its vault's list failed is not judged (the vault's NOT_ASSESSED stands for it)."""
-    gaps, items = _all_items(inv)
-    return gaps, [i for i in items if not inv.gap(m.REPLICATION_ITEMS, i.subscription_id, i.vault_id)]
 
 
 def _when(value: str | None) -> datetime | None:
@@ -70,10 +61,10 @@ def _vms(item: m.ReplicationItem) -> tuple[str, ...]:
         for the added disk from the replicated item's Disks page (or turn on automatic protection of new data
         disks), then wait for it to reach Protected.""",
     references=(DOC_A2A_ADDED_DISK, DOC_A2A_SUPPORT),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_disk_not_replicated(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     for item in items:
         if not _is_a2a(item) or item.active_location.lower() == "recovery" or not item.source_vm_id:
             continue  # only the primary side's disks can be missing from replication
@@ -123,10 +114,10 @@ def _last_test_failover(inv: m.Inventory, item: m.ReplicationItem) -> datetime |
         replication), check that the VM and its application come up, then clean the test up.""",
     references=(DOC_ASR_DR_DRILL, DOC_ASR_TEST_FAILOVER),
     params=(Param("max_days", 90, "days after which the last successful test failover is too old", 1, 3650),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_test_failover_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     now, limit = collected_at(inv), params["max_days"]
     for item in items:
         if not item.protection_state.lower().startswith("protected"):
@@ -155,10 +146,10 @@ def asr_test_failover_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iter
         resolve them until failover health returns to Normal.""",
     references=(DOC_ASR_MONITOR,),
     params=(Param("warning_severity", "medium", "severity of a finding for failoverHealth Warning"),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_failover_health_degraded(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     warning = params["warning_severity"] if params["warning_severity"] in SEVERITIES else "medium"
     for item in items:
         health = item.failover_health.lower()
@@ -201,10 +192,10 @@ def _test_failover_end(inv: m.Inventory, item: m.ReplicationItem) -> datetime | 
         results, then run 'Cleanup test failover' on the item or its recovery plan.""",
     references=(DOC_ASR_TEST_FAILOVER, DOC_ASR_DR_DRILL),
     params=(Param("max_hours", 24, "hours after the test failover ended before a missing cleanup is flagged", 1, 24 * 30),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_test_failover_not_cleaned_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     now, limit = collected_at(inv), params["max_hours"]
     for item in items:
         if not _test_failover_pending(item):
@@ -232,10 +223,10 @@ def asr_test_failover_not_cleaned_up(inv: m.Inventory, params: Mapping[str, Any]
         the original region is usable, and wait for it to reach Protected; then plan the failback.""",
     references=(DOC_A2A_REPROTECT, DOC_FAILBACK),
     params=(Param("max_hours", 24, "hours after the failover before a missing reprotect is flagged", 1, 24 * 30),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_not_reprotected(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     now, limit = collected_at(inv), params["max_hours"]
     for item in items:
         if not _waiting_for_reprotect(item):
@@ -275,10 +266,10 @@ def _mapping_for(inv: m.Inventory, item: m.ReplicationItem) -> m.ContainerMappin
         the agent and renew its certificate from the replicated item now.""",
     references=(DOC_A2A_MOBILITY,),
     params=(Param("days", 30, "days before the agent or certificate expiry to flag it", 1, 365),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_agent_expiring(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     now, days = collected_at(inv), params["days"]
     horizon = now + timedelta(days=days)
     for item in items:
@@ -317,10 +308,10 @@ def asr_agent_expiring(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[
         resource group or subscription). Replication of the item is broken and it keeps costing. Disable
         replication of the item; if the VM was moved, enable replication again from its new location.""",
     references=(DOC_A2A_SUPPORT,),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_source_vm_missing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     for item in items:
         if not item.source_vm_id or item.active_location.lower() == "recovery":
             continue  # on-premises source, or failed over (the source may be gone on purpose: BCDR911)
@@ -335,12 +326,6 @@ def asr_source_vm_missing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterat
                        affected_vms=(item.source_vm_id,))
 
 
-def _plans(inv: m.Inventory) -> tuple[list[Result], list[m.RecoveryPlan]]:
-    skip, gaps = not_assessed_for_failed(inv, m.RECOVERY_PLANS, m.REPLICATION_ITEMS)
-    gaps.extend(vault_gaps(inv, m.RECOVERY_PLANS, skip))
-    return gaps, [p for p in inv.recovery_plans if p.subscription_id.lower() not in skip]
-
-
 @rule(
     code="BCDR914", slug="asr-recovery-plan-not-ready", severity="high",
     title="Recovery plan holds an item that cannot fail over",
@@ -351,10 +336,10 @@ def _plans(inv: m.Inventory) -> tuple[list[Result], list[m.RecoveryPlan]]:
         removed from replication but is still in the plan. Fix or reprotect that item, or take it out of the
         plan, then run a test failover of the whole plan.""",
     references=(DOC_ASR_RECOVERY_PLANS, DOC_AVS_FAILBACK),
+    needs=(m.RECOVERY_PLANS, m.REPLICATION_ITEMS),
 )
 def asr_recovery_plan_not_ready(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, plans = _plans(inv)
-    yield from gaps
+    plans = inv.recovery_plans
     for plan in plans:
         item_gap = inv.gap(m.REPLICATION_ITEMS, plan.subscription_id, plan.vault_id)
         if item_gap:
@@ -398,10 +383,10 @@ def asr_recovery_plan_not_ready(inv: m.Inventory, params: Mapping[str, Any]) -> 
     references=(DOC_ASR_PROCESS_SERVER, DOC_FAILBACK),
     params=(Param("max_heartbeat_minutes", 15, "minutes without a heartbeat before a server counts as not reporting",
                   1, 24 * 60),),
+    needs=(m.REPLICATION_ITEMS,),
 )
 def asr_failback_infrastructure_unhealthy(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, items = _items(inv)
-    yield from gaps
+    items = inv.replication_items
     now, limit = collected_at(inv), timedelta(minutes=params["max_heartbeat_minutes"])
     vaults = sorted({i.vault_id for i in items if is_inmage(i)})
     for vault_id in vaults:

@@ -6,10 +6,9 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
-from ._common import not_assessed_for_failed, vm_existence_gap
+from ._common import vm_existence_gap
 from .base import Result, fail, not_assessed, passed, rule
 from .docs import DOC_BCM_NOT_PRESENT, DOC_SOFT_DELETE_VMS
-from .jobs import vault_gaps
 
 
 @rule(
@@ -22,14 +21,10 @@ from .jobs import vault_gaps
         still needs protection, undelete the item in the vault and resume backup with a policy; if not, let it
         expire.""",
     references=(DOC_SOFT_DELETE_VMS, DOC_BCM_NOT_PRESENT),
+    needs=(m.PROTECTED_ITEMS,),
 )
 def protected_item_soft_deleted(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.PROTECTED_ITEMS)
-    yield from gaps
-    yield from vault_gaps(inv, m.PROTECTED_ITEMS, skip)
     for item in inv.protected_items:
-        if item.subscription_id.lower() in skip or inv.gap(m.PROTECTED_ITEMS, item.subscription_id, item.vault_id):
-            continue  # the vault's NOT_ASSESSED stands for the items read before its list failed
         if not item.deferred_delete:  # the service omits the flag on items that are not deleted
             yield passed(item)
             continue

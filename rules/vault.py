@@ -14,25 +14,16 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
-from ._common import not_assessed_for_failed
 from .base import Result, fail, not_assessed, passed, rule
 from .docs import DOC_CRR, DOC_IMMUTABLE, DOC_SECURE_BY_DEFAULT, DOC_SOFT_DELETE
 
+# The vault list, and the vault GET that carries the security and redundancy settings.
+VAULT_NEEDS = (m.VAULTS, m.VAULT_SETTINGS)
 
-def _vaults(inv: m.Inventory) -> Iterator[Result | m.Vault]:
-    """NOT_ASSESSED for subscriptions whose vault list failed and for vaults whose GET (settings)
-    could not be read; every other vault, to be judged."""
-    skip, gaps = not_assessed_for_failed(inv, m.VAULTS, m.VAULT_SETTINGS)
-    yield from gaps
-    for vault in sorted(inv.vaults, key=lambda v: v.id):
-        if vault.subscription_id.lower() in skip:
-            continue
-        reason = (inv.gap(m.VAULTS, vault.subscription_id, vault.id)
-                  or inv.gap(m.VAULT_SETTINGS, vault.subscription_id, vault.id))
-        if reason:
-            yield not_assessed(vault, reason)
-        else:
-            yield vault
+
+def _vaults(inv: m.Inventory) -> list[m.Vault]:
+    """The vaults to judge (the engine leaves out those it could not read: needs=VAULTS, VAULT_SETTINGS)."""
+    return sorted(inv.vaults, key=lambda v: v.id)
 
 
 def _unreported(vault: m.Vault, setting: str, value: str | None) -> Result:
@@ -51,12 +42,10 @@ def _unreported(vault: m.Vault, setting: str, value: str | None) -> Result:
         recovery points at once; with it they are kept for the retention period (14 days by default) and
         can be undeleted.""",
     references=(DOC_SOFT_DELETE, DOC_SECURE_BY_DEFAULT),
+    needs=VAULT_NEEDS,
 )
 def vault_soft_delete_disabled(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for vault in _vaults(inv):
-        if isinstance(vault, Result):
-            yield vault
-            continue
         state = (vault.soft_delete_state or "").lower()
         if state in ("enabled", "alwayson"):
             yield passed(vault)
@@ -76,12 +65,10 @@ def vault_soft_delete_disabled(inv: m.Inventory, params: Mapping[str, Any]) -> I
         restore in the vault's backup configuration so you can restore VMs in the paired
         region yourself, for drills or an outage.""",
     references=(DOC_CRR,),
+    needs=VAULT_NEEDS,
 )
 def vault_grs_without_crr(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for vault in _vaults(inv):
-        if isinstance(vault, Result):
-            yield vault
-            continue
         redundancy = (vault.storage_redundancy or "").lower()
         if redundancy in ("locallyredundant", "zoneredundant"):
             # Cross-region restore needs a geo-redundant vault: there is nothing to turn on here.
@@ -109,12 +96,10 @@ def vault_grs_without_crr(inv: m.Inventory, params: Mapping[str, Any]) -> Iterat
         retention shortened before they expire. Unlocked immutability can still be turned off by anyone
         with enough rights; lock it once the backup policies are settled (locking is irreversible).""",
     references=(DOC_IMMUTABLE,),
+    needs=VAULT_NEEDS,
 )
 def vault_immutability_off(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for vault in _vaults(inv):
-        if isinstance(vault, Result):
-            yield vault
-            continue
         state = (vault.immutability_state or "").lower()
         if state == "locked":
             yield passed(vault)

@@ -12,8 +12,7 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
-from ._common import not_assessed_for_failed
-from .base import FAIL, PASS, Param, Result, fail, not_assessed, passed, rule
+from .base import FAIL, PASS, Param, Result, fail, passed, rule
 from .docs import (
     DOC_BACKUP_LIMITS,
     DOC_BACKUP_RG,
@@ -23,7 +22,7 @@ from .docs import (
     DOC_MUA,
     DOC_SUBSCRIPTION_LIMITS,
 )
-from .vault import _unreported, _vaults
+from .vault import VAULT_NEEDS, _unreported, _vaults
 
 
 @rule(
@@ -35,12 +34,10 @@ from .vault import _unreported, _vaults
         a VM can miss backups for days before anyone looks. Turn on the job-failure alerts in the vault's
         monitoring settings and route them to the team on call with an action rule.""",
     references=(DOC_MONITOR_ALERTS, DOC_MONITOR),
+    needs=VAULT_NEEDS,
 )
 def vault_job_alerts_off(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for vault in _vaults(inv):
-        if isinstance(vault, Result):
-            yield vault
-            continue
         state = (vault.job_failure_alerts or "").lower()
         if state == "enabled":
             yield passed(vault)
@@ -51,21 +48,17 @@ def vault_job_alerts_off(inv: m.Inventory, params: Mapping[str, Any]) -> Iterato
             yield _unreported(vault, "job-failure alert setting", vault.job_failure_alerts)
 
 
-def _vaults_with_items(inv: m.Inventory) -> Iterator[tuple[Result | m.Vault, list[m.ProtectedItem]]]:
-    """Each vault to judge with its VM items; NOT_ASSESSED (as the first element) for a vault whose
-    settings or items could not be read."""
+# A vault whose settings or backup items could not be read is the engine's NOT_ASSESSED.
+VAULT_ITEMS_NEEDS = (*VAULT_NEEDS, m.PROTECTED_ITEMS)
+
+
+def _vaults_with_items(inv: m.Inventory) -> Iterator[tuple[m.Vault, list[m.ProtectedItem]]]:
+    """Each vault to judge with its VM items."""
     items: dict[str, list[m.ProtectedItem]] = {}
     for item in inv.protected_items:
         items.setdefault(item.vault_id, []).append(item)
     for vault in _vaults(inv):
-        if isinstance(vault, Result):
-            yield vault, []
-            continue
-        gap = inv.gap(m.PROTECTED_ITEMS, vault.subscription_id, vault.id)
-        if gap:
-            yield not_assessed(vault, f"the vault's backup items could not be read: {gap}"), []
-        else:
-            yield vault, items.get(vault.id, [])
+        yield vault, items.get(vault.id, [])
 
 
 @rule(
@@ -78,12 +71,10 @@ def _vaults_with_items(inv: m.Inventory) -> Iterator[tuple[Result | m.Vault, lis
         Guard owned by another team), and make soft delete always-on so that deleted backups stay recoverable
         for the retention period.""",
     references=(DOC_MUA, DOC_ENHANCED_SOFT_DELETE),
+    needs=VAULT_ITEMS_NEEDS,
 )
 def vault_multi_user_authorization_off(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for vault, items in _vaults_with_items(inv):
-        if isinstance(vault, Result):
-            yield vault
-            continue
         if not items:
             yield passed(vault)  # protects no VM: nothing to lose yet
             continue
@@ -114,13 +105,11 @@ def vault_multi_user_authorization_off(inv: m.Inventory, params: Mapping[str, An
         protection there); keep each vault under the limit.""",
     references=(DOC_BACKUP_LIMITS,),
     params=(Param("max_vms", 1000, "Azure VMs one vault may protect", 1, 2000),),
+    needs=VAULT_ITEMS_NEEDS,
 )
 def vault_capacity(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     limit = params["max_vms"]
     for vault, items in _vaults_with_items(inv):
-        if isinstance(vault, Result):
-            yield vault
-            continue
         # Every VM item counts, stopped ones too (their data is retained in the vault); a soft-deleted
         # item is on its way out.
         count = sum(1 for p in items if not p.deferred_delete)
@@ -147,16 +136,14 @@ def _subscription(sub: str, status: str, message: str, evidence: dict[str, Any])
     references=(DOC_SUBSCRIPTION_LIMITS, DOC_BACKUP_RG),
     params=(Param("warn_at", 950, "resource groups at which the subscription is flagged", 1, 980),
             Param("limit", 980, "resource groups a subscription may hold", 1, 10000)),
+    # A subscription whose RG list failed is the engine's NOT_ASSESSED (its PASS here is dropped).
+    needs=(m.RESOURCE_GROUPS,),
 )
 def subscription_rg_limit_near(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    skip, gaps = not_assessed_for_failed(inv, m.RESOURCE_GROUPS)
-    yield from gaps
     counts = {s.lower(): 0 for s in inv.subscriptions}
     for group in inv.resource_groups:
         counts[group.subscription_id.lower()] = counts.get(group.subscription_id.lower(), 0) + 1
     for sub in inv.subscriptions:
-        if sub.lower() in skip:
-            continue
         count = counts.get(sub.lower(), 0)
         if count >= params["warn_at"]:
             backed_up = sorted({p.source_resource_id for p in inv.protected_items

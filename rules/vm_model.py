@@ -12,7 +12,7 @@ from scanner import inventory as m
 
 from .base import Result, fail, passed, rule
 from .docs import DOC_AGENT_UNAVAILABLE, DOC_ASR_EXTENSIONS, DOC_EXTENSION_OPERATIONS
-from .vm_state import protected_vms
+from .vm_state import VM_NEEDS, VM_SELECTS, protected_vms
 
 
 @rule(
@@ -26,11 +26,10 @@ from .vm_state import protected_vms
         allowExtensionOperations to true on the VM (it can be changed on an existing VM), then retry the
         backup or the replication.""",
     references=(DOC_EXTENSION_OPERATIONS, DOC_AGENT_UNAVAILABLE, DOC_ASR_EXTENSIONS),
+    needs=VM_NEEDS, selects=VM_SELECTS,
 )
 def extension_operations_disabled(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, pvms = protected_vms(inv)
-    yield from gaps
-    for pvm in pvms:
+    for pvm in protected_vms(inv):
         # Absent (a VM built from a specialised disk has no osProfile) means the platform default: allowed.
         if pvm.vm.allow_extension_operations is False:
             yield fail(pvm.vm, f"{pvm.vm.name} does not allow extension operations (osProfile.allowExtensionOperations false)",

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 from scanner import inventory as m
 
 from ._extension_health import FAILED, extensions_of, health, label
-from .base import Result, fail, not_assessed, not_assessed_subscription, passed, rule
+from .base import Result, fail, not_assessed, passed, rule
 from .docs import DOC_CONSISTENCY, DOC_PROVISIONING_FAILED, DOC_TROUBLESHOOT, DOC_VM_STATES, DOC_VM_STATES_TROUBLESHOOT
 
 # seeds/002 backup table ("VM is not in a state that allows backup": wait until the VM is out of the
@@ -63,16 +63,6 @@ def provisioning(vm: m.VirtualMachine) -> tuple[str | None, str]:
     return None, ""
 
 
-def coverage_problem(inv: m.Inventory, collector: str, subscription_id: str) -> str | None:
-    """Why `collector` is not complete for the subscription (failed, partial, missing), else None."""
-    cov = inv.coverage_index.get((subscription_id.lower(), collector))
-    if cov is None or cov.status == m.FAILED:
-        return inv.gap(collector, subscription_id) or f"{collector} missing"
-    if cov.status == m.PARTIAL:
-        return f"{collector} partial: {cov.error_code or 'error'}"
-    return None
-
-
 @dataclass(frozen=True)
 class ProtectedVm:
     vm: m.VirtualMachine
@@ -84,32 +74,27 @@ class ProtectedVm:
         return [name for name, on in (("backup", self.backed_up), ("site-recovery", self.replicated)) if on]
 
 
-def protected_vms(inv: m.Inventory, *, backup: bool = True, replication: bool = True
-                  ) -> tuple[list[Result], list[ProtectedVm]]:
-    """VMs that are backed up (and/or replicated), joined on lower-cased ARM ids, and one
-    subscription-level NOT_ASSESSED where a list needed to know them is missing:
-    - VM list failed: the subscription's VMs are unknown, so none is judged.
-    - VM list partial, or protected / replication items failed or partial: the VMs we do know are
-      judged, and the note says that others may be missing."""
-    gaps: list[Result] = []
-    skip: set[str] = set()
-    wanted = [m.VMS] + ([m.PROTECTED_ITEMS] if backup else []) + ([m.REPLICATION_ITEMS] if replication else [])
-    for sub in inv.subscriptions:
-        reasons = [why for c in wanted if (why := coverage_problem(inv, c, sub))]
-        cov = inv.coverage_index.get((sub.lower(), m.VMS))
-        if cov is None or cov.status == m.FAILED:
-            skip.add(sub.lower())
-        if reasons:
-            gaps.append(not_assessed_subscription(sub, "; ".join(reasons)))
+# What the VM rules read. The VM list decides (needs); the backup and replication item lists only
+# select which VMs are protected (selects): when one of them is missing, the engine reports the
+# subscription NOT_ASSESSED and the VMs we do know to be protected are still judged.
+VM_NEEDS = (m.VMS,)
+VM_SELECTS = (m.PROTECTED_ITEMS, m.REPLICATION_ITEMS)
+BACKUP_SELECTS = (m.PROTECTED_ITEMS,)
+REPLICATION_SELECTS = (m.REPLICATION_ITEMS,)
+# The agent and extension rules also read instance views: a VM whose view could not be read is
+# NOT_ASSESSED (instance_view_gap), and the engine refuses a PASS for it.
+RUNNING_VM_NEEDS = (m.VMS, m.INSTANCE_VIEWS)
+
+
+def protected_vms(inv: m.Inventory, *, backup: bool = True, replication: bool = True) -> list[ProtectedVm]:
+    """VMs that are backed up (and/or replicated), joined on lower-cased ARM ids."""
     out: list[ProtectedVm] = []
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
-        if vm.subscription_id.lower() in skip:
-            continue
         b = backup and inv.is_backed_up(vm.id)
         r = replication and inv.is_replicated(vm.id)
         if b or r:
             out.append(ProtectedVm(vm, b, r))
-    return gaps, out
+    return out
 
 
 def instance_view_gap(inv: m.Inventory, vm: m.VirtualMachine) -> str | None:
@@ -125,34 +110,36 @@ def instance_view_gap(inv: m.Inventory, vm: m.VirtualMachine) -> str | None:
 
 
 def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replication: bool = True
-                               ) -> Iterator[Result | tuple[ProtectedVm, m.InstanceView]]:
-    """For the agent and extension rules: NOT_ASSESSED results, and (VM, instance view) pairs for
-    running backed-up/replicated VMs whose instance view was read.
+                               ) -> tuple[list[Result], list[tuple[ProtectedVm, m.InstanceView]]]:
+    """For the agent and extension rules: NOT_ASSESSED for the VMs whose power state or instance
+    view is unknown, and (VM, instance view) pairs for running backed-up/replicated VMs whose
+    instance view was read.
 
     VMs that are not running are left out on purpose: their agent does not report and their
     extensions do not run, so an agent or extension rule has nothing to judge (neither FAIL nor
     PASS). BCDR103 tells the operator that a backed-up VM is stopped and its agent is not checked."""
-    gaps, vms = protected_vms(inv, backup=backup, replication=replication)
-    yield from gaps
-    for pvm in vms:
+    gaps: list[Result] = []
+    out: list[tuple[ProtectedVm, m.InstanceView]] = []
+    for pvm in protected_vms(inv, backup=backup, replication=replication):
         vm = pvm.vm
         power = power_state(vm)
         if power is None:
             reason = inv.gap(m.VM_STATUS, vm.subscription_id) or "the service did not report it"
-            yield not_assessed(vm, f"power state unknown ({reason})")
+            gaps.append(not_assessed(vm, f"power state unknown ({reason})"))
             continue
         if power not in KNOWN_POWER:
             # A state the scanner does not know (the service added one): it may be running, and
             # its instance view was not read (only running VMs get one).
-            yield not_assessed(vm, f"power state {power!r} is not one the scanner knows")
+            gaps.append(not_assessed(vm, f"power state {power!r} is not one the scanner knows"))
             continue
         if power != "running":
             continue
         gap = instance_view_gap(inv, vm)
-        if gap:
-            yield not_assessed(vm, gap, instance_view_error=vm.instance_view_error)
-        elif vm.instance_view is not None:  # always, as instance_view_gap names a missing one
-            yield pvm, vm.instance_view
+        if gap or vm.instance_view is None:  # instance_view_gap names a missing view
+            gaps.append(not_assessed(vm, gap or "instance view missing", instance_view_error=vm.instance_view_error))
+            continue
+        out.append((pvm, vm.instance_view))
+    return gaps, out
 
 
 def _failed_extensions(vm: m.VirtualMachine) -> list[str]:
@@ -173,11 +160,10 @@ def _failed_extensions(vm: m.VirtualMachine) -> list[str]:
         one (the evidence names it and the provisioning error code), then bring the VM back to Succeeded
         (for example by reapplying the VM) and retry the backup.""",
     references=(DOC_PROVISIONING_FAILED, DOC_VM_STATES),
+    needs=VM_NEEDS, selects=VM_SELECTS,
 )
 def vm_provisioning_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, vms = protected_vms(inv)
-    yield from gaps
-    for pvm in vms:
+    for pvm in protected_vms(inv):
         vm = pvm.vm
         state, error = provisioning(vm)
         if state is None:
@@ -201,11 +187,10 @@ def vm_provisioning_failed(inv: m.Inventory, params: Mapping[str, Any]) -> Itera
         that starts in that window fails. If the state persists across scans, look for a stuck operation
         (activity log) and bring the VM to running or fully stopped before the backup window.""",
     references=(DOC_VM_STATES_TROUBLESHOOT, DOC_VM_STATES),
+    needs=VM_NEEDS, selects=BACKUP_SELECTS,
 )
 def vm_transitional_state(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, vms = protected_vms(inv, replication=False)
-    yield from gaps
-    for pvm in vms:
+    for pvm in protected_vms(inv, replication=False):
         vm = pvm.vm
         state, _error = provisioning(vm)
         power = power_state(vm)
@@ -232,11 +217,10 @@ def vm_transitional_state(inv: m.Inventory, params: Mapping[str, Any]) -> Iterat
         is meant to be off, no action is needed; if it should be running, start it before the backup
         window.""",
     references=(DOC_TROUBLESHOOT, DOC_CONSISTENCY),
+    needs=VM_NEEDS, selects=BACKUP_SELECTS,
 )
 def vm_deallocated_while_protected(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
-    gaps, vms = protected_vms(inv, replication=False)
-    yield from gaps
-    for pvm in vms:
+    for pvm in protected_vms(inv, replication=False):
         vm = pvm.vm
         power = power_state(vm)
         if power is None:

@@ -248,7 +248,7 @@ def list_rules() -> None:
 @click.argument("what")
 def explain(what: str) -> None:
     """Explain a rule code or slug, or an Azure Backup / Site Recovery error code."""
-    from rules.explain import explain_text
+    from .explain import explain_text
     text = explain_text(what)
     if text is None:
         raise InputError(f"{what!r} is neither a rule code, a rule slug nor a known error code (see 'az-bcdr-scan rules')")

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from rules import load_all
-from rules.base import SEVERITIES, Param, Rule
+from rules import Param, Rule, load_all
 
 from .engine import RuleSettings
+from .vocabulary import SEVERITIES
 
 FILE_NAME = "az-bcdr-scan.toml"
 PYPROJECT = "pyproject.toml"

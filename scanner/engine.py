@@ -1,17 +1,26 @@
-"""Run the rules over an Inventory and attach their metadata to what they yield."""
+"""Run the rules over an Inventory and attach their metadata to what they yield.
+
+The engine owns coverage: a rule declares the collectors it reads (`needs=`, `selects=`), and the
+engine says NOT_ASSESSED where one of them could not be read, hands the rule an inventory without
+the resources it cannot judge, and refuses any PASS the rule still yields for a resource there
+(see `Gate`). A rule body never checks coverage of its declared inputs itself.
+"""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
-from rules import REGISTRY, load_all
-from rules.base import FAIL, NOT_ASSESSED, PASS, Result, Rule
+from rules import REGISTRY, Rule, load_all
 
+from . import inventory as m
 from .inventory import Inventory
 from .model import RuleDescriptor
 from .readiness import affected_vms
+from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_assessed, not_assessed_subscription
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +93,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
         run.append(code)
         descriptors.append(RuleDescriptor.from_meta(rule.meta, cfg.severity, params))
         try:
-            results = list(rule(inv, params))
+            results, refused = run_rule(rule, inv, params)
         except Exception as exc:  # a rule bug must not hide the other rules' findings
             log.debug("rule %s raised", code, exc_info=True)
             errors.append(f"{code}: {type(exc).__name__}: {exc}")
@@ -94,6 +103,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
                     f"rule {code} could not be evaluated (internal error: {type(exc).__name__})",
                     {"reason": "internal error"})))
             continue
+        errors.extend(refused)
         seen: set[str] = set()
         for res in results:
             if res.status == PASS:
@@ -109,8 +119,134 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
 
 
 def _rank(severity: str) -> int:
-    from rules.base import SEVERITY_RANK
     return SEVERITY_RANK.get(severity, 0)
+
+
+# --------------------------------------------------------------------------- the coverage gate
+@dataclass(frozen=True)
+class Gate:
+    """What one rule cannot judge in one inventory, from the coverage of the collectors it declares.
+
+    - `blind`: subscription -> reason, where a needed collector failed (or was not collected).
+    - `scopes`: normalised id -> {collector: reason}, for the scopes (vaults, VMs, items) a needed
+      collector names as unreadable while the rest of the subscription was read.
+    - `notes`: subscription -> reason for the one NOT_ASSESSED the engine says for it: the blind
+      subscriptions, and those where a `selects` collector failed or is partial.
+    - `unread`: the resources the engine itself says NOT_ASSESSED for and leaves out of the rule's
+      view: a vault a needed collector could not read (its list of items, or its own GET), an item
+      of a needed list named as unreadable. Other scopes (a VM whose instance view failed) stay in
+      the view: the rule says why it cannot judge them, and may not PASS them.
+    """
+    blind: dict[str, str]
+    scopes: dict[str, dict[str, str]]
+    notes: dict[str, str]
+    unread: dict[str, Any]
+
+    @classmethod
+    def of(cls, rule: Rule, inv: Inventory) -> "Gate":
+        blind: dict[str, str] = {}
+        notes: dict[str, str] = {}
+        scopes: dict[str, dict[str, str]] = {}
+        for sub in inv.subscriptions:
+            key = sub.lower()
+            reasons = []
+            for collector in rule.meta.needs:
+                cov = inv.coverage_index.get((key, collector))
+                if cov is None or cov.status == m.FAILED:
+                    reasons.append(inv.gap(collector, sub) or f"{collector} missing")
+                elif cov.status == m.PARTIAL:
+                    for scope in cov.failed_scopes:
+                        scopes.setdefault(scope, {})[collector] = f"{collector} partial: {cov.error_code or 'error'}"
+            if reasons:
+                blind[key] = "; ".join(reasons)
+            for collector in rule.meta.selects:
+                reason = _incomplete(inv, collector, sub)
+                if reason:
+                    reasons.append(reason)
+            if reasons:
+                notes[sub] = "; ".join(reasons)
+        unread: dict[str, Any] = {}
+        if scopes:
+            own = {x.id: x for c in {c for r in scopes.values() for c in r} & set(_COLLECTIONS) for x in getattr(inv, c)}
+            for scope in sorted(scopes):
+                resource = inv.vault_by_id.get(scope) or own.get(scope)
+                if resource is not None and resource.subscription_id.lower() not in blind:
+                    unread[scope] = resource
+        return cls(blind, scopes, notes, unread)
+
+    def reason(self, scope: str) -> str:
+        return "; ".join(self.scopes[scope].values())
+
+    def opening(self) -> list[Result]:
+        """The NOT_ASSESSED results the engine says before the rule runs."""
+        return ([not_assessed_subscription(sub, reason) for sub, reason in self.notes.items()]
+                + [not_assessed(resource, self.reason(scope)) for scope, resource in self.unread.items()])
+
+    def hides(self, collection: str, item: Any) -> bool:
+        """Whether `item` of the inventory field `collection` is left out of what the rule sees: every
+        resource of a blind subscription, what the engine speaks for (`unread`), and the items a
+        partial list read from a failed vault (that list's own items only: a vault's jobs failing
+        does not hide the vault's backup items)."""
+        if str(getattr(item, "subscription_id", "")).lower() in self.blind or getattr(item, "id", "") in self.unread:
+            return True
+        vault = getattr(item, "vault_id", "")
+        return bool(vault) and collection in self.scopes.get(vault, ())
+
+    def refusal(self, res: Result) -> str | None:
+        """Why a PASS for this resource cannot stand, or None."""
+        reason = self.blind.get(res.subscription_id.lower())
+        if reason:
+            return reason
+        return next((self.reason(s) for s in res.scopes if s in self.scopes), None)
+
+
+def _incomplete(inv: Inventory, collector: str, subscription_id: str) -> str | None:
+    """Why `collector` is not complete for the subscription (failed, partial, missing), else None."""
+    cov = inv.coverage_index.get((subscription_id.lower(), collector))
+    if cov is None or cov.status == m.FAILED:
+        return inv.gap(collector, subscription_id) or f"{collector} missing"
+    if cov.status == m.PARTIAL:
+        return f"{collector} partial: {cov.error_code or 'error'}"
+    return None
+
+
+_INDEXES = tuple(name for name, attr in vars(Inventory).items() if isinstance(attr, cached_property))
+_COLLECTIONS = tuple(f.name for f in dataclasses.fields(Inventory)
+                     if f.name not in ("subscriptions", "coverage") and str(f.type).startswith("tuple["))
+
+
+def view(inv: Inventory, gate: Gate) -> Inventory:
+    """The inventory a rule sees: without the resources `gate` hides from the top-level lists the
+    rule iterates. Lookups (vm_by_id, backup_items_for, locks_applying_to, ...) still see
+    everything read, so joins across subscriptions work as before."""
+    if not (gate.blind or gate.scopes):
+        return inv
+    changes: dict[str, Any] = {name: tuple(x for x in getattr(inv, name) if not gate.hides(name, x))
+                               for name in _COLLECTIONS}
+    out = dataclasses.replace(inv, **changes)
+    for name in _INDEXES:  # share the full indexes (cached_property stores them in __dict__)
+        out.__dict__[name] = getattr(inv, name)
+    return out
+
+
+def run_rule(rule: Rule, inv: Inventory, params: Mapping[str, Any]) -> tuple[list[Result], list[str]]:
+    """Every result of one rule (PASS included) after the gate, and one error line for each PASS the
+    gate refused (a rule that judged what it was not given: a bug, reported like one)."""
+    gate = Gate.of(rule, inv)
+    code = rule.meta.code
+    results = gate.opening()
+    said = {r.resource_id.lower() for r in results}
+    refused: list[str] = []
+    for res in rule(view(inv, gate), params):
+        if res.status == PASS and res.resource_id.lower() in said:
+            continue  # a PASS for the very resource the engine said NOT_ASSESSED for (a subscription)
+        reason = gate.refusal(res) if res.status == PASS else None
+        if reason:
+            log.debug("rule %s passed %s in a blind scope (%s): turned into NOT_ASSESSED", code, res.resource_id, reason)
+            refused.append(f"{code}: PASS for {res.resource_id} refused, its input was not read ({reason})")
+            res = dataclasses.replace(res, status=NOT_ASSESSED, message=reason, evidence={"reason": reason})
+        results.append(res)
+    return results, refused
 
 
 def _finding(rule: Rule, cfg: RuleSettings, res: Result, inv: Inventory) -> Finding:

@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Mapping
 
-from rules.base import CATEGORIES, FAIL, NOT_ASSESSED, SEVERITIES, SEVERITY_RANK
-
 from .inventory import FAILED, OK, PARTIAL, Coverage
 from .readiness import OPERATIONS, VERDICTS, Verdict, VmReadiness
 from .readiness import summary as readiness_summary
+from .vocabulary import CATEGORIES, FAIL, NOT_ASSESSED, SEVERITIES, SEVERITY_RANK
 
 if TYPE_CHECKING:  # annotations only: the model loads the rule catalog only to read a 1.0 report
-    from rules.base import RuleMeta
+    from rules import RuleMeta
 
 # Bump the minor version when keys are added, the major when a key changes meaning or goes away.
 # The schema pins it with `const`, so a dashboard can tell which shape it is reading.

@@ -9,9 +9,8 @@
 """
 from __future__ import annotations
 
-from rules.base import SEVERITIES
-
 from .model import Report
+from .vocabulary import SEVERITIES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 NO_THRESHOLD = "none"  # --fail-on none: findings never fail the run

@@ -39,12 +39,13 @@ import pytest
 from simfaults import Fault, FaultySimulator, drop_fields, set_fields
 
 from rules import load_all
-from rules.base import FAIL, NOT_ASSESSED, PASS, Result
 from scanner import ids
 from scanner import inventory as m
 from scanner.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
+from scanner.engine import run_rule
 from scanner.report import validate_report
 from scanner.simulator import LedgerEntry, Simulator, load_scenario
+from scanner.vocabulary import FAIL, NOT_ASSESSED, PASS, Result
 
 SCENARIO = load_scenario("demo")
 # JWT-shaped, as a real ARM token is: the scan runs with it and a gateway row echoes it back.
@@ -132,11 +133,11 @@ class Run:
 
 
 def _evaluate_all(inv: m.Inventory) -> list[tuple[str, Result]]:
-    """Every rule the scan runs (those on by default) over the inventory, PASS results kept (the report
-    only counts them)."""
+    """Every rule the scan runs (those on by default) over the inventory through the engine's coverage
+    gate, PASS results kept (the report only counts them)."""
     registry = load_all()
     return [(code, res) for code in sorted(registry) if registry[code].meta.enabled_by_default
-            for res in registry[code](inv, registry[code].meta.defaults())]
+            for res in run_rule(registry[code], inv, registry[code].meta.defaults())[0]]
 
 
 def scan(run_cli, tmp_path, faults: Callable[[Simulator], list[Fault]] = lambda sim: [],

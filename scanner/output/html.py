@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, TextIO
 
-from rules.base import NOT_ASSESSED, SEVERITIES
-
 from ..model import TOOL_NAME, Report
 from ..readiness import NOT_APPLICABLE, OPERATIONS, READY, VERDICTS
 from ..readiness import summary as readiness_summary
+from ..vocabulary import NOT_ASSESSED, SEVERITIES
 from ._text import html_text as h
 from ._text import safe_url
 

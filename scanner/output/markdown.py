@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TextIO
 
-from rules.base import SEVERITIES
-
 from ..model import TOOL_NAME, Report
+from ..vocabulary import SEVERITIES
 from ._text import markdown as md
 from ._text import safe_url
 

@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rules.base import SEVERITIES
 from scanner import ids
 
 from ..inventory import FAILED, OK, PARTIAL
 from ..model import TOOL_NAME, Finding, Report
 from ..readiness import AT_RISK, NOT_APPLICABLE, NOT_ASSESSED, OPERATIONS, READY, VERDICTS, WILL_FAIL
 from ..readiness import summary as readiness_summary
+from ..vocabulary import SEVERITIES
 from ._text import terminal
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}

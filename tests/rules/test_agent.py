@@ -45,22 +45,6 @@ def test_not_assessed_when_instance_view_get_failed(code):
     assert "AuthorizationFailed" in finding.message
 
 
-@pytest.mark.parametrize("code", AGENT_RULES)
-def test_not_assessed_when_instance_views_failed_for_the_subscription(code):
-    vm = f.vm(instance_view=None)
-    [finding] = run(code, _backed(vm, coverage_overrides={m.INSTANCE_VIEWS: f.failed(m.INSTANCE_VIEWS, code="TooManyRequests")}))
-    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", vm.display_id)
-    assert "TooManyRequests" in finding.message
-
-
-@pytest.mark.parametrize("code", AGENT_RULES)
-def test_not_assessed_when_partial_coverage_names_the_vm_even_with_a_view(code):
-    vm = _vm(iv=f.instance_view(agent_display="Not Ready"))
-    [finding] = run(code, _backed(vm, coverage_overrides={
-        m.INSTANCE_VIEWS: f.partial(m.INSTANCE_VIEWS, (vm.display_id.upper(),))}))
-    assert finding.status == "NOT_ASSESSED"
-
-
 def test_not_assessed_when_running_vm_has_no_instance_view():
     [finding] = run("BCDR201", _backed(f.vm(instance_view=None)))
     assert finding.status == "NOT_ASSESSED"

@@ -142,11 +142,6 @@ def test_bcdr302_model_short_type_with_publisher_is_recognised():
     assert finding.evidence["extensions"][0]["type"] == SNAP
 
 
-def test_bcdr302_not_assessed_when_instance_views_failed():
-    inv = _backed(f.vm(instance_view=None), coverage_overrides={m.INSTANCE_VIEWS: f.failed(m.INSTANCE_VIEWS)})
-    assert [x.status for x in run("BCDR302", inv)] == ["NOT_ASSESSED"]
-
-
 # ---------------------------------------------------------------- BCDR303
 def test_bcdr303_passes_for_healthy_site_recovery_extension():
     inv = _replicated(_vm(f.extension(ASR, name="SiteRecovery-Windows")))
@@ -185,13 +180,6 @@ def test_bcdr303_only_replicated_vms():
 def test_bcdr303_not_assessed_when_instance_view_missing():
     [finding] = run("BCDR303", _replicated(f.vm(instance_view=None, instance_view_error="OperationNotAllowed")))
     assert finding.status == "NOT_ASSESSED"
-
-
-def test_bcdr303_not_assessed_for_subscription_when_replication_items_unreadable():
-    inv = f.inventory(virtual_machines=[_vm()],
-                      coverage_overrides={m.REPLICATION_ITEMS: f.failed(m.REPLICATION_ITEMS)})
-    [finding] = run("BCDR303", inv)
-    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
 
 
 def test_handler_only_entry_and_model_extension_are_one_extension():

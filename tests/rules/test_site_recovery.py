@@ -43,14 +43,6 @@ def test_bcdr901_pass_and_not_assessed(has, last, expected):
     assert _outcome("BCDR901", _inv(item)) == expected
 
 
-def test_bcdr901_not_assessed_for_unreadable_vault_or_subscription():
-    partial = _inv(coverage_overrides={m.REPLICATION_ITEMS: f.partial(m.REPLICATION_ITEMS, (ASR.display_id,))})
-    assert [(x.status, x.resource_id) for x in run("BCDR901", partial)] == [("NOT_ASSESSED", ASR.display_id)]
-    failed = _inv(f.replication_item(has_recovery_point=False),
-                  coverage_overrides={m.REPLICATION_ITEMS: f.failed(m.REPLICATION_ITEMS)})
-    assert [(x.status, x.resource_id) for x in run("BCDR901", failed)] == [("NOT_ASSESSED", f"/subscriptions/{f.SUB}")]
-
-
 # ---- BCDR902 asr-reprotect-vm-not-running
 def _failed_over(vm_power="deallocated", recovery_rg="rg-dr-app", **kw):
     src = f.vm("app", power_state="running")
@@ -198,11 +190,6 @@ def test_bcdr904_later_success_of_the_same_job_resolves_the_failure():
     assert statuses(run("BCDR904", _inv(jobs=[failed, earlier, other_item]))) == {failed.display_id.lower(): "FAIL"}
 
 
-def test_bcdr904_not_assessed_when_jobs_unreadable():
-    inv = _inv(coverage_overrides={m.REPLICATION_JOBS: f.partial(m.REPLICATION_JOBS, (ASR.display_id,))})
-    assert [(x.status, x.resource_id) for x in run("BCDR904", inv)] == [("NOT_ASSESSED", ASR.display_id)]
-
-
 # ---- BCDR905 asr-rpo-breach
 # rule-catalog-v2 A: 1,800 s (Site Recovery's 'RPO exceeded' sample alert); the first edition passed 3,600.
 @pytest.mark.parametrize("rpo,expected", [(3601, "FAIL"), (3600, "FAIL"), (1801, "FAIL"), (1800, "PASS"), (60, "PASS")])
@@ -225,12 +212,6 @@ def test_bcdr905_missing_rpo_is_not_assessed_for_a2a_only():
 @pytest.mark.parametrize("flag,expected", [(True, "FAIL"), (False, "PASS"), (None, "NOT_ASSESSED")])
 def test_bcdr906(flag, expected):
     assert _outcome("BCDR906", _inv(f.replication_item(agent_update_required=flag))) == expected
-
-
-def test_bcdr906_not_assessed_when_items_unreadable():
-    inv = _inv(f.replication_item(agent_update_required=True),
-               coverage_overrides={m.REPLICATION_ITEMS: f.failed(m.REPLICATION_ITEMS)})
-    assert [x.status for x in run("BCDR906", inv)] == ["NOT_ASSESSED"]
 
 
 def test_bcdr904_error_known_by_its_name_next_to_a_number():

@@ -33,30 +33,6 @@ def test_bcdr001_not_assessed_when_not_reported(state):
     assert finding.evidence["value"] == state
 
 
-def test_bcdr001_not_assessed_for_subscription_when_vault_list_failed():
-    inv = _inv(coverage_overrides={m.VAULTS: f.failed(m.VAULTS)})
-    [finding] = run("BCDR001", inv)
-    assert finding.status == "NOT_ASSESSED"
-    assert finding.resource_id == f"/subscriptions/{f.SUB}"
-
-
-def test_bcdr001_not_assessed_for_the_vault_that_could_not_be_read():
-    bad = f.vault("vault-bad", soft_delete_state="Disabled")
-    good = f.vault("vault-good", soft_delete_state="Disabled")
-    inv = _inv(bad, good, coverage_overrides={m.VAULTS: f.partial(m.VAULTS, (bad.display_id.upper(),))})
-    by_id = {x.resource_id: x.status for x in run("BCDR001", inv)}
-    assert by_id == {bad.display_id: "NOT_ASSESSED", good.display_id: "FAIL"}
-
-
-def test_bcdr001_each_subscription_on_its_own():
-    v1 = f.vault(soft_delete_state="Disabled")
-    v2 = f.vault(sub=f.SUB2, soft_delete_state="Disabled")
-    inv = f.inventory(subs=(f.SUB, f.SUB2), vaults=[v1, v2],
-                      coverage_overrides={m.VAULTS: f.failed(m.VAULTS, sub=f.SUB2)})
-    by_id = {x.resource_id: x.status for x in run("BCDR001", inv)}
-    assert by_id == {v1.display_id: "FAIL", f"/subscriptions/{f.SUB2}": "NOT_ASSESSED"}
-
-
 # ---------------------------------------------------------------- BCDR002
 def test_bcdr002_fails_for_grs_without_crr():
     v = f.vault(storage_redundancy="GeoRedundant", cross_region_restore="Disabled")
@@ -121,10 +97,3 @@ def test_failed_vault_get_is_not_assessed_for_that_vault_only(code):
     by_id = {x.resource_id: x for x in run(code, inv)}
     assert {k: x.status for k, x in by_id.items()} == {bad.display_id: "NOT_ASSESSED", good.display_id: "FAIL"}
     assert "vault_settings partial: AuthorizationFailed" in by_id[bad.display_id].evidence["reason"]
-
-
-@pytest.mark.parametrize("code", ["BCDR001", "BCDR002", "BCDR003"])
-def test_vault_settings_collector_failed_is_not_assessed_for_the_subscription(code):
-    inv = _inv(f.vault(soft_delete_state="Disabled"), coverage_overrides={m.VAULT_SETTINGS: f.failed(m.VAULT_SETTINGS)})
-    [finding] = run(code, inv)
-    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")

@@ -66,12 +66,6 @@ def test_bcdr101_not_assessed_when_state_unknown():
     assert "vm_status" in finding.message
 
 
-def test_bcdr101_not_assessed_for_subscription_when_vm_list_failed():
-    inv = _backed(f.vm(provisioning_status="failed"), coverage_overrides={m.VMS: f.failed(m.VMS)})
-    [finding] = run("BCDR101", inv)
-    assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", f"/subscriptions/{f.SUB}")
-
-
 def test_bcdr101_protected_items_unreadable_still_judges_known_vms():
     # Backup items could not be read, but the VM is replicated: it is judged, and the gap is reported.
     vm = f.vm("dr1", provisioning_status="failed")

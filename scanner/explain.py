@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from . import knowledge, load_all
-from .base import Rule
+from rules import Rule, knowledge, load_all
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
