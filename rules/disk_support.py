@@ -227,7 +227,7 @@ def ade_keyvault_access_missing(inv: m.Inventory, params: Mapping[str, Any]) -> 
                 entry["disks"].append(disk.name)
         if vm.ade_dual_pass:  # the older dual-pass ADE names its key vaults on the VM model
             os_name = next((d.name for d in vm.disks if d.is_os_disk), "the OS disk")
-            if not vm.ade_dual_pass_secret_vault_ids:
+            if not vm.ade_dual_pass_secret_vault_ids and not needs:
                 yield not_assessed(vm, "dual-pass ADE is enabled on the VM model but no key vault is named", key=vm.id)
             for vid in vm.ade_dual_pass_secret_vault_ids:
                 needs.setdefault(vid, {"keys": False, "disks": []})["disks"].append(os_name)

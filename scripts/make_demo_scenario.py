@@ -313,7 +313,8 @@ for v in VMS:
         "managedDisk": {"storageAccountType": "Premium_LRS", "id": disk_id(v, os_disk)},
         "deleteOption": "Delete", "diskSizeGB": 127 if win else 30}, "dataDisks": [], "diskControllerType": "SCSI"}
     if v["os_ade"]:
-        storage["osDisk"]["encryptionSettings"] = ade_settings(v["os_ade"], os_disk)
+        # The VM model's DiskEncryptionSettings: the keys directly, not the disk's settings collection.
+        storage["osDisk"]["encryptionSettings"] = {**ade_settings(v["os_ade"], os_disk)["encryptionSettings"][0], "enabled": True}
     all_disks = [(os_disk, 127 if win else 30, v["os_ade"], True)]
     for lun, (dname, size, ade, *sku) in enumerate(v["data"]):
         # A data disk may name its SKU (default Premium_LRS): PremiumV2_LRS disks go past 32 TiB.

@@ -191,6 +191,10 @@ def test_bcdr608_dual_pass_ade_names_its_key_vault_on_the_vm_model():
     _t, inv = backed_up(disk("vm1-os"), vm_kw=dict(ade_dual_pass=True))
     [f] = run("BCDR608", inv, backup_management_service_object_id=BMS)
     assert f.status == "NOT_ASSESSED" and "no key vault is named" in f.message
+    # the disk resource names the vault: that vault is judged, no gap is reported for the VM model
+    _t, inv = backed_up(ade_disk(), vm_kw=dict(ade_dual_pass=True), key_vaults=[closed])
+    [f] = run("BCDR608", inv, backup_management_service_object_id=BMS)
+    assert f.status == "FAIL" and f.evidence["key_vault"] == KV.display_id
 
 
 def test_bcdr608_unprotected_vm_and_plain_disks_are_not_judged():
