@@ -16,3 +16,10 @@ def load_all() -> dict[str, Rule]:
         importlib.import_module(f"{__name__}.{module.name}")
     return REGISTRY
 
+
+
+def collectors_needed(codes: set[str] | list[str] | tuple[str, ...]) -> set[str]:
+    """The collectors the given rules declare (needs and selects): what a collection plan has to read
+    for a scan that runs only these rules."""
+    registry = load_all()
+    return {c for code in codes if code in registry for c in (*registry[code].meta.needs, *registry[code].meta.selects)}

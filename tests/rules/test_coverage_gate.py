@@ -198,3 +198,14 @@ def test_a_pass_in_a_blind_scope_is_refused_and_counted_as_a_rule_error(kind):
     assert all((FAILED_CODE if kind == "failed" else PARTIAL_CODE) in r.message for r in blind)
     assert len(refused) == len(blind) and all(r.startswith("BCDR999: PASS for ") for r in refused)
     assert [r.status for r in results if r.subscription_id == OTHER] == [PASS, PASS]
+
+
+def test_the_registry_says_which_collectors_a_scan_needs():
+    registry = rules.load_all()
+    assert rules.collectors_needed(["BCDR401"]) == {m.LOCKS, m.RESOURCE_GROUPS, m.BACKUP_POLICIES}
+    assert rules.collectors_needed([]) == set()
+    everything = rules.collectors_needed(list(registry))
+    assert everything <= set(m.ALL_COLLECTORS)
+    # Turning off every rule that reads the locks list leaves it out of the plan.
+    without = [c for c, r in registry.items() if m.LOCKS not in (*r.meta.needs, *r.meta.selects)]
+    assert m.LOCKS in everything and m.LOCKS not in rules.collectors_needed(without)
