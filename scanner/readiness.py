@@ -179,10 +179,12 @@ _cache: tuple[m.Inventory, dict[str, tuple[str, ...]]] | None = None
 
 def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
     """resource id -> VM ids, for every resource of the inventory; built once per inventory (a
-    one-slot cache: the engine evaluates one inventory at a time)."""
+    one-slot cache: the engine evaluates one inventory at a time; two threads evaluating two
+    inventories each get their own index, at worst built twice)."""
     global _cache
-    if _cache is not None and _cache[0] is inv:
-        return _cache[1]
+    cached = _cache  # read once: another thread may replace it for another inventory
+    if cached is not None and cached[0] is inv:
+        return cached[1]
     index: dict[str, set[str]] = {}
 
     def add(rid: str, vms: Iterable[str]) -> None:
@@ -260,8 +262,9 @@ _rg_cache: tuple[m.Inventory, dict[tuple[str, str], tuple[str, ...]]] | None = N
 
 def _vms_by_rg(inv: m.Inventory) -> dict[tuple[str, str], tuple[str, ...]]:
     global _rg_cache
-    if _rg_cache is not None and _rg_cache[0] is inv:
-        return _rg_cache[1]
+    cached = _rg_cache
+    if cached is not None and cached[0] is inv:
+        return cached[1]
     out: dict[tuple[str, str], list[str]] = {}
     for vm in inv.virtual_machines:
         out.setdefault((ids.subscription_of(vm.id), ids.resource_group_of(vm.id).lower()), []).append(vm.id)
