@@ -68,6 +68,10 @@ FEEDS: dict[str, tuple[str, ...]] = {
 PINNED: dict[tuple[str, str], str] = {
     ("BCDR801", RESTORE): WILL_FAIL,
     ("BCDR705", RESTORE): AT_RISK,  # a restore works, from an old point: data loss, not a failed restore
+    # A lock on the restore point group or collection stops the cleanup: backups fail once the
+    # collection is full (BCDR501 says when), not necessarily the next one.
+    ("BCDR401", BACKUP): AT_RISK,
+    ("BCDR402", BACKUP): AT_RISK,
 }
 
 # Rules whose finding is that the protection itself is missing, stopped or deleted: they count for a

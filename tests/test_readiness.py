@@ -26,6 +26,8 @@ def test_severity_table():
     assert r.level_of("BCDR201", r.BACKUP, "NOT_ASSESSED", "high") == r.NOT_ASSESSED
     assert r.level_of("BCDR801", r.BACKUP, "FAIL", "medium") == r.AT_RISK
     assert r.level_of("BCDR801", r.RESTORE, "FAIL", "medium") == r.WILL_FAIL  # pinned: nothing to restore from
+    assert r.level_of("BCDR401", r.BACKUP, "FAIL", "high") == r.AT_RISK  # fails once the collection is full
+    assert r.level_of("BCDR501", r.BACKUP, "FAIL", "critical") == r.WILL_FAIL  # ... which BCDR501 says
 
 
 # --------------------------------------------------------------------------- affected VMs
@@ -151,7 +153,8 @@ def test_the_report_carries_readiness_and_affected_vms_and_round_trips():
     doc = report.to_dict()
     validate_report(doc)
     vms = {v["name"]: v for v in doc["readiness"]["vms"]}
-    assert vms["app1"]["backup"] == {"verdict": r.WILL_FAIL, "rules": ["BCDR401", "BCDR501", "BCDR601", "BCDR701"]}
+    # BCDR401 (lock on the restore point group) is at risk, below the will-fail rules that decide here
+    assert vms["app1"]["backup"] == {"verdict": r.WILL_FAIL, "rules": ["BCDR501", "BCDR601", "BCDR701"]}
     assert sum(doc["readiness"]["summary"]["backup"].values()) == len(doc["readiness"]["vms"])
     back = Report.from_json(json.dumps(doc))
     assert back.readiness == report.readiness and back.findings == report.findings
