@@ -345,6 +345,86 @@ class _WatchedAdapter(BiggerBlockSizeHTTPAdapter):
         return manager
 
 
+
+# --------------------------------------------------------------------------- pacing
+REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+_SUBSCRIPTION_PATH = re.compile(r"^/subscriptions/([^/?#]+)", re.IGNORECASE)
+
+
+class _Bucket:
+    __slots__ = ("tokens", "stamp", "pending")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens = tokens  # after every reservation made so far (may be negative: a queue)
+        self.stamp = stamp
+        self.pending = 0  # requests that took a token and have no answer yet
+
+
+class ReadPacer:
+    """A client-side copy of ARM's read bucket, one per subscription (design.md: 250 burst, 25/s).
+
+    Each request takes a token before it is sent; when none is left it waits for the refill, so
+    once the burst is spent requests go out at the refill rate instead of being answered 429. The
+    service's own count corrects the copy: every answer's `x-ms-ratelimit-remaining-subscription-reads`
+    (less the requests still in flight, which it may not have counted yet) replaces the estimate.
+    Requests outside a subscription (the tenant's subscription list) are not
+    paced."""
+
+    def __init__(self, burst: float = 250.0, rate: float = 25.0) -> None:
+        self.burst, self.rate = float(burst), float(rate)
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(path: str) -> str | None:
+        match = _SUBSCRIPTION_PATH.match(path)
+        return match.group(1).lower() if match else None
+
+    def _refilled(self, key: str, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + max(0.0, now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        return bucket
+
+    def reserve(self, key: str) -> float:
+        """Take a token for a request to `key`'s subscription: the seconds to wait before sending."""
+        with self._lock:
+            bucket = self._refilled(key, time.monotonic())
+            bucket.tokens -= 1.0
+            bucket.pending += 1
+            return max(0.0, -bucket.tokens / self.rate)
+
+    def cancel(self, key: str) -> None:
+        """A reserved request that was not sent after all: its token goes back."""
+        with self._lock:
+            bucket = self._refilled(key, time.monotonic())
+            bucket.tokens = min(self.burst, bucket.tokens + 1.0)
+            bucket.pending = max(0, bucket.pending - 1)
+
+    def answered(self, key: str, status: int | None, remaining: str | None) -> None:
+        with self._lock:
+            bucket = self._refilled(key, time.monotonic())
+            bucket.pending = max(0, bucket.pending - 1)
+            left: float | None = None
+            if remaining is not None:
+                try:
+                    left = float(remaining)
+                except ValueError:
+                    left = None
+                if left is not None and not 0 <= left < float("inf"):
+                    left = None
+            if status == 429:
+                # One request's answer: its own retry waits the Retry-After. A resource provider
+                # throttles one path (a vault's jobs) without the subscription's bucket being empty,
+                # so a 429 does not hold back the subscription's other requests; the header of the
+                # answers that follow does, when the bucket really is empty.
+                return
+            if left is not None:
+                # What the service has left, less what is already on its way to it.
+                bucket.tokens = min(self.burst, left - bucket.pending)
+
 # --------------------------------------------------------------------------- pipeline pieces
 _NETLOC = re.compile(r"(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
 
@@ -366,8 +446,10 @@ def origin(netloc: str) -> tuple[str, int] | None:
 
 
 class GuardedTransport(RequestsTransport):
-    def __init__(self, allowed_netloc: str, ledger: RequestLedger, deadline: Deadline, **kwargs: Any):
+    def __init__(self, allowed_netloc: str, ledger: RequestLedger, deadline: Deadline,
+                 pacer: ReadPacer | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self._pacer = pacer
         self._allowed = allowed_netloc.lower()
         self._origin = origin(allowed_netloc)
         self._ledger = ledger
@@ -389,7 +471,27 @@ class GuardedTransport(RequestsTransport):
             self._ledger.block(method, f"{parts.scheme}://{parts.netloc}{parts.path}")
             raise ForeignHostError(request.url, self._allowed)
         left = self._deadline.check()
-        self._ledger.record(method, parts.path)
+        paced = self._pacer.key(parts.path) if self._pacer is not None else None
+        if paced is not None:
+            wait = self._pacer.reserve(paced)
+            if wait > 0:
+                if wait >= left:  # the bucket refills too late for this list or scan
+                    self._pacer.cancel(paced)
+                    raise self._deadline.expired(self._deadline.call_remaining()[1])
+                time.sleep(wait)
+                left = self._deadline.check()
+        try:
+            response = self._send(request, method, parts.path, left, **kwargs)
+        except BaseException:
+            if paced is not None:
+                self._pacer.answered(paced, None, None)
+            raise
+        if paced is not None:
+            self._pacer.answered(paced, response.status_code, response.headers.get(REMAINING_READS))
+        return response
+
+    def _send(self, request: Any, method: str, path: str, left: float, **kwargs: Any) -> Any:
+        self._ledger.record(method, path)
         # Per recv(): never past the deadline. Whole response: at most read_timeout, and never past
         # the deadline either (the watchdog), however slowly the bytes arrive.
         read_timeout = float(kwargs.get("read_timeout", self.connection_config.read_timeout))
@@ -565,6 +667,8 @@ class ArmSettings:
     retry_total: int = 4
     max_pages: int = 2000  # per list: a service that keeps handing out new nextLinks stops here
     list_share: float = 0.25  # per list: at most this share of the deadline
+    read_burst: float = 250.0  # ARM's read bucket per subscription (design.md): the pacer's copy of it
+    reads_per_second: float = 25.0
 
 
 def tls_verify_from_env(env: dict[str, str] | None = None) -> bool | str:
@@ -597,12 +701,13 @@ class ClientFactory:
         self.ledger = ledger or RequestLedger()
         self.deadline = Deadline(settings.timeout)
         self.breakers = Breakers()
+        self.pacer = ReadPacer(settings.read_burst, settings.reads_per_second)
         self.list_limits = ListLimits(max_pages=settings.max_pages, breakers=self.breakers,
                                       seconds=settings.timeout * settings.list_share if settings.timeout else None)
 
     def _kwargs(self) -> dict[str, Any]:
         s = self.settings
-        transport = GuardedTransport(self.netloc, self.ledger, self.deadline, connection_verify=s.verify,
+        transport = GuardedTransport(self.netloc, self.ledger, self.deadline, self.pacer, connection_verify=s.verify,
                                      read_timeout=s.read_timeout, connection_timeout=s.connection_timeout)
         return dict(base_url=self.endpoint, credential_scopes=[self.scope], transport=transport,
                     retry_policy=CappedRetryPolicy(s.max_retry_after, self.deadline, self.breakers,

@@ -1,46 +1,24 @@
-#!/usr/bin/env python3
-"""Benchmark a full scan against synthetic subscriptions served by the loopback ARM simulator.
+"""Synthetic subscriptions for the benchmarks (benchmarks/run.py): a realistic mix per subscription.
 
-    python scripts/benchmark.py                 # 100, 500 and 2000 VMs
-    python scripts/benchmark.py --vms 10000     # one size
-
-For each size it prints the ARM requests the scan made (and how they split between paged lists
-and per-resource GETs), wall time on loopback, peak Python heap during collect + evaluate, and
-the time the same request count would take at the least against real ARM's read bucket
-(design.md: 250 burst, 25 requests/s refill per subscription and principal): the simulator does
-not throttle, so the loopback time measures our own overhead and the floor measures the calls.
+`synthetic(n_vms, sub)`: 80 % of the VMs running, 70 % backed up (one vault per 500 VMs), 10 %
+replicated (A2A), two managed disks each, one NIC each, an NSG and subnet per resource group (50
+VMs), a restore point collection per backed-up VM, a week of daily backup jobs, and Azure Disk
+Encryption on every 20th VM with one key vault per 1,000 VMs.
 """
 from __future__ import annotations
 
-import argparse
-import gc
-import sys
-import time
-import tracemalloc
-from collections import Counter
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential  # noqa: E402
-from scanner.collect import CollectOptions, collect  # noqa: E402
-from scanner.engine import evaluate  # noqa: E402
-from scanner.simulator import Simulator  # noqa: E402
-
 SUB = "00000000-0000-4000-8000-0000000be4c4"
-S = f"/subscriptions/{SUB}"
-BURST, REFILL = 250, 25.0
 
 
-def synthetic(n_vms: int) -> dict:
+def synthetic(n_vms: int, sub: str = SUB) -> dict:
     """A subscription with n_vms VMs: 80 % running, 70 % backed up (one vault per 500), 10 %
     replicated, two managed disks each, a restore point collection per backed-up VM and a week
     of daily backup jobs."""
+    S = f"/subscriptions/{sub}"
     rgs = [f"rg-{i:03d}" for i in range(max(1, n_vms // 50))]
     vaults = [f"{S}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/vault-{i}"
               for i in range(max(1, n_vms // 500))]
-    sc: dict = {"subscriptions": [SUB], "resourceGroups": [], "virtualMachines": [], "instanceViews": {}, "disks": [],
+    sc: dict = {"subscriptions": [sub], "resourceGroups": [], "virtualMachines": [], "instanceViews": {}, "disks": [],
                 "restorePointCollections": [], "locks": [], "vaults": [], "backupProtectedItems": [],
                 "backupPolicies": [], "backupJobs": [], "replicationProtectedItems": [], "replicationJobs": []}
     for rg in rgs + ["rg-backup", "AzureBackupRG_westeurope_1"]:
@@ -115,11 +93,11 @@ def synthetic(n_vms: int) -> dict:
                                "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": vid, "rpoInSeconds": 120,
                                                            "lastRpoCalculatedTime": "@now-5m",
                                                            "isReplicationAgentUpdateRequired": False}}})
-    add_network_and_key_vaults(sc, rgs)
+    add_network_and_key_vaults(sc, rgs, S)
     return sc
 
 
-def add_network_and_key_vaults(sc: dict, rgs: list[str]) -> None:
+def add_network_and_key_vaults(sc: dict, rgs: list[str], S: str) -> None:
     """One NIC per VM, an NSG per resource group on its subnet (one virtual network, a subnet per
     resource group), one route table, and Azure Disk Encryption on the OS disk of every 20th VM with
     one key vault per 1,000 VMs: what the BCDR304 / BCDR608 collectors read."""
@@ -158,71 +136,18 @@ def add_network_and_key_vaults(sc: dict, rgs: list[str]) -> None:
                     "networkAcls": {"defaultAction": "Allow", "bypass": "AzureServices"}}})
 
 
-def run(n_vms: int, workers: int) -> dict:
-    import json
-    import tempfile
-
-    from scanner.simulator.scenario import load_scenario
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(synthetic(n_vms), fh)
-    scenario = load_scenario(fh.name)
-    Path(fh.name).unlink()
-    with Simulator(scenario, page_size=1000) as sim:
-        def scan(traced: bool):
-            factory = ClientFactory(StaticTokenCredential("benchmark"),
-                                    ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path, timeout=3600))
-            gc.collect()
-            if traced:
-                tracemalloc.start()
-            t0 = time.perf_counter()
-            inv = collect(factory, [SUB], CollectOptions(workers=workers))
-            t1 = time.perf_counter()
-            ev = evaluate(inv)
-            t2 = time.perf_counter()
-            peak = tracemalloc.get_traced_memory()[1] if traced else 0
-            tracemalloc.stop()
-            return factory, ev, t1 - t0, t2 - t1, peak
-        # Timed pass without tracemalloc (it slows every allocation), then a pass for the heap peak.
-        factory, ev, collect_s, evaluate_s, _ = scan(traced=False)
-        *_, peak = scan(traced=True)
-    kinds = Counter()
-    for _method, path in factory.ledger.sent:
-        if path.endswith("/instanceView"):
-            kinds["instance views"] += 1
-        elif "/restorePointCollections/" in path:
-            kinds["restore point counts"] += 1
-        elif "/Microsoft.KeyVault/vaults/" in path:
-            kinds["key vault GETs"] += 1
-        elif "/Microsoft.Network/" in path:
-            kinds["network list pages"] += 1
-        else:
-            kinds["list pages"] += 1
-    requests = factory.ledger.count
-    return {"vms": n_vms, "requests": requests, "kinds": dict(kinds), "collect_s": collect_s, "evaluate_s": evaluate_s,
-            "peak_mib": peak / 2**20, "floor_s": max(0.0, requests - BURST) / REFILL,
-            "findings": len(ev.findings), "per_vm": requests / n_vms}
+def subscription_id(k: int) -> str:
+    """The k-th synthetic subscription's id (k = 0 is SUB)."""
+    return SUB if k == 0 else f"00000000-0000-4000-8000-{k:012x}"
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vms", type=int, action="append", help="VM count (repeatable); default 100, 500, 2000")
-    ap.add_argument("--workers", type=int, default=8)
-    args = ap.parse_args()
-    sizes = args.vms or [100, 500, 2000]
-    run(5, args.workers)  # warm-up: SDK modules are imported on first use and would count as scan memory
-    print(f"{'VMs':>6} {'requests':>9} {'per VM':>7} {'lists':>6} {'views':>6} {'RP GETs':>7} {'net':>4} {'KV':>3} "
-          f"{'collect s':>10} {'rules s':>8} {'peak MiB':>9} {'ARM floor s':>12}")
-    for n in sizes:
-        r = run(n, args.workers)
-        k = r["kinds"]
-        print(f"{r['vms']:>6} {r['requests']:>9} {r['per_vm']:>7.2f} {k.get('list pages', 0):>6} "
-              f"{k.get('instance views', 0):>6} {k.get('restore point counts', 0):>7} "
-              f"{k.get('network list pages', 0):>4} {k.get('key vault GETs', 0):>3} {r['collect_s']:>10.2f} "
-              f"{r['evaluate_s']:>8.2f} {r['peak_mib']:>9.1f} {r['floor_s']:>12.1f}")
-    print("ARM floor: the least time real ARM's read bucket (250 burst, 25/s) allows for that many requests.")
-    print("net: network interface / NSG / route table / virtual network list pages; KV: key vault GETs (ADE disks).")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def tenant(n_subscriptions: int, vms_each: int) -> dict:
+    """One scenario holding `n_subscriptions` synthetic subscriptions of `vms_each` VMs."""
+    out: dict = {}
+    for k in range(n_subscriptions):
+        for key, value in synthetic(vms_each, subscription_id(k)).items():
+            if isinstance(value, dict):
+                out.setdefault(key, {}).update(value)
+            else:
+                out.setdefault(key, []).extend(value)
+    return out

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Benchmark: scans of synthetic subscriptions against a simulator that throttles like ARM.
+
+    python benchmarks/run.py                       # 1k, 5k, 10k VMs and 8 subscriptions x 2,500
+    python benchmarks/run.py --case 1k --time-scale 10
+    python benchmarks/run.py --case 10k --profile /tmp/scan.prof   # cProfile of the scanner
+
+The simulator (benchmarks/armsim.py) runs in its own process and keeps ARM's read bucket per
+subscription (250 burst, 25/s refill, 40 ms latency, 429 + Retry-After, the remaining-reads header),
+`--time-scale K` times faster. The scanner runs in another process (its CPU time and peak RSS are
+its own). Columns:
+- requests: what the scanner sent (429s included); minimum: the requests the composition needs
+  (list pages at 1,000 items a page, one instance view per running backed-up or replicated VM, one
+  restore-point count per backed-up VM's collection, vault and key vault GETs), counted from the
+  scenario, not from the scanner;
+- 429s: answered 429; lost: resources a rule needs that did not arrive (VMs, instance views,
+  restore-point counts, plus coverage records that are not ok);
+- floor: the least time the bucket allows for the minimum, max over subscriptions of
+  (minimum - 250) / 25, in ARM seconds; wall: the scan's wall time times K (ARM seconds); x floor;
+- CPU/req: the scanner process's CPU time per request sent; RSS: its peak resident set, without and
+  with --save-inventory (that second run is unthrottled: memory does not depend on pacing);
+- rules: rule evaluation, seconds.
+The naive row is a per-VM script (list VMs, then one instance view GET and one restore point
+collection GET per VM, one after another, plain SDK retry) on the same simulator.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.synthetic import subscription_id, tenant  # noqa: E402
+
+BURST, REFILL, LATENCY, PAGE = 250, 25.0, 0.040, 1000
+CASES = {"1k": (1, 1000), "5k": (1, 5000), "10k": (1, 10000), "8x2500": (8, 2500)}
+
+
+@dataclass
+class Case:
+    name: str
+    subscriptions: int
+    vms_each: int
+
+
+# --------------------------------------------------------------------------- the composition's minimum
+def _pages(n: int) -> int:
+    return max(1, math.ceil(n / PAGE))
+
+
+def minimum_requests(sc: dict, sub: str) -> dict[str, int]:
+    """The requests a complete scan of `sub` needs, counted from the scenario."""
+    prefix = f"/subscriptions/{sub}/".lower()
+    mine = {k: [x for x in v if str(x.get("id", "")).lower().startswith(prefix)]
+            for k, v in sc.items() if isinstance(v, list) and k != "subscriptions"}
+    views = {k: v for k, v in sc.get("instanceViews", {}).items() if k.lower().startswith(prefix)}
+    backed_up = {p["properties"]["sourceResourceId"].lower() for p in mine["backupProtectedItems"]
+                 if p["properties"].get("protectionState") == "Protected"}
+    replicated = {r["properties"]["providerSpecificDetails"]["fabricObjectId"].lower()
+                  for r in mine["replicationProtectedItems"]}
+
+    def running(vid: str) -> bool:
+        return any(s.get("code") == "PowerState/running" for s in views.get(vid, {}).get("statuses", []))
+
+    lists = (2 * _pages(len(mine["virtualMachines"])) + _pages(len(mine["resourceGroups"])) + _pages(len(mine["locks"]))
+             + _pages(len(mine["disks"])) + _pages(len(mine["restorePointCollections"])) + _pages(len(mine["vaults"]))
+             + sum(_pages(len(mine[k])) for k in ("networkInterfaces", "networkSecurityGroups", "routeTables",
+                                                   "virtualNetworks")))
+    vault_calls = 0
+    for v in mine["vaults"]:
+        vp = v["id"].lower() + "/"
+
+        def n_in(kind: str, vp: str = vp) -> int:
+            return sum(1 for x in mine[kind] if x["id"].lower().startswith(vp))
+        items = n_in("replicationProtectedItems")
+        # GET, protected items, policies, 3 job lists (InProgress, Cancelling: none; the window: all),
+        # replication items and jobs, then recovery plans and container mappings where A2A items are.
+        vault_calls += (1 + _pages(n_in("backupProtectedItems")) + _pages(n_in("backupPolicies")) + 2
+                        + _pages(n_in("backupJobs")) + _pages(items) + _pages(n_in("replicationJobs"))
+                        + (2 if items else 0))
+    kv_refs = {es["diskEncryptionKey"]["sourceVault"]["id"].lower()
+               for d in mine["disks"] if (d.get("managedBy") or "").lower() in backed_up
+               for es in d["properties"].get("encryptionSettingsCollection", {}).get("encryptionSettings", [])}
+    out = {"lists": lists, "vault calls": vault_calls,
+           "instance views": sum(1 for vm in mine["virtualMachines"]
+                                 if running(vm["id"]) and vm["id"].lower() in backed_up | replicated),
+           "restore point counts": sum(1 for r in mine["restorePointCollections"]
+                                       if r["properties"]["source"]["id"].lower() in backed_up),
+           "key vault GETs": len(kv_refs)}
+    out["total"] = sum(out.values())
+    return out
+
+
+# --------------------------------------------------------------------------- the simulator process
+def _serve(case: Case, scale: float, throttle: bool, conn: Any) -> None:
+    from benchmarks.armsim import ThrottledSimulator
+    sc = tenant(case.subscriptions, case.vms_each)
+    mins = {subscription_id(k): minimum_requests(sc, subscription_id(k)) for k in range(case.subscriptions)}
+    wanted = {"vms": len(sc["virtualMachines"]),
+              "views": sum(m["instance views"] for m in mins.values()),
+              "rps": sum(m["restore point counts"] for m in mins.values())}
+    with ThrottledSimulator(sc, page_size=PAGE, burst=BURST, rate=REFILL, latency=LATENCY, time_scale=scale,
+                            throttle=throttle) as sim:
+        conn.send({"endpoint": sim.endpoint, "ca": sim.ca_path, "minimum": mins, "wanted": wanted})
+        conn.recv()  # stop
+        served = Counter(e.status for e in sim.ledger.snapshot())
+        conn.send({"answered_429": sim.answered_429, "served": dict(served)})
+
+
+# --------------------------------------------------------------------------- the scanner process
+def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, profile: str | None, conn: Any) -> None:
+    import resource
+
+    from scanner import inventory as m
+    from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential
+    from scanner.collect import CollectOptions, collect
+    from scanner.engine import evaluate
+    factory = ClientFactory(StaticTokenCredential("benchmark-token"),
+                            ArmSettings(endpoint=endpoint, verify=ca, timeout=36000,
+                                        reads_per_second=REFILL * scale))  # the scanner's clock runs as fast
+    profiles: list[Any] = []
+    if profile:  # every thread's own profiler (cProfile sees only the thread that enabled it)
+        import cProfile
+        import threading
+
+        def start(*_: Any) -> None:
+            prof = cProfile.Profile()
+            profiles.append(prof)
+            prof.enable()
+        threading.setprofile(start)
+        start()
+    c0, t0 = time.process_time(), time.perf_counter()
+    inv = collect(factory, subs, CollectOptions())
+    c1, t1 = time.process_time(), time.perf_counter()
+    if profile:
+        import pstats
+        import threading
+        threading.setprofile(None)
+        profiles[0].disable()
+        pstats.Stats(*profiles).dump_stats(profile)
+    ev = evaluate(inv)
+    t2 = time.perf_counter()
+    if save:
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "inventory.json").write_text(inv.to_json())
+    backed_up = {p.source_resource_id for p in inv.protected_items if p.is_backed_up}
+    replicated = {r.source_vm_id for r in inv.replication_items if r.source_vm_id}
+    views = sum(1 for v in inv.virtual_machines if v.power_state == "running" and (v.id in backed_up or v.id in replicated)
+                and v.instance_view is not None)
+    rps = sum(1 for r in inv.restore_point_collections if r.source_id in backed_up and r.restore_point_count is not None)
+    gaps = [f"{c.collector}:{c.status}:{c.error_code}" for c in inv.coverage if c.status != m.OK]
+    conn.send({"requests": factory.ledger.count, "wall": t1 - t0, "cpu": c1 - c0, "rules": t2 - t1,
+               "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "vms": len(inv.virtual_machines),
+               "views": views, "rps": rps, "gaps": gaps, "findings": len(ev.findings)})
+
+
+def _naive(endpoint: str, ca: str, subs: list[str], conn: Any) -> None:
+    """What a first script does: for each VM, its instance view and its restore point collection."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.compute import ComputeManagementClient
+
+    from scanner.arm import StaticTokenCredential
+    cred = StaticTokenCredential("benchmark-token")
+    t0, sent = time.perf_counter(), 0
+    for sub in subs:
+        client = ComputeManagementClient(cred, sub, base_url=endpoint, credential_scopes=[f"{endpoint}/.default"],
+                                         connection_verify=ca)
+        sent += 1
+        for vm in client.virtual_machines.list_all():
+            rg, name = vm.id.split("/")[4], vm.name
+            sent += 2
+            client.virtual_machines.instance_view(rg, name)
+            try:
+                client.restore_point_collections.get("AzureBackupRG_westeurope_1", f"AzureBackup_{name}",
+                                                     expand="restorePoints")
+            except HttpResponseError:
+                pass
+    conn.send({"wall": time.perf_counter() - t0, "requests": sent})
+
+
+def _child(target: Any, *args: Any, ctx: Any) -> dict:
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(*args, child))
+    proc.start()
+    out = parent.recv()
+    proc.join()
+    return out
+
+
+def run_case(case: Case, scale: float, *, naive: bool = False, rss_with_save: bool = True,
+             profile: str | None = None) -> dict:
+    ctx = mp.get_context("spawn")  # fresh interpreters: CPU and peak RSS are the scan's own
+    subs = [subscription_id(k) for k in range(case.subscriptions)]
+    out: dict[str, Any] = {"case": case.name, "scale": scale}
+    for mode in (["throttled"] + (["save"] if rss_with_save else []) + (["naive"] if naive else [])):
+        parent, child = ctx.Pipe()
+        sim = ctx.Process(target=_serve, args=(case, scale, mode != "save", child))
+        sim.start()
+        info = parent.recv()
+        if mode == "naive":
+            got = _child(_naive, info["endpoint"], info["ca"], subs, ctx=ctx)
+        else:
+            got = _child(_scan, info["endpoint"], info["ca"], subs, scale, mode == "save",
+                         profile if mode == "throttled" else None, ctx=ctx)
+        parent.send("stop")
+        served = parent.recv()
+        sim.join()
+        out[mode] = {**got, **served}
+        out["minimum"], out["wanted"] = info["minimum"], info["wanted"]
+    r, want = out["throttled"], out["wanted"]
+    out["minimum_total"] = sum(m["total"] for m in out["minimum"].values())
+    out["floor"] = max(max(0, m["total"] - BURST) / REFILL for m in out["minimum"].values())
+    out["lost"] = (want["vms"] - r["vms"]) + (want["views"] - r["views"]) + (want["rps"] - r["rps"]) + len(r["gaps"])
+    out["arm_wall"] = r["wall"] * scale
+    return out
+
+
+def table(results: list[dict]) -> str:
+    head = (f"{'case':>8} {'requests':>8} {'minimum':>8} {'x min':>6} {'429s':>6} {'lost':>5} {'wall s':>7} "
+            f"{'floor s':>7} {'x floor':>7} {'CPU/req ms':>10} {'RSS MiB':>8} {'+save':>6} {'rules s':>7}")
+    lines = [head]
+    for res in results:
+        r = res["throttled"]
+        save = res.get("save", {}).get("rss_mib")
+        lines.append(
+            f"{res['case']:>8} {r['requests']:>8} {res['minimum_total']:>8} {r['requests'] / res['minimum_total']:>6.3f} "
+            f"{r['answered_429']:>6} {res['lost']:>5} {res['arm_wall']:>7.0f} {res['floor']:>7.0f} "
+            f"{res['arm_wall'] / res['floor'] if res['floor'] else float('nan'):>7.2f} "
+            f"{1000 * r['cpu'] / r['requests']:>10.2f} {r['rss_mib']:>8.0f} "
+            f"{save if save is not None else float('nan'):>6.0f} {r['rules']:>7.2f}")
+        if "naive" in res:
+            n = res["naive"]
+            wall = n["wall"] * res["scale"]
+            lines.append(f"{'naive':>8} {n['requests']:>8} {'':>8} {'':>6} {n['answered_429']:>6} {'':>5} {wall:>7.0f} "
+                         f"{res['floor']:>7.0f} {wall / res['floor']:>7.2f}   speed-up over naive: scanner "
+                         f"{wall / res['arm_wall']:.2f}x, best possible {wall / res['floor']:.2f}x")
+        for gap in r["gaps"]:
+            lines.append(f"         coverage gap: {gap}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--case", action="append", choices=list(CASES), help="repeatable; default: all")
+    ap.add_argument("--time-scale", type=float, default=4.0, help="run ARM's clock this many times faster")
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive script (it runs with the first case)")
+    ap.add_argument("--no-save", action="store_true", help="skip the --save-inventory RSS run")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the first case's collect into FILE")
+    ap.add_argument("--json", metavar="FILE", help="also write the raw results here")
+    args = ap.parse_args()
+    results = []
+    for i, name in enumerate(args.case or list(CASES)):
+        n_subs, each = CASES[name]
+        results.append(run_case(Case(name, n_subs, each), args.time_scale, naive=i == 0 and not args.no_naive,
+                                rss_with_save=not args.no_save, profile=args.profile if i == 0 else None))
+        print(table(results[-1:]) if i == 0 else table(results[-1:]).split("\n", 1)[1], flush=True)
+    print(f"time scale {args.time_scale:g}: wall and floor in ARM seconds (wall measured x {args.time_scale:g}); "
+          f"{os.cpu_count()} CPUs")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0 if all(r["lost"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""The quick run of the benchmark (benchmarks/run.py, 1,000 VMs): against a simulator that keeps
+ARM's read bucket per subscription, the scan sends no more than 2 % over the requests the
+composition needs, is rarely answered 429, and loses nothing. Timing is the full benchmark's
+business (not asserted here)."""
+from __future__ import annotations
+
+from benchmarks.run import Case, run_case
+
+
+def test_quick_benchmark_paces_to_the_bucket_and_loses_nothing():
+    result = run_case(Case("1k", 1, 1000), scale=20.0, rss_with_save=False)
+    scan = result["throttled"]
+    assert result["lost"] == 0, scan["gaps"]
+    assert scan["requests"] <= 1.02 * result["minimum_total"]
+    assert scan["answered_429"] < 0.01 * scan["requests"]
+    # The minimum is the composition's, and the scan delivered every resource of it.
+    assert scan["views"] == result["wanted"]["views"] > 0
+    assert scan["rps"] == result["wanted"]["rps"] > 0
