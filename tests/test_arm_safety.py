@@ -235,12 +235,12 @@ def test_list_call_sends_only_gets_with_the_token_and_the_ledger_counts_them(arm
 def test_missing_registration_409_never_posts_register(arm, ca_path):
     arm.script(lambda seen: MISSING_REGISTRATION if seen.method == "GET" else Reply(200, {}))
     f = factory(arm, ca_path)
-    _, err, elapsed = within(5, list_vms(f))
+    _, err, elapsed = within(15, list_vms(f))
     assert isinstance(err, ReadOnlyViolation)
     assert classify(err)[0] == "MissingSubscriptionRegistration"
     assert arm.methods == ["GET"]  # the register POST never reached the server
     assert f.ledger.blocked == [("POST", f"/subscriptions/{SUB}/providers/Microsoft.Compute/register")]
-    assert elapsed < 2
+    assert elapsed < 10  # refused at once: the SDK would poll the registration for minutes
 
 
 def test_missing_registration_lands_in_coverage_as_failed(arm, ca_path):
@@ -274,9 +274,9 @@ def test_retry_after_1200_is_capped(arm, ca_path):
     arm.script(Reply(429, {"error": {"code": "TooManyRequests", "message": "slow down"}}, {"Retry-After": "1200"}),
                page(_vm("vm1")))
     f = factory(arm, ca_path, max_retry_after=0.5)
-    vms, err, elapsed = within(5, list_vms(f))
+    vms, err, elapsed = within(15, list_vms(f))
     assert err is None and [v.name for v in vms] == ["vm1"]
-    assert 0.45 <= elapsed < 3  # about the 0.5 s cap, nowhere near 1200 s
+    assert 0.45 <= elapsed < 10  # about the 0.5 s cap, nowhere near 1200 s
     assert arm.methods == ["GET", "GET"] and f.ledger.count == 2
 
 
@@ -293,28 +293,29 @@ def test_throttling_is_retried_past_retry_total_until_it_ends(arm, ca_path):
 def test_throttled_until_the_deadline_keeps_the_throttling_code(arm, ca_path):
     arm.script(Reply(429, None, {"Retry-After": "1200"}))  # no ARM error body
     f = factory(arm, ca_path, max_retry_after=0.1, retry_total=2, timeout=1.5)
-    _, err, elapsed = within(5, list_vms(f))
+    _, err, elapsed = within(10, list_vms(f))
     assert isinstance(err, Throttled)
     assert classify(err)[0] == "SubscriptionRequestsThrottled"  # not DeadlineExceeded: the cause stays visible
-    assert len(arm.requests) > 3 and elapsed < 1.6  # retried past retry_total, ended by the deadline
+    # retried past retry_total, ended by the deadline (without it: retried every 0.1 s for 20 minutes)
+    assert len(arm.requests) > 3 and elapsed < 4
 
 
 def test_deadline_shorter_than_cap_stops_instead_of_waiting(arm, ca_path):
     arm.script(Reply(429, {"error": {"code": "TooManyRequests", "message": "RP busy"}}, {"Retry-After": "1200"}))
     f = factory(arm, ca_path, max_retry_after=30.0, timeout=1.0)
-    _, err, elapsed = within(5, list_vms(f))
+    _, err, elapsed = within(20, list_vms(f))
     assert isinstance(err, Throttled)
     assert classify(err)[0] == "TooManyRequests"  # the service's own throttling code is kept
-    assert elapsed < 1.0  # gave up at once: waiting 30 s would pass the 1 s deadline
+    assert elapsed < 10  # gave up at once instead of waiting 30 s (past the 1 s deadline)
     assert arm.methods == ["GET"]
 
 
 def test_deadline_stops_a_5xx_retry_wait(arm, ca_path):
     arm.script(Reply(503, None, {"Retry-After": "1200"}))
     f = factory(arm, ca_path, max_retry_after=30.0, timeout=1.0)
-    _, err, elapsed = within(5, list_vms(f))
+    _, err, elapsed = within(20, list_vms(f))
     assert isinstance(err, DeadlineExceeded) and classify(err)[0] == "DeadlineExceeded"
-    assert elapsed < 1.0 and arm.methods == ["GET"]
+    assert elapsed < 10 and arm.methods == ["GET"]  # gave up at once instead of waiting 30 s
 
 
 def test_deadline_ends_a_body_that_is_still_arriving(arm, ca_path):
@@ -322,34 +323,34 @@ def test_deadline_ends_a_body_that_is_still_arriving(arm, ca_path):
     The watchdog ends the response at the deadline."""
     arm.script(Reply(200, {"value": [_vm("vm1")]}, trickle=0.2))
     f = factory(arm, ca_path, timeout=1.5, read_timeout=30.0)
-    _, err, elapsed = within(6, list_vms(f))
+    _, err, elapsed = within(20, list_vms(f))
     assert isinstance(err, DeadlineExceeded), err
-    assert 1.4 <= elapsed < 3  # the whole body would take about a minute
+    assert 1.4 <= elapsed < 10  # the whole body would take about a minute
 
 
 def test_read_timeout_bounds_the_whole_response_and_is_retried(arm, ca_path):
     arm.script(Reply(200, {"value": [_vm("vm1")]}, trickle=0.2), page(_vm("vm1")))
     f = factory(arm, ca_path, timeout=30.0, read_timeout=0.8, max_retry_after=0.05)
-    vms, err, elapsed = within(6, list_vms(f))
+    vms, err, elapsed = within(25, list_vms(f))
     # cut off after 0.8 s (+ the watchdog's 0.5 s grace), retried, read; the whole body would take about a minute
     assert err is None and [v.name for v in vms] == ["vm1"]
-    assert len(arm.requests) == 2 and elapsed < 4
+    assert len(arm.requests) == 2 and elapsed < 15
 
 
 def test_trickle_on_every_try_classifies_timeout(arm, ca_path):
     arm.script(Reply(200, {"value": [_vm("vm1")]}, trickle=0.2))
     f = factory(arm, ca_path, timeout=30.0, read_timeout=0.5, max_retry_after=0.05, retry_total=1)
-    _, err, elapsed = within(6, list_vms(f))
+    _, err, elapsed = within(25, list_vms(f))
     assert err is not None and classify(err)[0] == "Timeout"
-    assert len(arm.requests) == 2 and elapsed < 4  # two tries of 0.5 s + 0.5 s grace, not a minute each
+    assert len(arm.requests) == 2 and elapsed < 15  # two tries of 0.5 s + 0.5 s grace, not a minute each
 
 
 def test_dropped_connection_is_not_called_a_timeout(arm, ca_path):
     arm.script(Reply(drop=True))
     f = factory(arm, ca_path, max_retry_after=0.05, retry_total=1)
-    _, err, elapsed = within(5, list_vms(f))
+    _, err, elapsed = within(15, list_vms(f))
     assert err is not None and classify(err)[0] == "ConnectionDropped", classify(err)
-    assert len(arm.requests) == 2 and elapsed < 2
+    assert len(arm.requests) == 2 and elapsed < 10  # one quick retry, no hang
 
 
 def test_deadline_already_passed_sends_nothing(arm, ca_path):
@@ -364,10 +365,10 @@ def test_deadline_already_passed_sends_nothing(arm, ca_path):
 def test_503_then_200_succeeds(arm, ca_path):
     arm.script(Reply(503, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"}), page(_vm("vm1")))
     f = factory(arm, ca_path)
-    vms, err, elapsed = within(5, list_vms(f))
+    vms, err, elapsed = within(15, list_vms(f))
     assert err is None and [v.name for v in vms] == ["vm1"]
     assert arm.methods == ["GET", "GET"] and f.ledger.count == 2
-    assert elapsed < 1.5
+    assert elapsed < 10  # retried promptly, no long backoff
 
 
 @pytest.mark.parametrize("value", ["soon", "Wed, 32 Foo 2026 99:99:99 GMT", "inf", "-5", "nan"])
@@ -376,19 +377,19 @@ def test_garbage_retry_after_still_retries_within_the_cap(arm, ca_path, value):
     failed collector (azure-core raises ValueError for it); nor may 'inf' wait for ever."""
     arm.script(Reply(503, None, {"Retry-After": value}), page(_vm("vm1")))
     f = factory(arm, ca_path, max_retry_after=0.3)
-    vms, err, elapsed = within(5, list_vms(f))
+    vms, err, elapsed = within(15, list_vms(f))
     assert err is None and [v.name for v in vms] == ["vm1"]
-    assert arm.methods == ["GET", "GET"] and elapsed < 2
+    assert arm.methods == ["GET", "GET"] and elapsed < 10  # within the 0.3 s cap, not 'inf'
 
 
 def test_stall_past_read_timeout_retries_then_classifies_timeout(arm, ca_path):
     arm.script(Reply(stall=10))
     f = factory(arm, ca_path, read_timeout=0.25, max_retry_after=0.05, retry_total=2)
-    _, err, elapsed = within(5, list_vms(f))
+    _, err, elapsed = within(20, list_vms(f))
     assert isinstance(err, ServiceResponseError)
     assert classify(err)[0] == "Timeout"
     assert len(arm.requests) == 3  # retried: 1 try + 2 retries, each cut off by the read timeout
-    assert elapsed < 2
+    assert elapsed < 8  # three 0.25 s tries, not one 10 s stall
 
 
 # --------------------------------------------------------------------------- token stays home
@@ -585,7 +586,7 @@ def test_list_share_of_the_deadline_leaves_the_rest_for_other_lists(arm, ca_path
     [cov] = rec.records()
     assert err is None and got == []
     assert (cov.status, cov.error_code) == (m.PARTIAL, "ListDeadlineExceeded") and cov.failed_scopes == ("/vault/a",)
-    assert 0.7 <= elapsed < 1.5
+    assert 0.7 <= elapsed < 3  # its 0.8 s share, not the scan's whole 4 s deadline
     arm.script(page(_vm("vm1")))  # the scan's deadline is intact: the next list is read
     rec2 = Recorder(SUB, f.list_limits)
     assert [v.name for v in _read_vms(f, rec2)] == ["vm1"] and rec2.records()[0].status == m.OK

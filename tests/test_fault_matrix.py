@@ -386,7 +386,7 @@ FAST_RETRIES = ("--max-retry-after", "0.2")  # retry backoff is capped by it too
 
 ROWS = [
     Row("429-retry-after-1200-capped", lambda sim: [Fault.throttle(r"/backupJobs$", retry_after=1200, times=2)],
-        EXIT_OK, max_seconds=20, check=_check_throttle),
+        EXIT_OK, max_seconds=60, check=_check_throttle),
     Row("500-burst-vm-list", lambda sim: [Fault.server_error(VM_LIST, status=500, times=2)],
         EXIT_OK, check=_check_burst),
     Row("503-burst-locks", lambda sim: [Fault.server_error(r"/locks$", status=503, times=2)],
@@ -431,7 +431,7 @@ ROWS = [
         lambda sim: [Fault.stall(r"/vm-app-03/instanceView$", seconds=1.0)], EXIT_INCOMPLETE,
         coverage={m.INSTANCE_VIEWS: ("partial", "Timeout", (VM_APP_03,))},
         blind={r: (VM_APP_03,) for r in BACKUP_VM_INSTANCE_VIEW_RULES},
-        args=("--read-timeout", "0.3", *FAST_RETRIES), max_seconds=15, check=_check_stall),
+        args=("--read-timeout", "0.3", *FAST_RETRIES), max_seconds=30, check=_check_stall),
     Row("html-200-locks", lambda sim: [Fault.html(r"/locks$")], EXIT_INCOMPLETE,
         coverage={m.LOCKS: ("failed", "MalformedResponse", ())}, blind={r: (ALL,) for r in LOCK_RULES}),
     Row("truncated-json-restore-point-collections",
@@ -477,7 +477,7 @@ ROWS = [
     Row("trickle-past-read-timeout-one-vault-policies",
         lambda sim: [Fault.trickle(r"/vaults/rsv-prod-weu/backupPolicies$", seconds=0.2)], EXIT_INCOMPLETE,
         coverage={m.BACKUP_POLICIES: ("partial", "Timeout", (VAULT_WEU,))},
-        args=("--read-timeout", "1", *FAST_RETRIES), max_seconds=20),
+        args=("--read-timeout", "1", *FAST_RETRIES), max_seconds=60),
     Row("trickle-instance-view-until-the-deadline",
         lambda sim: [Fault.trickle(r"/vm-app-03/instanceView$", seconds=0.5)], EXIT_INCOMPLETE,
         coverage={m.INSTANCE_VIEWS: ("partial", "DeadlineExceeded", (VM_APP_03,)),

@@ -482,7 +482,7 @@ def test_stall_is_bounded_by_max_stall():
     with FaultySimulator(scenario(), faults=[Fault.stall(seconds=600)], max_stall=0.2) as s:
         started = time.monotonic()
         assert raw(s, f"{P}?{API}").status_code == 200
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 30  # max_stall 0.2 s, not the fault's 600 s
 
 
 def test_html_body_breaks_json_decoding(sim):
@@ -604,7 +604,7 @@ def test_stop_is_prompt_with_idle_keep_alive_connections():
     time.sleep(0.2)
     started = time.monotonic()
     sim.stop()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # prompt: the stalled request would hold it for 20 s
     stalled.join(5)
     assert not stalled.is_alive()
     with pytest.raises(requests.exceptions.ConnectionError):
