@@ -4,6 +4,8 @@ resources controls. Each hostile check would fail without the writer's escaping.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import html
 import io
 import json
 import re
@@ -20,6 +22,7 @@ from shared_data import SARIF_DIR
 from scanner import inventory as m
 from scanner.model import Finding, Report
 from scanner.output import FORMATS, Writer, _text, write_report, writer
+from scanner.output._marks import short_name
 from scanner.report import validate_report
 
 SARIF_SCHEMA = SARIF_DIR / "sarif-schema-2.1.0.json"
@@ -265,7 +268,8 @@ def test_markdown_tables(report):
     findings = next(t for t in parsed.tables if t[0][:3] == ["Severity", "Status", "Rule"])
     assert len(findings) == 1 + len(report.findings)
     assert {row[1] for row in findings[1:]} == {"FAIL", "NOT_ASSESSED"}
-    assert findings[1][3] == report.findings[0].resource_id
+    assert findings[1][3] == short_name(report.findings[0].resource_id)  # the name, not the ARM id
+    assert not any(row[3].startswith("/subscriptions/") for row in findings[1:])
     links = [a["href"] for tag, a in parsed.tags if tag == "a"]
     assert links and all(h.startswith("https://learn.microsoft.com/") for h in links)
     rules = next(t for t in parsed.tables if t[0] == ["Rule", "Title", "Remediation", "References"])
@@ -289,7 +293,7 @@ def test_markdown_escapes_every_untrusted_string(hostile):
     findings = next(t for t in parsed.tables if t[0][:3] == ["Severity", "Status", "Rule"])
     assert all(len(row) == 6 for row in findings)  # "a|b" did not add a column
     for row, finding in zip(findings[1:], hostile.findings):
-        assert row[3] == _text.visible(finding.resource_id, keep="\n")
+        assert row[3] == _text.visible(short_name(finding.resource_id), keep="\n")
         assert row[4] == _text.visible(finding.resource_group, keep="\n")
         assert row[5] == _text.visible(finding.message, keep="\n")
     assert any(_text.visible(rs.HOSTILE, keep="\n") in row[5] for row in findings)
@@ -399,15 +403,98 @@ def test_junit_any_text_is_well_formed(s):
 
 
 # --------------------------------------------------------------------------- html
-def test_html_escapes_and_has_no_script(hostile):
+def test_html_escapes_and_runs_only_its_own_script(hostile):
+    import base64
+    import hashlib
+
+    from scanner.output import html as html_writer
     out = render(hostile, "html")
     parsed = _Cells()
     parsed.feed(out)
     tags = [t for t, _ in parsed.tags]
-    assert "script" not in tags
-    assert all(a.get("href", "").startswith("https://learn.microsoft.com/") for t, a in parsed.tags if t == "a")
+    assert tags.count("script") == 1  # ours; the hostile <script> is text
+    [script] = re.findall(r"<script>(.*?)</script>", out, flags=re.S)
+    assert script == html_writer.SCRIPT
+    assert all(a.get("href", "").startswith(("https://learn.microsoft.com/", "#")) for t, a in parsed.tags if t == "a")
+    # Self-contained: nothing is fetched (no src, no stylesheet link, no remote URL outside <a href>).
+    assert not [a for t, a in parsed.tags if "src" in a or t in ("link", "iframe", "img", "object", "embed")]
     csp = [a for t, a in parsed.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
     assert csp and "default-src 'none'" in csp[0]["content"]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp[0]["content"]  # only this exact script may run
+    assert "unsafe-inline" not in csp[0]["content"].split("script-src", 1)[1].split(";")[0]
+    assert any(t == "meta" and a.get("name") == "viewport" for t, a in parsed.tags)
     text = "".join(parsed.text)
     assert "<script>alert(1)</script>" in text  # shown as text
     assert "\x00" not in out and "\x1b" not in out
+    # Attribute values the filters read are escaped too: the hostile resource group is one option.
+    rg_options = re.search(r'<select id="f-rg">(.*?)</select>', out).group(1)
+    assert html.escape(rs.FORMULA, quote=True) in rg_options
+
+
+def test_html_triage_structure(hostile):
+    out = render(hostile, "html")
+    # Incomplete coverage: a banner before everything else; readiness before the findings.
+    assert out.index('id="incomplete"') < out.index('id="readiness"') < out.index('id="findings"')
+    parsed = _Cells()
+    parsed.feed(out)
+    details = [a for t, a in parsed.tags if t == "details" and a.get("class") == "finding"]
+    assert len(details) == len(hostile.findings)
+    assert [(d["data-rule"], d["data-severity"], d["data-status"]) for d in details] == [
+        (f.rule_id, f.severity, f.status) for f in sorted(
+            hostile.findings, key=lambda f: (f.status == "NOT_ASSESSED", -rs_rank(f.severity)))]
+    assert {d["data-base"] for d in details} == {""}  # no baseline: no marks, the filter disabled
+    assert re.search(r'<select id="f-base" disabled>', out)
+    # Evidence and remediation folded per finding.
+    assert out.count('<details class="evidence"') == sum(1 for f in hostile.findings if f.evidence)
+    assert out.count("<strong>Remediation:</strong>") == len(hostile.findings)
+
+
+def rs_rank(severity: str) -> int:
+    from rules.base import SEVERITY_RANK
+    return SEVERITY_RANK[severity]
+
+
+def test_html_complete_scan_has_no_banner(report):
+    complete = dataclasses.replace(report, coverage=tuple(c for c in report.coverage if c.status == "ok"))
+    assert 'id="incomplete"' not in render(complete, "html")
+    assert 'id="incomplete"' in render(report, "html")
+
+
+def _many_findings(report: Report, n: int) -> Report:
+    """`report` with `n` FAIL findings of its first rule on distinct VMs, messages as long as real ones."""
+    base = _finding(report, "BCDR501")
+    findings = tuple(dataclasses.replace(
+        base, resource_id=f"/subscriptions/{base.subscription_id}/resourceGroups/rg-{i % 40}/providers/"
+                          f"Microsoft.Compute/virtualMachines/vm-{i:05d}",
+        resource_group=f"rg-{i % 40}", fingerprint=f"{i:032x}",
+        message=f"18 instant restore points of vm-{i:05d}, the limit is 18 (Standard policy); the next "
+                "backup fails with UserErrorRpCollectionLimitReached until expired points are cleaned up")
+        for i in range(n))
+    return dataclasses.replace(report, findings=findings)
+
+
+def test_markdown_stays_under_githubs_step_summary_limit(report):
+    from scanner.output.markdown import GITHUB_SUMMARY_LIMIT
+    big = _many_findings(report, 5000)
+    out = render(big, "markdown")
+    size = len(out.encode("utf-8"))
+    assert size < GITHUB_SUMMARY_LIMIT
+    parsed = _gfm(out)
+    findings = next(t for t in parsed.tables if t[0][:3] == ["Severity", "Status", "Rule"])
+    shown = len(findings) - 1
+    assert 1000 < shown < 5000
+    assert f"Truncated: {5000 - shown} of 5000 findings are not shown" in out
+    assert out.count("Truncated:") == 1 and "## Rules" in out  # the rules section is kept whole
+    assert findings[-1][3] == f"vm-{shown - 1:05d}"  # most severe first, cut at the end, rows whole
+    # Nothing is cut below the limit: the same report with 500 findings is whole.
+    small = render(_many_findings(report, 500), "markdown")
+    assert "Truncated" not in small
+
+
+def test_markdown_truncation_respects_a_smaller_budget(report):
+    from scanner.output.markdown import MarkdownWriter
+    buf = io.StringIO()
+    MarkdownWriter(max_bytes=20_000).write(_many_findings(report, 300), buf)
+    assert len(buf.getvalue().encode()) <= 20_000
+    assert "Truncated:" in buf.getvalue()

@@ -1,0 +1,44 @@
+"""Small readings of a finding that several writers share (HTML, markdown, JUnit)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import ids
+from ..model import Finding
+
+NEW, UNCHANGED = "new", "unchanged"
+
+# Where a baseline comparison may put its mark on a finding (the attribute name the baseline work
+# chose is read here, in one place; a report without a baseline has none of them).
+_BASELINE_ATTRS = ("baseline", "baseline_status", "baseline_state", "change")
+
+
+def baseline_mark(f: Finding) -> str:
+    """"new" or "unchanged" when the report was compared with a baseline, else ""."""
+    for attr in _BASELINE_ATTRS:
+        value = getattr(f, attr, None)
+        if isinstance(value, str) and value.lower() in (NEW, UNCHANGED):
+            return value.lower()
+    return ""
+
+
+def has_baseline(findings: tuple[Finding, ...] | list[Finding]) -> bool:
+    return any(baseline_mark(f) for f in findings)
+
+
+def short_name(resource_id: str) -> str:
+    """What a person calls the resource: its last name segment, with the parent for the nested
+    resources that are only meaningful under it (a vault's protected item, a disk's snapshot),
+    e.g. `vault1/vm;iaasvmcontainerv2;rg;app1` becomes `app1` when the item names its VM."""
+    name = ids.name_of(resource_id) or resource_id
+    if ";" in name:  # Recovery Services item and container names: iaasvmcontainerv2;rg;vm
+        name = name.rsplit(";", 1)[-1] or name
+    return name
+
+
+def evidence_value(value: Any) -> str:
+    """An evidence value as one readable string (strings as they are, the rest as JSON)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
