@@ -60,6 +60,8 @@ class Evaluation:
     rules_run: tuple[str, ...]
     rule_errors: tuple[str, ...] = ()
     rules: tuple[RuleDescriptor, ...] = ()  # every rule that ran, with the severity and params it ran with
+    # rule code -> the resources it passed, in the order it judged them (JUnit lists passes as test cases)
+    passed_resources: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def fingerprint(rule_id: str, resource_id: str, key: str = "") -> str:
@@ -76,6 +78,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
     wanted = set(only) if only else None
     findings: list[Finding] = []
     passed: dict[str, int] = {}
+    passed_ids: dict[str, list[str]] = {}
     run: list[str] = []
     descriptors: list[RuleDescriptor] = []
     errors: list[str] = []
@@ -108,6 +111,7 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
         for res in results:
             if res.status == PASS:
                 passed[code] = passed.get(code, 0) + 1
+                passed_ids.setdefault(code, []).append(res.resource_id)
                 continue
             f = _finding(rule, cfg, res, inv)
             if f.fingerprint in seen:
@@ -115,7 +119,8 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
             seen.add(f.fingerprint)
             findings.append(f)
     findings.sort(key=lambda f: (f.status != FAIL, -_rank(f.severity), f.rule_id, f.resource_id.lower()))
-    return Evaluation(tuple(findings), passed, tuple(run), tuple(errors), tuple(descriptors))
+    return Evaluation(tuple(findings), passed, tuple(run), tuple(errors), tuple(descriptors),
+                      {code: tuple(v) for code, v in passed_ids.items()})
 
 
 def _rank(severity: str) -> int:

@@ -14,6 +14,10 @@ off every finding into one top-level `rules[]` entry per rule that ran; a findin
 Schema 2.1 added `readiness` (three verdicts per VM, backup / restore / failover, derived from the
 findings by scanner.readiness) and `affected_vms` on every finding (the VMs it concerns). Reports of
 2.0 and 1.0 load with an empty readiness and no affected VMs.
+
+Schema 2.2 added `passed` (rule code -> the resource ids it passed), so that a CI view can list a
+pass as a test case (JUnit) and not only count it. Older reports load with no passed ids (their
+counts stay in `summary`).
 """
 from __future__ import annotations
 
@@ -34,8 +38,8 @@ if TYPE_CHECKING:  # annotations only: the model loads the rule catalog only to 
 
 # Bump the minor version when keys are added, the major when a key changes meaning or goes away.
 # The schema pins it with `const`, so a dashboard can tell which shape it is reading.
-REPORT_SCHEMA_VERSION = "2.1"
-READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", REPORT_SCHEMA_VERSION)
+REPORT_SCHEMA_VERSION = "2.2"
+READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", "2.1", REPORT_SCHEMA_VERSION)
 TOOL_NAME = "az-bcdr-scan"
 FINDING_STATUSES = (FAIL, NOT_ASSESSED)
 COVERAGE_STATUSES = (OK, PARTIAL, FAILED)
@@ -221,6 +225,8 @@ class Report:
     resources_by_type: Mapping[str, int] = field(default_factory=dict, hash=False)  # Inventory items by kind
     rule_errors: tuple[str, ...] = ()  # rules that raised; their subscriptions got NOT_ASSESSED findings
     readiness: tuple[VmReadiness, ...] = ()  # one entry per VM of the inventory (schema 2.1)
+    # rule code -> resource ids it passed (schema 2.2); the counts are passed_by_rule
+    passed_resources: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         # What every writer relies on: known words (they become CSS classes, SARIF levels, table
@@ -240,6 +246,9 @@ class Report:
         for code in self.passed_by_rule:
             if code not in known:
                 raise ReportFormatError(f"summary/passed_by_rule: {code} is not in rules")
+        for code in self.passed_resources:
+            if code not in known:
+                raise ReportFormatError(f"passed: {code} is not in rules")
         for i, vm in enumerate(self.readiness):  # verdict words become CSS classes and table styles
             for op in OPERATIONS:
                 _check_word(getattr(vm, op).verdict, VERDICTS, f"readiness/vms/{i}/{op}/verdict")
@@ -301,6 +310,7 @@ class Report:
             "readiness": {"summary": readiness_summary(self.readiness),
                           "vms": [readiness_to_dict(r) for r in self.readiness]},
             "findings": [f.to_dict() for f in self.findings],
+            "passed": {code: list(ids) for code, ids in self.passed_resources.items()},
         }
 
     @classmethod
@@ -331,6 +341,7 @@ class Report:
             rule_errors=_strs(summary, "rule_errors", "summary"),
             readiness=tuple(readiness_from_dict(r, f"readiness/vms/{i}") for i, r in enumerate(
                 _list(_object(d.get("readiness", {"vms": []}), "readiness").get("vms"), "readiness/vms"))),
+            passed_resources=_passed(d),
         )
 
     @classmethod
@@ -340,6 +351,14 @@ class Report:
         except json.JSONDecodeError as exc:
             raise ReportFormatError(f"not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+def _passed(d: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The passed resource ids by rule (schema 2.2; absent before, read as none)."""
+    passed = _object(d.get("passed", {}), "passed")
+    for code in passed:
+        _rule_id({"id": code}, "id", "passed")
+    return {code: _strs(passed, code, "passed") for code in passed}
 
 
 # --------------------------------------------------------------------------- schema 1.0

@@ -50,6 +50,7 @@ def build_report(evaluation: "engine.Evaluation", inventory: "Inventory", starte
         resources_by_type=resources_by_type(inventory),
         rule_errors=tuple(evaluation.rule_errors),
         readiness=readiness(inventory, evaluation.findings),
+        passed_resources=dict(evaluation.passed_resources),
     )
 
 

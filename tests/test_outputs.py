@@ -363,22 +363,86 @@ def test_csv_any_text_round_trips_guarded(s):
 
 
 # --------------------------------------------------------------------------- junit
+# The strict Jenkins JUnit schema (jenkinsci/xunit-plugin, src/main/resources/org/jenkinsci/plugins/
+# xunit/types/model/xsd/junit-10.xsd), written out as its shape: per element, the attributes it
+# allows, the ones it requires, and the child elements it allows. Anything else fails the XSD.
+_SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
+JENKINS_JUNIT = {
+    "testsuites": ({"name", "time", "tests", "failures", "errors"}, set(), {"testsuite"}),
+    "testsuite": ({"name", "tests", "failures", "errors", "group", "time", "skipped", "timestamp", "hostname", "id",
+                   "package", "file", "log", "url"}, {"name", "tests", "failures", "errors"},
+                  {"testsuite", "properties", "testcase", "system-out", "system-err"}),
+    "properties": (set(), set(), {"property"}),
+    "property": ({"name", "value"}, {"name", "value"}, set()),
+    "testcase": ({"name", "time", "classname", "group"}, {"name"},
+                 {"skipped", "error", "failure", "rerunFailure", "rerunError", "flakyFailure", "flakyError",
+                  "system-out", "system-err"}),
+    "failure": ({"type", "message"}, set(), set()),
+    "error": ({"type", "message"}, set(), set()),
+    "skipped": ({"type", "message"}, set(), set()),
+}
+
+
+def assert_jenkins_junit(root: ET.Element) -> None:
+    assert root.tag == "testsuites"  # a single root, and it is testsuites
+    for el in root.iter():
+        assert el.tag in JENKINS_JUNIT, el.tag
+        allowed, required, children = JENKINS_JUNIT[el.tag]
+        assert set(el.attrib) <= allowed, (el.tag, set(el.attrib) - allowed)
+        assert required <= set(el.attrib), (el.tag, required - set(el.attrib))
+        assert {c.tag for c in el} <= children, (el.tag, {c.tag for c in el} - children)
+        if el.tag in ("testsuites", "testsuite") and "time" in el.attrib:
+            assert _SUREFIRE_TIME.fullmatch(el.get("time")), el.get("time")
+
+
+def test_jenkins_shape_rejects_what_the_xsd_rejects():
+    # The checker can fail: the attributes the old writer put on the root, a stray child.
+    bad = ET.fromstring('<testsuites name="x" skipped="1" timestamp="t"><testsuite name="a" tests="0" '
+                        'failures="0" errors="0"/></testsuites>')
+    with pytest.raises(AssertionError):
+        assert_jenkins_junit(bad)
+    with pytest.raises(AssertionError):
+        assert_jenkins_junit(ET.fromstring('<testsuites><testsuite name="a" tests="0"/></testsuites>'))
+    with pytest.raises(AssertionError):
+        assert_jenkins_junit(ET.fromstring('<testsuites time="1.5s"/>'))
+
+
 def test_junit_counts_and_structure(report):
     root = ET.fromstring(render(report, "junit"))
-    assert root.tag == "testsuites"
+    assert_jenkins_junit(root)
     fails = sum(1 for x in report.findings if x.status == "FAIL")
     unknown = sum(1 for x in report.findings if x.status == "NOT_ASSESSED")
-    assert (int(root.get("failures")), int(root.get("skipped")), int(root.get("errors"))) == (fails, unknown, 2)
     cases = root.findall(".//testcase")
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert (int(root.get("failures")), len(skipped), int(root.get("errors"))) == (fails, unknown, 2)
     assert int(root.get("tests")) == len(cases)
+    assert root.get("time") == "190.000"  # the scan's duration, 06:00:00 to 06:03:10
+    assert all(c.get("time") == "0" for c in cases)
+    # One case per rule x resource, passes included: every pass the engine counted is a case.
+    passes = [c for c in cases if len(c) == 0 and not c.get("name").endswith("no resources")]
+    assert len(passes) == report.summary.passed == 1
+    assert passes[0].get("name") == "BCDR502 app1" and passes[0].get("classname") == "az-bcdr-scan.BCDR502.rg-app"
     suite = next(s for s in root.findall("testsuite") if s.get("name").startswith("BCDR501"))
     [case] = suite.findall("testcase")
-    assert case.get("name") == _finding(report, "BCDR501").resource_id
+    assert case.get("name") == "BCDR501 app1"  # rule code + short resource name, not the ARM id
     assert case.find("failure") is not None
+    assert _finding(report, "BCDR501").resource_id in case.find("failure").text  # the full id in the text
     quiet = next(s for s in root.findall("testsuite") if s.get("name").startswith("BCDR602"))
-    assert [c.get("name") for c in quiet.findall("testcase")] == ["no findings"]
-    skipped = [c for c in cases if c.find("skipped") is not None]
-    assert {c.get("classname") for c in skipped} == {"az-bcdr-scan.BCDR401", "az-bcdr-scan.BCDR701"}
+    assert [c.get("name") for c in quiet.findall("testcase")] == ["BCDR602 no resources"]
+    assert {c.get("classname").split(".")[1] for c in skipped} == {"BCDR401", "BCDR701"}
+
+
+def test_junit_of_the_demo_lists_every_pass(tmp_path):
+    from scanner.api import ScanOptions, demo_options, scan
+    with demo_options(ScanOptions(max_retry_after=1, timeout=120)) as opts:
+        demo = scan(opts)
+    root = ET.fromstring(render(demo, "junit"))
+    assert_jenkins_junit(root)
+    cases = root.findall(".//testcase")
+    failed = sum(1 for c in cases if c.find("failure") is not None)
+    assert failed == demo.summary.failed
+    assert sum(1 for c in cases if len(c) == 0 and not c.get("name").endswith("no resources")) == demo.summary.passed > 0
+    assert not [c for c in cases if "/subscriptions/" in c.get("name")]
 
 
 def test_junit_is_well_formed_with_hostile_strings(hostile):

@@ -36,11 +36,25 @@ def test_schema_is_valid_draft_2020_12_and_shipped_as_package_data():
 def test_report_top_level_shape():
     inv = rs.scenario()
     doc = rs.report(inv, arm_requests=57, tool_version="1.2.3").to_dict()
-    assert list(doc) == ["schema_version", "tool", "scan", "rules", "coverage", "summary", "readiness", "findings"]
-    assert doc["schema_version"] == REPORT_SCHEMA_VERSION == "2.1"
+    assert list(doc) == ["schema_version", "tool", "scan", "rules", "coverage", "summary", "readiness", "findings",
+                         "passed"]
+    assert doc["schema_version"] == REPORT_SCHEMA_VERSION == "2.2"
     assert doc["tool"] == {"name": "az-bcdr-scan", "version": "1.2.3"}
     assert doc["scan"] == {"started_at": rs.STARTED, "finished_at": rs.FINISHED,
                            "subscriptions": [f.SUB, f.SUB2], "arm_requests": 57}
+
+
+def test_passed_resources_are_kept_by_rule_and_match_the_counts():
+    report = rs.report()
+    doc = report.to_dict()
+    assert {code: len(ids) for code, ids in doc["passed"].items()} == {
+        code: n for code, n in doc["summary"]["passed_by_rule"].items() if n}
+    # app1's restore point collection is at the limit (BCDR501 FAIL) but holds no expired points
+    # (BCDR502 PASS): the pass is listed by the VM's id as Azure returned it.
+    assert doc["passed"] == {"BCDR502": [f.vm("app1", rg="rg-app").display_id]}
+    assert Report.from_dict(doc).passed_resources == report.passed_resources
+    older = {k: v for k, v in doc.items() if k != "passed"} | {"schema_version": "2.1"}
+    assert Report.from_dict(older).passed_resources == {}  # a 2.1 report loads, with no passed ids
 
 
 def test_findings_list_fail_and_not_assessed_and_refer_to_their_rule():
