@@ -81,3 +81,25 @@ def test_golden(fmt, name):
     if UPDATE:
         path.write_text(text, encoding="utf-8", newline="")
     assert path.read_text(encoding="utf-8") == text, f"{name} changed: review, then regenerate (module docstring)"
+
+
+# The human formats: html, markdown, junit and table, over the same scenario.
+TEXT_GOLDEN = {"html": "hostile.html", "markdown": "hostile.md", "junit": "hostile.junit.xml",
+               "table": "hostile.table.txt"}
+
+
+@pytest.mark.parametrize("fmt", sorted(TEXT_GOLDEN))
+def test_golden_text_formats(fmt, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "140")  # the table's width when not a terminal
+    text = _render(fmt)
+    assert "\x1b" not in text and "\x00" not in text  # ANSI escapes and NULs never reach a file raw
+    if fmt in ("html", "junit"):
+        assert rs.SCRIPT not in text and "&lt;script&gt;" in text
+    if fmt == "markdown":
+        assert "<script>" not in text and rs.FORMULA not in text and "a|b" not in text
+    if fmt == "table":
+        assert "\\x1b" in text  # ESC made visible, not sent to the terminal
+    path = GOLDEN / TEXT_GOLDEN[fmt]
+    if UPDATE:
+        path.write_text(text, encoding="utf-8", newline="")
+    assert path.read_text(encoding="utf-8") == text, f"{path.name} changed: review, then regenerate (module docstring)"
