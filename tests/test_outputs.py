@@ -562,3 +562,11 @@ def test_markdown_truncation_respects_a_smaller_budget(report):
     MarkdownWriter(max_bytes=20_000).write(_many_findings(report, 300), buf)
     assert len(buf.getvalue().encode()) <= 20_000
     assert "Truncated:" in buf.getvalue()
+
+
+def test_junit_of_a_report_without_passed_ids_says_how_many_passed(report):
+    older = Report.from_dict({k: v for k, v in report.to_dict().items() if k != "passed"} | {"schema_version": "2.1"})
+    root = ET.fromstring(render(older, "junit"))
+    assert_jenkins_junit(root)
+    suite = next(s for s in root.findall("testsuite") if s.get("name").startswith("BCDR502"))
+    assert [c.get("name") for c in suite.findall("testcase")] == ["BCDR502 1 passed"]
