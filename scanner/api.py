@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -45,6 +46,9 @@ class ScanOptions:
     max_pages: int = 2000  # per list: a service that keeps handing out new nextLinks stops here
     workers: int = 8  # concurrent per-VM requests per subscription
     job_window_days: int = 7  # backup job history to read
+    # Set it (from a signal handler, another thread) to end the scan now: what was read is reported,
+    # the rest is coverage with the code Interrupted.
+    interrupt: threading.Event | None = field(default=None, compare=False)
 
     @property
     def scope_request(self) -> ScopeRequest:
@@ -61,7 +65,8 @@ def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None 
     settings = ArmSettings(endpoint=options.endpoint, verify=options.verify, timeout=options.timeout,
                            max_retry_after=options.max_retry_after, read_timeout=options.read_timeout,
                            max_pages=options.max_pages)
-    factory = ClientFactory(options.credential if options.credential is not None else make_credential(), settings)
+    factory = ClientFactory(options.credential if options.credential is not None else make_credential(), settings,
+                            interrupt=options.interrupt)
     started = utcnow()
     scope = establish(factory, options.scope_request)
     inv = collect(factory, list(scope.subscriptions),

@@ -94,6 +94,11 @@ class DeadlineExceeded(ScanError):
     code = "DeadlineExceeded"
 
 
+class Interrupted(DeadlineExceeded):
+    """The user interrupted the scan (Ctrl-C): what was read is kept, what was not is recorded so."""
+    code = "Interrupted"
+
+
 class ListDeadlineExceeded(DeadlineExceeded):
     """One list used up its share of the deadline (a service paging without end)."""
     code = "ListDeadlineExceeded"
@@ -165,12 +170,23 @@ def call_scope(key: str, budget: float | None = None) -> Iterator[CallScope]:
 
 
 class Deadline:
-    def __init__(self, seconds: float | None):
+    """The scan's overall deadline, which an interrupt (Ctrl-C, `interrupt`) ends at once: every
+    request after it fails before it is sent, every retry wait wakes, and the watchdog cuts the
+    responses in flight."""
+
+    def __init__(self, seconds: float | None, interrupt: threading.Event | None = None):
         self.seconds = seconds
         self._end = time.monotonic() + seconds if seconds else None
+        self.interrupt = interrupt if interrupt is not None else threading.Event()
 
     def remaining(self) -> float:
+        if self.interrupt.is_set():
+            return 0.0
         return float("inf") if self._end is None else self._end - time.monotonic()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds` unless interrupted first; True when interrupted."""
+        return self.interrupt.wait(seconds)
 
     def call_remaining(self) -> tuple[float, bool]:
         """(seconds left for the current request, whether the list's share binds rather than the
@@ -184,6 +200,8 @@ class Deadline:
         return overall, False
 
     def expired(self, by_list: bool) -> ScanError:
+        if self.interrupt.is_set():
+            return Interrupted("interrupted (Ctrl-C) before this was read")
         if by_list:
             scope = _SCOPE.get()
             budget = scope.budget if scope is not None and scope.budget else 0.0
@@ -267,6 +285,16 @@ class Watchdog:
                 self._thread.start()
             self._cond.notify()
         return w
+
+    def fire_all(self) -> None:
+        """Cut every response in flight now (the scan was interrupted)."""
+        with self._cond:
+            watches = list(self._by_thread.values())
+            for w in watches:
+                w.fired = True
+        for w in watches:
+            if w.conn is not None:
+                _abort(w.conn)
 
     def stop(self, w: _Watch) -> None:
         with self._cond:
@@ -597,8 +625,8 @@ class CappedRetryPolicy(RetryPolicy):
                 code, message = _throttle_details(response)
                 raise Throttled(code, f"still throttled when the deadline came ({message})")
             raise self.deadline.expired(by_list)
-        if planned > 0:
-            transport.sleep(planned)
+        if planned > 0 and self.deadline.wait(planned):  # an interrupt ends the wait at once
+            raise self.deadline.expired(False)
 
 
 def _throttle_details(response: Any) -> tuple[str, str]:
@@ -692,14 +720,15 @@ class ListLimits:
 class ClientFactory:
     """Builds every SDK client with the same guard, retry, deadline and ledger."""
 
-    def __init__(self, credential: Any, settings: ArmSettings, ledger: RequestLedger | None = None):
+    def __init__(self, credential: Any, settings: ArmSettings, ledger: RequestLedger | None = None,
+                 interrupt: threading.Event | None = None):
         self.credential = credential
         self.settings = settings
         self.endpoint = settings.endpoint.rstrip("/")
         self.netloc = urlsplit(self.endpoint).netloc
         self.scope = f"{self.endpoint}/.default"
         self.ledger = ledger or RequestLedger()
-        self.deadline = Deadline(settings.timeout)
+        self.deadline = Deadline(settings.timeout, interrupt)
         self.breakers = Breakers()
         self.pacer = ReadPacer(settings.read_burst, settings.reads_per_second)
         self.list_limits = ListLimits(max_pages=settings.max_pages, breakers=self.breakers,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterator, TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -195,15 +197,50 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
                          read_timeout=read_timeout, max_pages=max_pages, workers=workers, job_window_days=job_window_days)
     saver = _inventory_saver(save_inventory)
-    if demo:
-        with demo_options(common) as options:
+    interrupt = threading.Event()
+    common = replace(common, interrupt=interrupt)
+    with _ctrl_c_ends_the_scan(interrupt):
+        if demo:
+            with demo_options(common) as options:
+                report = scan(options, on_inventory=saver)
+        else:
+            from .arm import make_credential, tls_verify_from_env
+            options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
+                              verify=tls_verify_from_env(), credential=make_credential())
             report = scan(options, on_inventory=saver)
-    else:
-        from .arm import make_credential, tls_verify_from_env
-        options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
-                          verify=tls_verify_from_env(), credential=make_credential())
-        report = scan(options, on_inventory=saver)
-    ctx.exit(_write_and_exit(report, cfg, fmt, output, fail_on))
+    code = _write_and_exit(report, cfg, fmt, output, fail_on)
+    if interrupt.is_set():
+        _err("az-bcdr-scan: interrupted: the report holds what was read before Ctrl-C (exit 3)")
+        _INTERRUPTED.set()
+        code = EXIT_INCOMPLETE
+    ctx.exit(code)
+
+
+# Set when a scan of this process was interrupted and its report written (console_main reads it).
+_INTERRUPTED = threading.Event()
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_the_scan(interrupt: threading.Event) -> Iterator[None]:
+    """While the scan runs, the first Ctrl-C (SIGINT) ends it at once and keeps what was read: the
+    deadline expires, retry waits wake, the watchdog cuts the responses in flight, and the report is
+    written as usual (exit 3). A second Ctrl-C stops without a report."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from .arm import WATCHDOG
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if interrupt.is_set():
+            raise KeyboardInterrupt
+        interrupt.set()
+        WATCHDOG.fire_all()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @cli.command()
@@ -275,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:  # usage errors: one line, exit 2
         _err(f"az-bcdr-scan: error: {exc.format_message()}")
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # a second Ctrl-C, or one outside the scan
         _err("az-bcdr-scan: interrupted")
         return EXIT_USAGE
     except BrokenPipeError:
@@ -289,5 +326,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def console_main() -> None:
+    """The `az-bcdr-scan` command. After an interrupted scan (its report is written by then) the
+    process ends at once: the interpreter's teardown of the Azure SDK modules takes up to a second
+    or two on a busy machine, and Ctrl-C is meant to act within two."""
+    code = main()
+    if _INTERRUPTED.is_set():
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -109,7 +109,7 @@ def test_the_wheel_the_image_installs_builds_with_its_data_and_entrypoint(tmp_pa
     assert any(n.startswith("scanner/simulator/scenarios/") and n.endswith(".json") for n in names)  # --demo
     assert any(n.startswith("rules/") and n.endswith(".json") for n in names)
     assert any(n.endswith(".dist-info/LICENSE") or "/licenses/LICENSE" in n for n in names)
-    assert re.search(r"^az-bcdr-scan = scanner\.cli:main$", entry_points, flags=re.M)
+    assert re.search(r"^az-bcdr-scan = scanner\.cli:console_main$", entry_points, flags=re.M)
     assert "License: MIT" in metadata or "License-Expression: MIT" in metadata
     assert not [n for n in names if n.startswith("tests/")]
 
