@@ -506,7 +506,9 @@ class GuardedTransport(RequestsTransport):
                 if wait >= left:  # the bucket refills too late for this list or scan
                     self._pacer.cancel(paced)
                     raise self._deadline.expired(self._deadline.call_remaining()[1])
-                time.sleep(wait)
+                if self._deadline.wait(wait):  # an interrupt (Ctrl-C) ends the pacing wait at once
+                    self._pacer.cancel(paced)
+                    raise self._deadline.expired(False)
                 left = self._deadline.check()
         try:
             response = self._send(request, method, parts.path, left, **kwargs)
