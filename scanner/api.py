@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, TextIO
 
 from . import __version__
 from .engine import RuleSettings
@@ -49,6 +49,8 @@ class ScanOptions:
     # Set it (from a signal handler, another thread) to end the scan now: what was read is reported,
     # the rest is coverage with the code Interrupted.
     interrupt: threading.Event | None = field(default=None, compare=False)
+    # A stream (stderr on a terminal) to draw live progress on while collecting; None: no progress.
+    progress: TextIO | None = field(default=None, compare=False)
 
     @property
     def scope_request(self) -> ScopeRequest:
@@ -69,8 +71,13 @@ def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None 
                             interrupt=options.interrupt)
     started = utcnow()
     scope = establish(factory, options.scope_request)
-    inv = collect(factory, list(scope.subscriptions),
-                  CollectOptions(job_window_days=options.job_window_days, workers=options.workers), now=started)
+    progress: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if options.progress is not None:
+        from .progress import live
+        progress = live(factory, list(scope.subscriptions), options.progress)
+    with progress:
+        inv = collect(factory, list(scope.subscriptions),
+                      CollectOptions(job_window_days=options.job_window_days, workers=options.workers), now=started)
     inv = dataclasses.replace(inv, scope=scope.kind)
     if on_inventory is not None:
         on_inventory(inv)

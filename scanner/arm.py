@@ -546,6 +546,20 @@ class GuardedTransport(RequestsTransport):
             WATCHDOG.stop(watch)
 
 
+class WaitStats:
+    """How often and how long the scan waited for throttling (429s): the progress display reads it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self.seconds = 0.0
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.count += 1
+            self.seconds += max(0.0, seconds)
+
+
 class CappedRetryPolicy(RetryPolicy):
     """RetryPolicy with `Retry-After` capped, throttling retried until the deadline, per-scope
     circuit breakers, and the overall deadline kept.
@@ -558,7 +572,8 @@ class CappedRetryPolicy(RetryPolicy):
 
     THROTTLE_FLOOR = 0.01  # seconds: a 429 with Retry-After 0 must not become a busy loop
 
-    def __init__(self, max_retry_after: float, deadline: Deadline, breakers: Breakers | None = None, **kwargs: Any):
+    def __init__(self, max_retry_after: float, deadline: Deadline, breakers: Breakers | None = None,
+                 waits: "WaitStats | None" = None, **kwargs: Any):
         kwargs.setdefault("retry_total", 4)
         kwargs.setdefault("retry_backoff_factor", 0.5)
         kwargs.setdefault("retry_backoff_max", max_retry_after)
@@ -566,6 +581,7 @@ class CappedRetryPolicy(RetryPolicy):
         self.max_retry_after = max_retry_after
         self.deadline = deadline
         self.breakers = breakers or Breakers()
+        self.waits = waits if waits is not None else WaitStats()
         self._throttle = threading.local()  # the last 429 of the request this thread is retrying
 
     def send(self, request):
@@ -627,6 +643,8 @@ class CappedRetryPolicy(RetryPolicy):
                 code, message = _throttle_details(response)
                 raise Throttled(code, f"still throttled when the deadline came ({message})")
             raise self.deadline.expired(by_list)
+        if throttled:
+            self.waits.add(planned)
         if planned > 0 and self.deadline.wait(planned):  # an interrupt ends the wait at once
             raise self.deadline.expired(False)
 
@@ -731,6 +749,8 @@ class ClientFactory:
         self.scope = f"{self.endpoint}/.default"
         self.ledger = ledger or RequestLedger()
         self.deadline = Deadline(settings.timeout, interrupt)
+        self.waits = WaitStats()  # throttling waits, for the progress display
+        self.recorders: list[Any] = []  # one coverage Recorder per subscription being collected (progress)
         self.breakers = Breakers()
         self.pacer = ReadPacer(settings.read_burst, settings.reads_per_second)
         self.list_limits = ListLimits(max_pages=settings.max_pages, breakers=self.breakers,
@@ -741,7 +761,7 @@ class ClientFactory:
         transport = GuardedTransport(self.netloc, self.ledger, self.deadline, self.pacer, connection_verify=s.verify,
                                      read_timeout=s.read_timeout, connection_timeout=s.connection_timeout)
         return dict(base_url=self.endpoint, credential_scopes=[self.scope], transport=transport,
-                    retry_policy=CappedRetryPolicy(s.max_retry_after, self.deadline, self.breakers,
+                    retry_policy=CappedRetryPolicy(s.max_retry_after, self.deadline, self.breakers, self.waits,
                                                    retry_total=s.retry_total),
                     logging_enable=False)
 

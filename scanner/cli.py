@@ -172,13 +172,14 @@ def _formats() -> list[str]:
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
 @click.option("--demo", is_flag=True, help="Scan the bundled demo subscription on a loopback ARM simulator (no Azure account needed).")
 @click.option("--debug", is_flag=True, help="Verbose logs and tracebacks (never request headers or tokens).")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr (it is only drawn when stderr is a terminal).")
 @click.version_option(__version__, prog_name="az-bcdr-scan")
 @click.pass_context
 def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: str | None,
         output: str | None, arm_endpoint: str,
         fail_on: str | None, config_path: str | None, save_inventory: str | None, timeout: float,
         max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int, demo: bool,
-        debug: bool) -> None:
+        debug: bool, quiet: bool) -> None:
     """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
 
     Read-only: it only ever sends GET requests to Azure Resource Manager."""
@@ -198,7 +199,9 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
                          read_timeout=read_timeout, max_pages=max_pages, workers=workers, job_window_days=job_window_days)
     saver = _inventory_saver(save_inventory)
     interrupt = threading.Event()
-    common = replace(common, interrupt=interrupt)
+    # Progress only for a person at a terminal: never with --quiet or --debug (log lines), never in a CI log.
+    show_progress = not quiet and not debug and sys.stderr.isatty()
+    common = replace(common, interrupt=interrupt, progress=sys.stderr if show_progress else None)
     with _ctrl_c_ends_the_scan(interrupt):
         if demo:
             with demo_options(common) as options:

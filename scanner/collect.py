@@ -91,6 +91,7 @@ def collect(factory: ClientFactory, subscriptions: list[str], options: CollectOp
 
 def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:
     rec = Recorder(sub, factory.list_limits)
+    factory.recorders.append(rec)  # the progress display reads how many collectors have started
     out = _Parts()
     compute = factory.compute(sub)
 

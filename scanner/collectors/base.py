@@ -178,6 +178,11 @@ class Recorder:
             if scope and ids.norm(scope) not in e.failed_scopes:
                 e.failed_scopes.append(ids.norm(scope))
 
+    def started(self) -> int:
+        """How many collectors have recorded something (ok, partial or failed) so far."""
+        with self._lock:
+            return len(self._entries)
+
     def get(self, collector: str) -> m.Coverage | None:
         return next((c for c in self.records() if c.collector == collector), None)
 
