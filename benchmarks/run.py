@@ -136,7 +136,7 @@ def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, pro
         import threading
 
         def start(*_: Any) -> None:
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.thread_time)
             profiles.append(prof)
             prof.enable()
         threading.setprofile(start)

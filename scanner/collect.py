@@ -28,7 +28,7 @@ from .collectors import network as netc
 from .collectors import recovery as rsv
 from .collectors import resources as res
 from .collectors import site_recovery as asrc
-from .collectors.base import Recorder, breaker_scope, read_list, wire
+from .collectors.base import Recorder, breaker_scope, fetch, raw_json, read_list, wire
 from .timeutil import iso, utcnow
 from .timeutil import parse as parse_time
 
@@ -169,7 +169,7 @@ def _instance_view(compute: Any, rec: Recorder, vm: m.VirtualMachine) -> tuple[m
     try:
         # Address the VM by its id, not by the body's `name`: that is an untrusted string which, when it
         # disagrees with the id, would send the GET to another (or no) resource.
-        view = cmp.map_instance_view(wire(compute.virtual_machines.instance_view(
+        view = cmp.map_instance_view(fetch(lambda: compute.virtual_machines.instance_view(
             ids.resource_group_of(vm.display_id), ids.name_of(vm.display_id))))
         rec.ok(m.INSTANCE_VIEWS, 1)
         return vm, view, ""
@@ -180,8 +180,8 @@ def _instance_view(compute: Any, rec: Recorder, vm: m.VirtualMachine) -> tuple[m
 
 def _count_restore_points(compute: Any, rec: Recorder, rpc: m.RestorePointCollection):
     try:
-        raw = wire(compute.restore_point_collections.get(ids.resource_group_of(rpc.display_id), ids.name_of(rpc.display_id),
-                                                         expand="restorePoints"))
+        raw = fetch(lambda: compute.restore_point_collections.get(
+            ids.resource_group_of(rpc.display_id), ids.name_of(rpc.display_id), expand="restorePoints"))
         got = cmp.map_restore_point_collection(raw)
         if got.restore_point_count is None:
             # An expand GET without restorePoints means zero points (ARM omits empty arrays).
@@ -197,7 +197,7 @@ def _vault_settings(vaults: Any, rec: Recorder, v: m.Vault) -> m.Vault:
     """The vault with the settings of its GET; unchanged (and recorded partial) when the GET fails."""
     try:
         with breaker_scope(rec, v.id):
-            settings = rsv.vault_settings(wire(vaults.vaults.get(v.resource_group, ids.name_of(v.display_id))))
+            settings = rsv.vault_settings(fetch(lambda: vaults.vaults.get(v.resource_group, ids.name_of(v.display_id))))
     except Exception as exc:  # noqa: BLE001 - recorded for this vault; BCDR001-003 say NOT_ASSESSED for it
         rec.partial(m.VAULT_SETTINGS, v.id, exc)
         return v
@@ -228,8 +228,8 @@ def _streak_without_details(jobs: list[m.BackupJob], per_item: int) -> list[m.Ba
 def _job_details(backup: Any, rec: Recorder, v: m.Vault, job: m.BackupJob) -> m.BackupJob:
     try:
         with breaker_scope(rec, v.id):
-            got = rsv.map_backup_job(wire(backup.job_details.get(ids.name_of(v.display_id), v.resource_group,
-                                                                 ids.name_of(job.display_id))))
+            got = rsv.map_backup_job(fetch(lambda: backup.job_details.get(ids.name_of(v.display_id), v.resource_group,
+                                                                          ids.name_of(job.display_id))))
     except Exception as exc:  # noqa: BLE001 - recorded for this job; its evidence says the details are missing
         rec.partial(m.BACKUP_JOB_DETAILS, job.id, exc)
         return job
@@ -252,8 +252,9 @@ def _collect_asr_recovery_points(asr: Any, rec: Recorder, out: _Parts, options: 
         try:
             if path is None:
                 raise ValueError("replication item id does not name its fabric and container")
-            times = [asrc.recovery_point_time(wire(p))
-                     for p in asr.recovery_points.list_by_replication_protected_items(*path)]
+            with raw_json():
+                times = [asrc.recovery_point_time(wire(p))
+                         for p in asr.recovery_points.list_by_replication_protected_items(*path)]
             rec.ok(m.ASR_RECOVERY_POINTS, 1)
             return asrc.with_recovery_points(item, times)
         except Exception as exc:  # noqa: BLE001 - recorded per item; BCDR901/914 say NOT_ASSESSED for it

@@ -30,6 +30,60 @@ class MalformedItem(ValueError):
     """An item the mapper cannot identify (no id, wrong shape)."""
 
 
+# --------------------------------------------------------------------------- raw JSON
+# The SDK clients (every one the scanner uses is of the typespec generation) turn each response into
+# models with `_deserialize`, field by field, and mappers then read the wire format back out of them
+# (`wire`): most of the CPU a request costs (benchmarks/run.py --profile). Inside `raw_json()` the
+# clients' `_deserialize` hands back the JSON the service sent instead; URL building, the pipeline
+# (guard, retry, pacing, deadline), paging and error mapping stay the SDK's own. Outside it (a
+# program that embeds the scanner and uses the same SDKs) nothing changes.
+_RAW = threading.local()
+
+
+@contextlib.contextmanager
+def raw_json() -> Iterator[None]:
+    """SDK calls made in this block (in this thread) return the service's JSON, not models."""
+    depth = getattr(_RAW, "depth", 0)
+    _RAW.depth = depth + 1
+    try:
+        yield
+    finally:
+        _RAW.depth = depth
+
+
+def _raw_aware(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _deserialize(deserializer: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_RAW, "depth", 0):
+            return value
+        return original(deserializer, value, *args, **kwargs)
+    _deserialize.__wrapped__ = original  # type: ignore[attr-defined]
+    _deserialize._az_bcdr_raw = True  # type: ignore[attr-defined]
+    return _deserialize
+
+
+def enable_raw_json(client_class: type) -> bool:
+    """Let `raw_json()` act on the operations of `client_class`'s package (azure.mgmt.X); False
+    when that package is not of the generation this knows (its models are then read via `wire`)."""
+    import importlib
+    package = client_class.__module__.rsplit("._", 1)[0]
+    try:
+        module = importlib.import_module(f"{package}.operations._operations")
+    except ImportError:
+        return False
+    original = getattr(module, "_deserialize", None)
+    if not callable(original):
+        return False
+    if not getattr(original, "_az_bcdr_raw", False):
+        module._deserialize = _raw_aware(original)  # type: ignore[attr-defined]
+    return True
+
+
+def fetch(call: Callable[[], Any]) -> dict[str, Any]:
+    """One GET through an SDK client, as the JSON the service sent."""
+    with raw_json():
+        return wire(call())
+
+
 def wire(obj: Any) -> dict[str, Any]:
     """The wire-format (REST JSON) dict behind an SDK model, whichever SDK generation made it."""
     if obj is None:
@@ -235,7 +289,7 @@ def read_list(rec: Recorder, collector: str, pager: Callable[[], Iterable[Any]],
     key = scope or f"/subscriptions/{rec.subscription_id}"
     out: list[T] = []
     try:
-        with call_scope(key, limits.seconds):
+        with call_scope(key, limits.seconds), raw_json():
             pages, next_link = _pages(pager())
             seen: set[str] = set()
             count = 0

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from .. import ids
 from .. import inventory as m
-from .base import MalformedItem, Recorder, b_or_none, dct, get, lst, require_id, s, wire
+from .base import MalformedItem, Recorder, b_or_none, dct, fetch, get, lst, require_id, s
 
 
 def _perms(value: Any) -> tuple[str, ...]:
@@ -77,7 +77,7 @@ def collect(factory: Any, rec: Recorder, vault_ids: list[str]) -> list[m.KeyVaul
             if not (sub and rg and name) or not vault_id.endswith(f"/providers/microsoft.keyvault/vaults/{name}"):
                 raise MalformedItem(f"not a key vault id: {vault_id[:200]}")
             client = clients.get(sub) or clients.setdefault(sub, factory.keyvault(sub))
-            got = map_key_vault(wire(client.vaults.get(rg, name)))
+            got = map_key_vault(fetch(lambda: client.vaults.get(rg, name)))
             if got.id != vault_id:
                 raise MalformedItem("the key vault GET returned another resource")
             out.append(got)
