@@ -1,7 +1,7 @@
 """9xx Site Recovery, second edition: BCDR907-915."""
 import factories as f
 import pytest
-from rulekit import passes, run
+from rulekit import outcome, passes, run
 
 from scanner import ids
 from scanner import inventory as m
@@ -12,15 +12,6 @@ NOW = f.NOW  # 2026-11-22T06:00:00Z
 
 def _inv(*items, vms=(), **kw):
     return f.inventory(virtual_machines=list(vms), vaults=[ASR], replication_items=list(items), **kw)
-
-
-def _outcome(code, inv, **params):
-    findings = run(code, inv, **params)
-    if not findings:
-        assert passes(code, inv, **params) >= 1
-        return "PASS"
-    [finding] = findings
-    return finding.status
 
 
 def _items_unreadable(code, *items, **kw):
@@ -59,14 +50,14 @@ def test_bcdr907_passes_when_every_disk_replicates():
     vm, os_disk, data = _vm_with_disks()
     item = f.replication_item(source=vm, protected_disk_ids=(os_disk.id.upper(), data.id))  # ids are normalised by the mapper
     item = f.with_(item, protected_disk_ids=tuple(ids.norm(d) for d in item.protected_disk_ids))
-    assert _outcome("BCDR907", _inv(item, vms=[vm])) == "PASS"
+    assert outcome("BCDR907", _inv(item, vms=[vm])) == "PASS"
 
 
 def test_bcdr907_not_assessed_without_disk_list_or_source_vm():
     vm, os_disk, _ = _vm_with_disks()
-    assert _outcome("BCDR907", _inv(f.replication_item(source=vm, protected_disk_ids=None), vms=[vm])) == "NOT_ASSESSED"
+    assert outcome("BCDR907", _inv(f.replication_item(source=vm, protected_disk_ids=None), vms=[vm])) == "NOT_ASSESSED"
     blind = _inv(f.replication_item(source=vm, protected_disk_ids=(os_disk.id,)), coverage_overrides={m.VMS: f.failed(m.VMS)})
-    assert _outcome("BCDR907", blind) == "NOT_ASSESSED"
+    assert outcome("BCDR907", blind) == "NOT_ASSESSED"
     _items_unreadable("BCDR907", f.replication_item(source=vm, protected_disk_ids=()), vms=[vm])
 
 
@@ -78,7 +69,7 @@ def test_bcdr907_not_assessed_without_disk_list_or_source_vm():
     (None, "NOT_ASSESSED"),
 ])
 def test_bcdr908_age_of_the_last_test_failover(last, expected):
-    assert _outcome("BCDR908", _inv(f.replication_item(last_successful_test_failover_time=last))) == expected
+    assert outcome("BCDR908", _inv(f.replication_item(last_successful_test_failover_time=last))) == expected
 
 
 def test_bcdr908_fails_on_health_error_161011_and_honours_plans_and_parameter():
@@ -88,8 +79,8 @@ def test_bcdr908_fails_on_health_error_161011_and_honours_plans_and_parameter():
     # A test failover of a recovery plan that holds the item counts for the item.
     old = f.replication_item(last_successful_test_failover_time="2026-01-01T00:00:00Z")
     plan = f.recovery_plan(v=ASR, items=(old,), last_test_failover_time="2026-11-01T00:00:00Z")
-    assert _outcome("BCDR908", _inv(old, recovery_plans=[plan])) == "PASS"
-    assert _outcome("BCDR908", _inv(old, recovery_plans=[plan]), max_days=7) == "FAIL"
+    assert outcome("BCDR908", _inv(old, recovery_plans=[plan])) == "PASS"
+    assert outcome("BCDR908", _inv(old, recovery_plans=[plan]), max_days=7) == "FAIL"
 
 
 def test_bcdr908_skips_items_not_replicating_and_not_assessed_when_unreadable():
@@ -110,7 +101,7 @@ def test_bcdr909_critical_and_warning():
 
 @pytest.mark.parametrize("health,expected", [("Normal", "PASS"), ("", "NOT_ASSESSED"), ("Unknown", "NOT_ASSESSED")])
 def test_bcdr909_pass_and_not_assessed(health, expected):
-    assert _outcome("BCDR909", _inv(f.replication_item(failover_health=health))) == expected
+    assert outcome("BCDR909", _inv(f.replication_item(failover_health=health))) == expected
     _items_unreadable("BCDR909", f.replication_item(failover_health="Critical"))
 
 
@@ -129,13 +120,13 @@ def test_bcdr910_uses_the_test_failover_job_end_and_the_parameter():
     item = f.replication_item(allowed_operations=CLEANUP)
     job = f.replication_job("tfo", v=ASR, scenario_name="TestFailover", target_object_id=item.name,
                             start_time="2026-11-22T01:00:00Z", end_time="2026-11-22T02:00:00Z")
-    assert _outcome("BCDR910", _inv(item, replication_jobs=[job])) == "PASS"  # 4 h ago
-    assert _outcome("BCDR910", _inv(item, replication_jobs=[job]), max_hours=2) == "FAIL"
+    assert outcome("BCDR910", _inv(item, replication_jobs=[job])) == "PASS"  # 4 h ago
+    assert outcome("BCDR910", _inv(item, replication_jobs=[job]), max_hours=2) == "FAIL"
 
 
 def test_bcdr910_pass_without_pending_cleanup_and_not_assessed_without_time():
-    assert _outcome("BCDR910", _inv(f.replication_item())) == "PASS"
-    assert _outcome("BCDR910", _inv(f.replication_item(allowed_operations=CLEANUP))) == "NOT_ASSESSED"
+    assert outcome("BCDR910", _inv(f.replication_item())) == "PASS"
+    assert outcome("BCDR910", _inv(f.replication_item(allowed_operations=CLEANUP))) == "NOT_ASSESSED"
     _items_unreadable("BCDR910", f.replication_item(allowed_operations=CLEANUP))
 
 
@@ -153,13 +144,13 @@ def test_bcdr911_fails_five_days_after_failover_without_reprotect():
 
 
 def test_bcdr911_passes_inside_the_window_and_for_protected_items():
-    assert _outcome("BCDR911", _inv(_committed(last_successful_failover_time="2026-11-22T01:00:00Z"))) == "PASS"
-    assert _outcome("BCDR911", _inv(_committed()), max_hours=200) == "PASS"
-    assert _outcome("BCDR911", _inv(f.replication_item())) == "PASS"
+    assert outcome("BCDR911", _inv(_committed(last_successful_failover_time="2026-11-22T01:00:00Z"))) == "PASS"
+    assert outcome("BCDR911", _inv(_committed()), max_hours=200) == "PASS"
+    assert outcome("BCDR911", _inv(f.replication_item())) == "PASS"
 
 
 def test_bcdr911_not_assessed_without_failover_time():
-    assert _outcome("BCDR911", _inv(_committed(last_successful_failover_time=None))) == "NOT_ASSESSED"
+    assert outcome("BCDR911", _inv(_committed(last_successful_failover_time=None))) == "NOT_ASSESSED"
     _items_unreadable("BCDR911", _committed())
 
 
@@ -178,15 +169,15 @@ def test_bcdr912_auto_update_off_on_the_container_mapping():
     mapping = f.container_mapping(item, agent_auto_update="Disabled")
     [finding] = run("BCDR912", _inv(item, container_mappings=[mapping]))
     assert finding.status == "FAIL" and finding.evidence["container_mapping"] == mapping.display_id
-    assert _outcome("BCDR912", _inv(item, container_mappings=[f.container_mapping(item)])) == "PASS"
-    assert _outcome("BCDR912", _inv(item), days=400) == "PASS"
+    assert outcome("BCDR912", _inv(item, container_mappings=[f.container_mapping(item)])) == "PASS"
+    assert outcome("BCDR912", _inv(item), days=400) == "PASS"
 
 
 def test_bcdr912_not_assessed_without_dates_or_mappings():
-    assert _outcome("BCDR912", _inv(f.replication_item())) == "NOT_ASSESSED"
+    assert outcome("BCDR912", _inv(f.replication_item())) == "NOT_ASSESSED"
     item = f.replication_item(agent_expiry_time="9999-12-31T23:59:59.9999999")
     blind = _inv(item, coverage_overrides={m.CONTAINER_MAPPINGS: f.partial(m.CONTAINER_MAPPINGS, (ASR.display_id,))})
-    assert _outcome("BCDR912", blind) == "NOT_ASSESSED"
+    assert outcome("BCDR912", blind) == "NOT_ASSESSED"
     _items_unreadable("BCDR912", item)
 
 
@@ -201,10 +192,10 @@ def test_bcdr913_fails_when_the_source_vm_is_gone():
 
 def test_bcdr913_pass_and_not_assessed():
     vm = f.vm("app")
-    assert _outcome("BCDR913", _inv(f.replication_item(source=vm), vms=[vm])) == "PASS"
-    assert _outcome("BCDR913", _inv(f.replication_item(source=vm), coverage_overrides={m.VMS: f.failed(m.VMS)})) == "NOT_ASSESSED"
+    assert outcome("BCDR913", _inv(f.replication_item(source=vm), vms=[vm])) == "PASS"
+    assert outcome("BCDR913", _inv(f.replication_item(source=vm), coverage_overrides={m.VMS: f.failed(m.VMS)})) == "NOT_ASSESSED"
     other_sub = f.vm("app", sub=f.SUB2)
-    assert _outcome("BCDR913", _inv(f.replication_item(source=other_sub))) == "NOT_ASSESSED"
+    assert outcome("BCDR913", _inv(f.replication_item(source=other_sub))) == "NOT_ASSESSED"
     _items_unreadable("BCDR913", f.replication_item(source=vm), vms=[vm])
 
 
@@ -227,7 +218,7 @@ def test_bcdr914_fails_for_an_unprotected_item_and_passes_a_ready_plan():
     [finding] = run("BCDR914", _inv(waiting, recovery_plans=[f.recovery_plan(v=ASR, items=(waiting,))]))
     assert "not protected" in finding.evidence["problems"][0]["problem"]
     good = f.replication_item("good")
-    assert _outcome("BCDR914", _inv(good, recovery_plans=[f.recovery_plan(v=ASR, items=(good,))])) == "PASS"
+    assert outcome("BCDR914", _inv(good, recovery_plans=[f.recovery_plan(v=ASR, items=(good,))])) == "PASS"
 
 
 def test_bcdr914_not_assessed_when_a_recovery_point_is_unknown_or_plans_unreadable():
@@ -259,16 +250,16 @@ def test_bcdr915_fails_for_a_silent_process_server_and_for_health_errors():
 
 def test_bcdr915_passes_healthy_infrastructure_and_vaults_without_vmware_items():
     healthy = f.fabric(v=ASR, servers=(f.server("configuration-server", "cs01"), f.server()))
-    assert _outcome("BCDR915", _inv(_vmware_item(), replication_fabrics=[healthy])) == "PASS"
-    assert _outcome("BCDR915", _inv(_vmware_item(), replication_fabrics=[healthy]), max_heartbeat_minutes=1) == "FAIL"
+    assert outcome("BCDR915", _inv(_vmware_item(), replication_fabrics=[healthy])) == "PASS"
+    assert outcome("BCDR915", _inv(_vmware_item(), replication_fabrics=[healthy]), max_heartbeat_minutes=1) == "FAIL"
     assert run("BCDR915", _inv(f.replication_item())) == []  # A2A only: nothing to check
 
 
 def test_bcdr915_not_assessed_without_fabrics_or_heartbeats():
-    assert _outcome("BCDR915", _inv(_vmware_item())) == "NOT_ASSESSED"
+    assert outcome("BCDR915", _inv(_vmware_item())) == "NOT_ASSESSED"
     blind = _inv(_vmware_item(), replication_fabrics=[f.fabric(v=ASR, servers=(f.server(),))],
                  coverage_overrides={m.REPLICATION_FABRICS: f.partial(m.REPLICATION_FABRICS, (ASR.display_id,))})
-    assert _outcome("BCDR915", blind) == "NOT_ASSESSED"
+    assert outcome("BCDR915", blind) == "NOT_ASSESSED"
     silent = f.fabric(v=ASR, servers=(f.server(last_heartbeat=None),))
-    assert _outcome("BCDR915", _inv(_vmware_item(), replication_fabrics=[silent])) == "NOT_ASSESSED"
+    assert outcome("BCDR915", _inv(_vmware_item(), replication_fabrics=[silent])) == "NOT_ASSESSED"
     _items_unreadable("BCDR915", _vmware_item())

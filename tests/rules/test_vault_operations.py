@@ -1,19 +1,10 @@
 """0xx second edition: BCDR004-007, and 8xx: BCDR805 (soft-deleted item)."""
 import factories as f
 import pytest
-from rulekit import passes, run
+from rulekit import outcome, run
 
 from scanner import ids
 from scanner import inventory as m
-
-
-def _outcome(code, inv, **params):
-    findings = run(code, inv, **params)
-    if not findings:
-        assert passes(code, inv, **params) >= 1
-        return "PASS"
-    [finding] = findings
-    return finding.status
 
 
 # ---------------------------------------------------------------- BCDR004 vault-job-alerts-off
@@ -22,7 +13,7 @@ def _outcome(code, inv, **params):
 def test_bcdr004_job_failure_alerts(value, expected):
     v = f.vault(job_failure_alerts=value)
     inv = f.inventory(vaults=[v])
-    assert _outcome("BCDR004", inv) == expected
+    assert outcome("BCDR004", inv) == expected
     if expected == "FAIL":
         [finding] = run("BCDR004", inv)
         assert (finding.resource_id, finding.severity) == (v.display_id, "low")
@@ -53,7 +44,7 @@ def _protecting(v, **kw):
 ])
 def test_bcdr005_mua_and_always_on_soft_delete(mua, soft, expected):
     v = f.vault(multi_user_authorization=mua, soft_delete_state=soft)
-    assert _outcome("BCDR005", _protecting(v)) == expected
+    assert outcome("BCDR005", _protecting(v)) == expected
 
 
 def test_bcdr005_names_what_is_missing_and_ignores_empty_vaults():
@@ -62,14 +53,14 @@ def test_bcdr005_names_what_is_missing_and_ignores_empty_vaults():
     assert finding.severity == "info" and "multi-user authorization and always-on soft delete" in finding.message
     assert finding.evidence["protected_items"] == 1
     # A vault that protects no VM has nothing to lose yet.
-    assert _outcome("BCDR005", f.inventory(vaults=[v])) == "PASS"
+    assert outcome("BCDR005", f.inventory(vaults=[v])) == "PASS"
 
 
 def test_bcdr005_not_assessed_when_items_unreadable():
     v = f.vault(multi_user_authorization="Disabled")
     inv = f.inventory(vaults=[v], coverage_overrides={
         m.PROTECTED_ITEMS: f.partial(m.PROTECTED_ITEMS, (v.display_id,))})
-    assert _outcome("BCDR005", inv) == "NOT_ASSESSED"
+    assert outcome("BCDR005", inv) == "NOT_ASSESSED"
 
 
 # ---------------------------------------------------------------- BCDR006 vault-capacity
@@ -83,19 +74,19 @@ def test_bcdr006_fails_above_the_limit_and_passes_at_it():
     [finding] = run("BCDR006", _vault_with(4), max_vms=3)
     assert (finding.status, finding.severity) == ("FAIL", "medium")
     assert finding.evidence["protected_vms"] == 4 and finding.evidence["max_vms"] == 3
-    assert _outcome("BCDR006", _vault_with(3), max_vms=3) == "PASS"
+    assert outcome("BCDR006", _vault_with(3), max_vms=3) == "PASS"
 
 
 def test_bcdr006_default_limit_is_1000_and_soft_deleted_items_do_not_count():
-    assert _outcome("BCDR006", _vault_with(1000)) == "PASS"
-    assert _outcome("BCDR006", _vault_with(1001)) == "FAIL"
-    assert _outcome("BCDR006", _vault_with(4, deferred_delete=True), max_vms=3) == "PASS"
+    assert outcome("BCDR006", _vault_with(1000)) == "PASS"
+    assert outcome("BCDR006", _vault_with(1001)) == "FAIL"
+    assert outcome("BCDR006", _vault_with(4, deferred_delete=True), max_vms=3) == "PASS"
 
 
 def test_bcdr006_not_assessed_when_items_unreadable():
     v = f.vault()
     inv = f.inventory(vaults=[v], coverage_overrides={m.PROTECTED_ITEMS: f.partial(m.PROTECTED_ITEMS, (v.display_id,))})
-    assert _outcome("BCDR006", inv, max_vms=1) == "NOT_ASSESSED"
+    assert outcome("BCDR006", inv, max_vms=1) == "NOT_ASSESSED"
 
 
 # ---------------------------------------------------------------- BCDR007 subscription-rg-limit-near
@@ -114,8 +105,8 @@ def test_bcdr007_fails_at_the_warning_count_and_names_the_backed_up_vms():
 
 
 def test_bcdr007_passes_below_and_respects_parameters():
-    assert _outcome("BCDR007", f.inventory(resource_groups=_groups(949))) == "PASS"
-    assert _outcome("BCDR007", f.inventory(resource_groups=_groups(5)), warn_at=5) == "FAIL"
+    assert outcome("BCDR007", f.inventory(resource_groups=_groups(949))) == "PASS"
+    assert outcome("BCDR007", f.inventory(resource_groups=_groups(5)), warn_at=5) == "FAIL"
 
 
 def test_bcdr007_not_assessed_when_groups_unreadable():
@@ -138,15 +129,15 @@ def test_bcdr805_fails_for_a_soft_deleted_item_of_an_existing_vm():
 def test_bcdr805_passes_items_not_deleted(flag):
     vm = f.vm("app")
     inv = f.inventory(virtual_machines=[vm], protected_items=[f.protected_item(vm, deferred_delete=flag)])
-    assert _outcome("BCDR805", inv) == "PASS"
+    assert outcome("BCDR805", inv) == "PASS"
 
 
 def test_bcdr805_passes_when_the_vm_is_gone_too_and_not_assessed_when_unknown():
     gone = f.vm("gone")
     item = f.protected_item(gone, deferred_delete=True)
-    assert _outcome("BCDR805", f.inventory(protected_items=[item])) == "PASS"
+    assert outcome("BCDR805", f.inventory(protected_items=[item])) == "PASS"
     blind = f.inventory(protected_items=[item], coverage_overrides={m.VMS: f.failed(m.VMS)})
-    assert _outcome("BCDR805", blind) == "NOT_ASSESSED"
+    assert outcome("BCDR805", blind) == "NOT_ASSESSED"
     unreadable = f.inventory(protected_items=[item], coverage_overrides={m.PROTECTED_ITEMS: f.failed(m.PROTECTED_ITEMS)})
     assert [(x.status, x.resource_id) for x in run("BCDR805", unreadable)] == [("NOT_ASSESSED", f"/subscriptions/{f.SUB}")]
     assert ids.norm(item.source_resource_id) == gone.id
