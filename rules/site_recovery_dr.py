@@ -129,6 +129,12 @@ def asr_test_failover_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iter
                        health_error=NO_TEST_FAILOVER)
         elif last is None:
             yield not_assessed(item, "the item reports no test failover time")
+        elif now - last > timedelta(days=limit) and (plans_gap := inv.gap(m.RECOVERY_PLANS, item.subscription_id,
+                                                                          item.vault_id)):
+            # A recovery plan's drill counts for its items: with the plans unread, a newer one cannot be ruled out.
+            yield not_assessed(item, f"the item's own last test failover is {(now - last).days} days old and its "
+                                     f"recovery plans could not be read: {plans_gap}",
+                               last_test_failover=last.isoformat(), max_days=limit)
         elif now - last > timedelta(days=limit):
             yield fail(item, f"the last successful test failover of {_label(item)} was {(now - last).days} days ago",
                        last_test_failover=last.isoformat(), max_days=limit)

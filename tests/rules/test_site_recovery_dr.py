@@ -83,6 +83,21 @@ def test_bcdr908_fails_on_health_error_161011_and_honours_plans_and_parameter():
     assert outcome("BCDR908", _inv(old, recovery_plans=[plan]), max_days=7) == "FAIL"
 
 
+def test_bcdr908_stale_item_is_not_assessed_when_its_recovery_plans_are_unread():
+    """A plan's drill counts for its items, so an old time of the item's own proves nothing while the
+    vault's plans could not be read; a recent one still passes (a plan can only make it newer)."""
+    old = f.replication_item(last_successful_test_failover_time="2026-08-01T00:00:00Z")
+    recent = f.replication_item("item2", last_successful_test_failover_time="2026-10-01T00:00:00Z")
+    for blind in (f.failed(m.RECOVERY_PLANS), f.partial(m.RECOVERY_PLANS, (ASR.display_id,))):
+        inv = _inv(old, recent, coverage_overrides={m.RECOVERY_PLANS: blind})
+        [finding] = run("BCDR908", inv)
+        assert (finding.status, finding.resource_id) == ("NOT_ASSESSED", old.display_id)
+        assert m.RECOVERY_PLANS in finding.evidence["reason"]
+        assert passes("BCDR908", inv) == 1
+    other_vault = f.partial(m.RECOVERY_PLANS, (f.vault("asr-other", rg="rg-dr").display_id,))
+    assert outcome("BCDR908", _inv(old, coverage_overrides={m.RECOVERY_PLANS: other_vault})) == "FAIL"
+
+
 def test_bcdr908_skips_items_not_replicating_and_not_assessed_when_unreadable():
     initial = f.replication_item(protection_state="UnprotectedStatesBegin")
     assert run("BCDR908", _inv(initial)) == [] and passes("BCDR908", _inv(initial)) == 0
