@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import (
@@ -703,11 +703,54 @@ def _jwt_expiry(token: str) -> int | None:
 def make_credential(env: dict[str, str] | None = None):
     env = dict(os.environ if env is None else env)
     redact.register_secret(env.get("AZURE_CLIENT_SECRET"))
-    token = env.get("AZURE_ACCESS_TOKEN", "").strip()
-    if token:
+    token = env.get("AZURE_ACCESS_TOKEN")
+    if token is not None:
+        if not token.strip():  # set but empty: a CI secret that did not resolve; never another identity
+            from .scope import ScopeError
+            raise ScopeError("AZURE_ACCESS_TOKEN is set but empty (an unresolved CI secret?): set a token, or unset "
+                             "it to use azure-identity's credentials")
         return StaticTokenCredential(token)
+    for name in ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SYSTEM_ACCESSTOKEN"):
+        redact.register_secret(env.get(name))
+    if (all(env.get(n) for n in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", *GITHUB_OIDC_VARS))
+            and not env.get("AZURE_CLIENT_SECRET") and not env.get("AZURE_FEDERATED_TOKEN_FILE")):
+        # GitHub Actions with `permissions: id-token: write`: a fresh OIDC token for every token
+        # exchange, so a scan longer than the OIDC token's ~10 minutes keeps its access.
+        from azure.identity import ClientAssertionCredential
+        return ClientAssertionCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], github_oidc_assertion(env))
+    if all(env.get(n) for n in AZURE_PIPELINES_VARS):
+        # Azure DevOps, workload identity federation service connection (AzureCLI@2 sets these).
+        from azure.identity import AzurePipelinesCredential
+        return AzurePipelinesCredential(
+            tenant_id=env["AZURESUBSCRIPTION_TENANT_ID"], client_id=env["AZURESUBSCRIPTION_CLIENT_ID"],
+            service_connection_id=env["AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"],
+            system_access_token=env["SYSTEM_ACCESSTOKEN"])
     from azure.identity import DefaultAzureCredential
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+GITHUB_OIDC_VARS = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+AZURE_PIPELINES_VARS = ("AZURESUBSCRIPTION_TENANT_ID", "AZURESUBSCRIPTION_CLIENT_ID",
+                        "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "SYSTEM_ACCESSTOKEN")
+ENTRA_FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def github_oidc_assertion(env: dict[str, str]) -> Callable[[], str]:
+    """A function that asks the GitHub Actions token endpoint for a new OIDC token (audience: Entra
+    ID's token exchange) each time azure-identity needs a client assertion."""
+    import requests
+    url, bearer = env["ACTIONS_ID_TOKEN_REQUEST_URL"], env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+    target = f"{url}{'&' if '?' in url else '?'}audience={quote(ENTRA_FEDERATION_AUDIENCE, safe='')}"
+
+    def assertion() -> str:
+        response = requests.get(target, headers={"Authorization": f"bearer {bearer}"}, timeout=30)
+        response.raise_for_status()
+        value = response.json().get("value")
+        if not isinstance(value, str) or not value:
+            raise ValueError("the GitHub Actions OIDC endpoint returned no token")
+        redact.register_secret(value)
+        return value
+    return assertion
 
 
 # --------------------------------------------------------------------------- factory

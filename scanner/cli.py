@@ -94,12 +94,25 @@ def validate_subscriptions(values: tuple[str, ...]) -> list[str]:
     return out
 
 
-def check_output_paths(output: str | None, save_inventory: str | None = None) -> None:
-    """Before anything is scanned: an unwritable --output or --save-inventory is exit 2 now, not
-    after an hour of scanning."""
+def plan_outputs(fmts: tuple[str, ...], outputs: tuple[str, ...]) -> list[Any]:
+    """Before anything is scanned: where the report goes (`--format`, `--output [FORMAT=]PATH`,
+    scanner.emit.plan_outputs), and every file in it writable; else exit 2 now, not after an hour
+    of scanning."""
+    from .emit import OutputPathError, check_output_path
+    from .emit import plan_outputs as plan
+    try:
+        targets = plan(fmts, outputs, _formats(), _default_format(None))
+        for t in targets:
+            check_output_path(t.path, "--output")
+    except OutputPathError as exc:
+        raise InputError(str(exc)) from None
+    return targets
+
+
+def check_inventory_path(save_inventory: str | None) -> None:
+    """An unwritable --save-inventory is exit 2 before anything is scanned."""
     from .emit import OutputPathError, check_output_path
     try:
-        check_output_path(output, "--output")
         check_output_path(save_inventory, "--save-inventory")
     except OutputPathError as exc:
         raise InputError(str(exc)) from None
@@ -117,11 +130,11 @@ def _load_config(path: str | None):
         raise InputError(f"config: {exc}") from None
 
 
-def _write_and_exit(report: Any, cfg: Any, fmt: str | None, output: str | None, fail_on: str | None) -> int:
-    from .emit import OutputPathError, emit_report
+def _write_and_exit(report: Any, cfg: Any, targets: list[Any], fail_on: str | None) -> int:
+    from .emit import OutputPathError, emit_reports
     from .policy import DEFAULT_FAIL_ON, exit_code
     try:
-        emit_report(report, fmt or _default_format(output), output)
+        emit_reports(report, targets)
     except OutputPathError as exc:
         raise InputError(str(exc)) from None
     return exit_code(report, fail_on or cfg.fail_on or DEFAULT_FAIL_ON)
@@ -141,7 +154,10 @@ def _inventory_saver(path: str | None) -> Callable[[m.Inventory], None] | None:
 
 
 # --------------------------------------------------------------------------- click
-FORMAT_HELP = "Output format (default: table on a terminal, json otherwise)."
+FORMAT_HELP = ("Output format of the one --output FILE, or of stdout (default: table on a terminal, json "
+               "otherwise). Give it once; for several outputs use --output FORMAT=PATH.")
+OUTPUT_HELP = ("Write the report here, repeatable: FORMAT=PATH, or PATH (format from the extension: .json .sarif .md "
+               ".csv .xml=junit .html .txt=table; else --format, else json). '-' is stdout. Default: stdout.")
 
 
 def _formats() -> list[str]:
@@ -152,8 +168,8 @@ def _formats() -> list[str]:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--subscription", "-s", "subscriptions", multiple=True, metavar="ID", help="Subscription to scan (repeatable).")
 @click.option("--all-subscriptions", is_flag=True, help="Scan every enabled subscription the identity can read.")
-@click.option("--format", "-f", "fmt", type=click.Choice(_formats()), help=FORMAT_HELP)
-@click.option("--output", "-o", metavar="FILE", help="Write the report here (default: stdout).")
+@click.option("--format", "-f", "fmt", type=click.Choice(_formats()), multiple=True, help=FORMAT_HELP)
+@click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
 @click.option("--arm-endpoint", default="https://management.azure.com", show_default=True,
               help="ARM endpoint (sovereign clouds, simulators). https only.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
@@ -175,8 +191,8 @@ def _formats() -> list[str]:
 @click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr (it is only drawn when stderr is a terminal).")
 @click.version_option(__version__, prog_name="az-bcdr-scan")
 @click.pass_context
-def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: str | None,
-        output: str | None, arm_endpoint: str,
+def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: tuple[str, ...],
+        output: tuple[str, ...], arm_endpoint: str,
         fail_on: str | None, config_path: str | None, save_inventory: str | None, timeout: float,
         max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int, demo: bool,
         debug: bool, quiet: bool) -> None:
@@ -192,7 +208,8 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     if not demo:  # cheap checks first: nothing is loaded or contacted for a malformed command line
         endpoint = validate_endpoint(arm_endpoint)
         subs = validate_subscriptions(subscriptions) if subscriptions or not all_subscriptions else []
-    check_output_paths(output, save_inventory)
+    targets = plan_outputs(fmt, output)
+    check_inventory_path(save_inventory)
     cfg = _load_config(config_path)
     from .api import ScanOptions, demo_options, scan
     common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
@@ -211,7 +228,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
             options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
                               verify=tls_verify_from_env(), credential=make_credential())
             report = scan(options, on_inventory=saver)
-    code = _write_and_exit(report, cfg, fmt, output, fail_on)
+    code = _write_and_exit(report, cfg, targets, fail_on)
     if interrupt.is_set():
         _err("az-bcdr-scan: interrupted: the report holds what was read before Ctrl-C (exit 3)")
         _INTERRUPTED.set()
@@ -248,15 +265,15 @@ def _ctrl_c_ends_the_scan(interrupt: threading.Event) -> Iterator[None]:
 
 @cli.command()
 @click.argument("inventory_file", type=click.Path(dir_okay=False))
-@click.option("--format", "-f", "fmt", type=click.Choice(_formats()), help=FORMAT_HELP)
-@click.option("--output", "-o", metavar="FILE", help="Write the report here (default: stdout).")
+@click.option("--format", "-f", "fmt", type=click.Choice(_formats()), multiple=True, help=FORMAT_HELP)
+@click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None)
 @click.option("--config", "config_path", metavar="FILE")
 @click.pass_context
-def evaluate(ctx: click.Context, inventory_file: str, fmt: str | None, output: str | None, fail_on: str | None,
-             config_path: str | None) -> None:
+def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], output: tuple[str, ...],
+             fail_on: str | None, config_path: str | None) -> None:
     """Re-run the rules offline over an Inventory saved with --save-inventory."""
-    check_output_paths(output)
+    targets = plan_outputs(fmt, output)
     cfg = _load_config(config_path)
     try:
         text = Path(inventory_file).read_text(encoding="utf-8")
@@ -270,7 +287,7 @@ def evaluate(ctx: click.Context, inventory_file: str, fmt: str | None, output: s
     if parse(inv.collected_at) is None:
         raise InputError(f"{inventory_file}: collected_at {inv.collected_at[:40]!r} is not an ISO-8601 time")
     from .api import evaluate_inventory
-    ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, fmt, output, fail_on))
+    ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on))
 
 
 @cli.command("rules")

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, TextIO
 
 from .redact import scrub
 
@@ -83,14 +85,81 @@ def emit_report(report: "Report", fmt: str, output: str | None) -> None:
     """Redact the report and write it in `fmt` to `output` (a file, atomically; or stdout). The
     redaction runs over the whole JSON document, then the typed report is read back from it, so
     every writer gets the same redacted report."""
+    emit_reports(report, [OutputTarget(fmt, None if is_stdout(output) else output)])
+
+# --------------------------------------------------------------------------- several outputs
+# The format a file gets from its extension when `--output PATH` does not name one.
+EXTENSIONS = {".json": "json", ".sarif": "sarif", ".md": "markdown", ".csv": "csv", ".xml": "junit",
+              ".html": "html", ".htm": "html", ".txt": "table"}
+FALLBACK_FILE_FORMAT = "json"  # a file whose extension says nothing (what a file always got before)
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    fmt: str
+    path: str | None  # None: stdout
+
+
+def format_of(path: str) -> str:
+    return EXTENSIONS.get(Path(path).suffix.lower(), FALLBACK_FILE_FORMAT)
+
+
+def plan_outputs(formats: Sequence[str], outputs: Sequence[str], known: Sequence[str],
+                 stdout_format: str) -> list[OutputTarget]:
+    """Where the report goes, from `--format` (at most once) and `--output [FORMAT=]PATH`
+    (repeatable). `--format X --output FILE` writes X to FILE as it always did; an output that
+    names no format takes it from the extension (EXTENSIONS); `--format X` with outputs that all
+    name their own format also prints X on stdout. Anything ambiguous is an OutputPathError
+    (one line, exit 2) rather than an output silently replacing another."""
+    if len(formats) > 1:
+        raise OutputPathError(f"--format given {len(formats)} times ({', '.join(formats)}): give it once, or one "
+                              f"--output FORMAT=PATH per output")
+    named: list[OutputTarget] = []
+    plain: list[str] = []
+    for value in outputs:
+        head, sep, tail = value.partition("=")
+        if sep and head.lower() in known:
+            if not tail:
+                raise OutputPathError(f"--output {value}: no path after '='")
+            named.append(OutputTarget(head.lower(), None if is_stdout(tail) else tail))
+        elif sep and re.fullmatch(r"[A-Za-z]+", head):
+            raise OutputPathError(f"--output {value}: unknown format {head!r}; expected one of {', '.join(known)}")
+        else:
+            plain.append(value)
+    fmt = formats[0] if formats else None
+    if fmt and len(plain) > 1:
+        raise OutputPathError(f"--format {fmt} applies to one --output, got {len(plain)}: name each one's format "
+                              f"(--output FORMAT=PATH)")
+    targets = named + [OutputTarget(fmt or (stdout_format if is_stdout(p) else format_of(p)),
+                                    None if is_stdout(p) else p) for p in plain]
+    if not outputs or (fmt and not plain):
+        targets.append(OutputTarget(fmt or stdout_format, None))
+    if sum(1 for t in targets if t.path is None) > 1:
+        raise OutputPathError("more than one output goes to stdout: give the others a file")
+    seen: dict[str, str] = {}
+    for t in targets:
+        if t.path is not None:
+            key = os.path.realpath(t.path)
+            if key in seen:
+                raise OutputPathError(f"--output {t.path} is given twice ({seen[key]} and {t.fmt})")
+            seen[key] = t.fmt
+    return targets
+
+
+def emit_reports(report: "Report", targets: Sequence[OutputTarget]) -> None:
+    """Redact the report once and write it to every target. Files are written to temporaries first
+    and renamed over their targets only when every one of them was written, so a failure leaves all
+    previous files as they were; stdout comes last."""
     from .model import Report
     from .output import write_report
     clean = Report.from_dict(scrub(report.to_dict()))
-    if is_stdout(output):
-        write_report(clean, fmt, sys.stdout)
-        return
-    with atomic_text(str(output), "--output") as fh:
-        write_report(clean, fmt, fh)
+    with contextlib.ExitStack() as stack:
+        for t in targets:
+            if t.path is not None:
+                write_report(clean, t.fmt, stack.enter_context(atomic_text(t.path, "--output")))
+    for t in targets:
+        if t.path is None:
+            write_report(clean, t.fmt, sys.stdout)
 
 
 def inventory_text(inventory: Any) -> str:
