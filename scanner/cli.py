@@ -130,14 +130,33 @@ def _load_config(path: str | None):
         raise InputError(f"config: {exc}") from None
 
 
-def _write_and_exit(report: Any, cfg: Any, targets: list[Any], fail_on: str | None) -> int:
+def _load_baseline(path: str | None, fail_on_new: str | None) -> Any:
+    """The --baseline report, read before anything is scanned (a bad file is exit 2 now)."""
+    if fail_on_new and not path:
+        raise InputError("--fail-on-new compares with a baseline: give --baseline previous.json")
+    if not path:
+        return None
+    from .baseline import BaselineError, load_baseline
+    try:
+        return load_baseline(path)
+    except BaselineError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _write_and_exit(report: Any, cfg: Any, targets: list[Any], fail_on: str | None, baseline: Any = None,
+                    fail_on_new: str | None = None) -> int:
     from .emit import OutputPathError, emit_reports
-    from .policy import DEFAULT_FAIL_ON, exit_code
+    from .policy import DEFAULT_FAIL_ON, NO_THRESHOLD, exit_code
+    if baseline is not None:
+        from .baseline import compare
+        report = compare(report, baseline)
     try:
         emit_reports(report, targets)
     except OutputPathError as exc:
         raise InputError(str(exc)) from None
-    return exit_code(report, fail_on or cfg.fail_on or DEFAULT_FAIL_ON)
+    # --fail-on-new alone gates on new findings only; an explicit --fail-on (or the config's) still applies too
+    threshold = fail_on or cfg.fail_on or (NO_THRESHOLD if fail_on_new else DEFAULT_FAIL_ON)
+    return exit_code(report, threshold, fail_on_new)
 
 
 def _inventory_saver(path: str | None) -> Callable[[m.Inventory], None] | None:
@@ -174,6 +193,10 @@ def _formats() -> list[str]:
               help="ARM endpoint (sovereign clouds, simulators). https only.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a FAIL finding is at or above this severity (default: high, or the config's fail_on).")
+@click.option("--baseline", "baseline_path", metavar="FILE",
+              help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
+@click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
+              help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
 @click.option("--config", "config_path", metavar="FILE",
               help="Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml).")
 @click.option("--save-inventory", metavar="FILE", help="Also write the collected Inventory (JSON) for 'evaluate'.")
@@ -193,7 +216,8 @@ def _formats() -> list[str]:
 @click.pass_context
 def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: tuple[str, ...],
         output: tuple[str, ...], arm_endpoint: str,
-        fail_on: str | None, config_path: str | None, save_inventory: str | None, timeout: float,
+        fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None,
+        save_inventory: str | None, timeout: float,
         max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int, demo: bool,
         debug: bool, quiet: bool) -> None:
     """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
@@ -210,6 +234,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
         subs = validate_subscriptions(subscriptions) if subscriptions or not all_subscriptions else []
     targets = plan_outputs(fmt, output)
     check_inventory_path(save_inventory)
+    baseline = _load_baseline(baseline_path, fail_on_new)
     cfg = _load_config(config_path)
     from .api import ScanOptions, demo_options, scan
     common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
@@ -228,7 +253,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
             options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
                               verify=tls_verify_from_env(), credential=make_credential())
             report = scan(options, on_inventory=saver)
-    code = _write_and_exit(report, cfg, targets, fail_on)
+    code = _write_and_exit(report, cfg, targets, fail_on, baseline, fail_on_new)
     if interrupt.is_set():
         _err("az-bcdr-scan: interrupted: the report holds what was read before Ctrl-C (exit 3)")
         _INTERRUPTED.set()
@@ -268,12 +293,17 @@ def _ctrl_c_ends_the_scan(interrupt: threading.Event) -> Iterator[None]:
 @click.option("--format", "-f", "fmt", type=click.Choice(_formats()), multiple=True, help=FORMAT_HELP)
 @click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None)
+@click.option("--baseline", "baseline_path", metavar="FILE",
+              help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
+@click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
+              help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
 @click.option("--config", "config_path", metavar="FILE")
 @click.pass_context
 def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], output: tuple[str, ...],
-             fail_on: str | None, config_path: str | None) -> None:
+             fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None) -> None:
     """Re-run the rules offline over an Inventory saved with --save-inventory."""
     targets = plan_outputs(fmt, output)
+    baseline = _load_baseline(baseline_path, fail_on_new)
     cfg = _load_config(config_path)
     try:
         text = Path(inventory_file).read_text(encoding="utf-8")
@@ -287,7 +317,7 @@ def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], outp
     if parse(inv.collected_at) is None:
         raise InputError(f"{inventory_file}: collected_at {inv.collected_at[:40]!r} is not an ISO-8601 time")
     from .api import evaluate_inventory
-    ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on))
+    ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on, baseline, fail_on_new))
 
 
 @cli.command("rules")

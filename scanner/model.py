@@ -11,6 +11,10 @@ off every finding into one top-level `rules[]` entry per rule that ran; a findin
 `severity` (a rule may choose another one for one resource, BCDR601 does) and refers to its rule by
 `rule_id`. PASS results are counted in `summary`, not listed.
 
+Schema 2.2 added `baseline` (what `--baseline` compared the scan with: the earlier report's scan
+times and its resolved findings) and `baseline` on every finding (`new` or `unchanged`), both only
+when the scan was compared with a baseline.
+
 Schema 2.1 added `readiness` (three verdicts per VM, backup / restore / failover, derived from the
 findings by scanner.readiness) and `affected_vms` on every finding (the VMs it concerns). Reports of
 2.0 and 1.0 load with an empty readiness and no affected VMs.
@@ -43,9 +47,12 @@ READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", "2.1", REPORT_SCHEMA_VERSION)
 TOOL_NAME = "az-bcdr-scan"
 FINDING_STATUSES = (FAIL, NOT_ASSESSED)
 COVERAGE_STATUSES = (OK, PARTIAL, FAILED)
+NEW, UNCHANGED = "new", "unchanged"
+BASELINE_STATES = (NEW, UNCHANGED)  # a finding's `baseline` when the scan was compared with one
 _RULE_ID = re.compile("BCDR[0-9]{3}")
 
-__all__ = ["Coverage", "Finding", "Report", "ReportFormatError", "RuleDescriptor", "ScanInfo", "Summary",
+__all__ = ["BaselineComparison", "Coverage", "Finding", "ResolvedFinding",
+           "Report", "ReportFormatError", "RuleDescriptor", "ScanInfo", "Summary",
            "VmReadiness", "REPORT_SCHEMA_VERSION", "TOOL_NAME"]
 
 
@@ -110,17 +117,22 @@ class Finding:
     evidence: Mapping[str, Any] = field(hash=False)  # JSON types only
     fingerprint: str  # stable across runs for the same rule and resource
     affected_vms: tuple[str, ...] = ()  # lower-cased ids of the VMs the finding concerns (schema 2.1)
+    baseline: str = ""  # "new" | "unchanged" when compared with a --baseline, else "" (schema 2.2)
 
     @property
     def failed(self) -> bool:
         return self.status == FAIL
+
+    @property
+    def is_new(self) -> bool:
+        return self.baseline == NEW
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule_id": self.rule_id, "status": self.status, "severity": self.severity,
                 "subscription_id": self.subscription_id, "resource_id": self.resource_id,
                 "resource_type": self.resource_type, "resource_group": self.resource_group,
                 "message": self.message, "evidence": dict(self.evidence), "fingerprint": self.fingerprint,
-                "affected_vms": list(self.affected_vms)}
+                "affected_vms": list(self.affected_vms), **({"baseline": self.baseline} if self.baseline else {})}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "finding") -> "Finding":
@@ -134,7 +146,8 @@ class Finding:
                    resource_group=_str(d, "resource_group", where), message=_str(d, "message", where),
                    evidence=dict(_object(d.get("evidence"), f"{where}/evidence")),
                    fingerprint=_str(d, "fingerprint", where),
-                   affected_vms=_strs(d, "affected_vms", where) if "affected_vms" in d else ())
+                   affected_vms=_strs(d, "affected_vms", where) if "affected_vms" in d else (),
+                   baseline=_str(d, "baseline", where) if "baseline" in d else "")
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,49 @@ class ScanInfo:
         d = _object(data, where)
         return cls(started_at=_str(d, "started_at", where), finished_at=_str(d, "finished_at", where),
                    subscriptions=_strs(d, "subscriptions", where), arm_requests=_count(d, "arm_requests", where))
+
+
+@dataclass(frozen=True)
+class ResolvedFinding:
+    """A finding of the baseline report that this scan no longer has."""
+    rule_id: str
+    status: str
+    severity: str
+    resource_id: str
+    message: str
+    fingerprint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "ResolvedFinding":
+        d = _object(data, where)
+        return cls(rule_id=_rule_id(d, "rule_id", where), **{k: _str(d, k, where) for k in (
+            "status", "severity", "resource_id", "message", "fingerprint")})
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """What `--baseline` compared the scan with (scanner.baseline)."""
+    started_at: str  # the baseline report's scan
+    finished_at: str
+    tool_version: str
+    resolved: tuple[ResolvedFinding, ...] = ()
+
+    def to_dict(self, findings: tuple["Finding", ...]) -> dict[str, Any]:
+        return {"started_at": self.started_at, "finished_at": self.finished_at, "tool_version": self.tool_version,
+                "new": sum(1 for f in findings if f.baseline == NEW),
+                "unchanged": sum(1 for f in findings if f.baseline == UNCHANGED),
+                "resolved": [r.to_dict() for r in self.resolved]}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "baseline") -> "BaselineComparison":
+        d = _object(data, where)
+        return cls(started_at=_str(d, "started_at", where), finished_at=_str(d, "finished_at", where),
+                   tool_version=_str(d, "tool_version", where),
+                   resolved=tuple(ResolvedFinding.from_dict(r, f"{where}/resolved/{i}")
+                                  for i, r in enumerate(_list(d.get("resolved"), f"{where}/resolved"))))
 
 
 def coverage_to_dict(c: Coverage) -> dict[str, Any]:
@@ -227,6 +283,7 @@ class Report:
     readiness: tuple[VmReadiness, ...] = ()  # one entry per VM of the inventory (schema 2.1)
     # rule code -> resource ids it passed (schema 2.2); the counts are passed_by_rule
     passed_resources: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    baseline: BaselineComparison | None = None  # set when compared with --baseline (schema 2.2)
 
     def __post_init__(self) -> None:
         # What every writer relies on: known words (they become CSS classes, SARIF levels, table
@@ -241,6 +298,8 @@ class Report:
                 raise ReportFormatError(f"findings/{i}/rule_id: {f.rule_id} is not in rules")
             _check_word(f.status, FINDING_STATUSES, f"findings/{i}/status")
             _check_word(f.severity, SEVERITIES, f"findings/{i}/severity")
+            if f.baseline:
+                _check_word(f.baseline, BASELINE_STATES, f"findings/{i}/baseline")
         for i, c in enumerate(self.coverage):
             _check_word(c.status, COVERAGE_STATUSES, f"coverage/{i}/status")
         for code in self.passed_by_rule:
@@ -278,6 +337,13 @@ class Report:
         floor = SEVERITY_RANK[severity]
         return sum(1 for f in self.findings if f.failed and SEVERITY_RANK[f.severity] >= floor)
 
+    def new_failed_at_or_above(self, severity: str) -> int:
+        """New FAIL findings (not in the --baseline) at `severity` or worse: what `--fail-on-new`
+        compares against."""
+        self.failed_at_or_above(severity)  # the same check of the word
+        floor = SEVERITY_RANK[severity]
+        return sum(1 for f in self.findings if f.failed and f.is_new and SEVERITY_RANK[f.severity] >= floor)
+
     @cached_property
     def summary(self) -> Summary:
         codes = [r.id for r in self.rules]
@@ -300,7 +366,7 @@ class Report:
     # ---- the JSON document
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON types only, in the shape of report.schema.json."""
-        return {
+        out = {
             "schema_version": REPORT_SCHEMA_VERSION,
             "tool": {"name": TOOL_NAME, "version": self.tool_version},
             "scan": self.scan.to_dict(),
@@ -312,6 +378,9 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "passed": {code: list(ids) for code, ids in self.passed_resources.items()},
         }
+        if self.baseline is not None:
+            out["baseline"] = self.baseline.to_dict(self.findings)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> "Report":
@@ -342,6 +411,7 @@ class Report:
             readiness=tuple(readiness_from_dict(r, f"readiness/vms/{i}") for i, r in enumerate(
                 _list(_object(d.get("readiness", {"vms": []}), "readiness").get("vms"), "readiness/vms"))),
             passed_resources=_passed(d),
+            baseline=BaselineComparison.from_dict(d["baseline"]) if d.get("baseline") is not None else None,
         )
 
     @classmethod
