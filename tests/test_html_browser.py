@@ -1,6 +1,7 @@
 """The HTML page as a person uses it: rendered in headless Chromium (Debian's chromium and
 chromium-driver, driven by selenium), filtered, searched, expanded, and photographed at desktop
-and phone sizes into docs/screenshots/.
+and phone sizes (into a temporary folder; with AZ_BCDR_UPDATE_SCREENSHOTS=1, into the committed
+docs/screenshots/, so a test run never rewrites tracked files).
 
 The report is the demo scan (the loopback ARM simulator), with one hostile VM name injected in the
 readiness view and one in a finding, so the page under test also proves that Azure strings stay
@@ -23,7 +24,7 @@ from scanner.model import Report
 from scanner.output import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
+DOC_SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 IN_CI = bool(os.environ.get("CI") or os.environ.get("AZ_BCDR_REQUIRE_SHARED"))
@@ -92,15 +93,22 @@ def _shown(driver) -> str:
     return driver.find_element(By.ID, "shown").text
 
 
-def _shoot(driver, name: str, width: int, height: int) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    if os.environ.get("AZ_BCDR_UPDATE_SCREENSHOTS") == "1":
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        return DOC_SHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _shoot(driver, shots: Path, name: str, width: int, height: int) -> Path:
     driver.set_window_size(width, height)
-    out = SHOTS / name
+    out = shots / name
     driver.save_screenshot(str(out))
     return out
 
 
-def test_filter_search_expand_and_counts(report, page, browser):
+def test_filter_search_expand_and_counts(report, page, browser, shots):
     browser.set_window_size(1400, 900)
     browser.get(page.as_uri())
     total = len(report.findings)
@@ -117,7 +125,7 @@ def test_filter_search_expand_and_counts(report, page, browser):
     assert order[0] < order[1]
     if report.coverage_gaps:
         assert browser.find_element(By.ID, "incomplete").is_displayed()
-    _shoot(browser, "html-desktop.png", 1400, 900)
+    _shoot(browser, shots, "html-desktop.png", 1400, 900)
 
     # 1. Filter one severity: only its findings stay, every count follows.
     high = sum(1 for f in report.findings if f.severity == "high")
@@ -149,7 +157,7 @@ def test_filter_search_expand_and_counts(report, page, browser):
     first.find_element(By.TAG_NAME, "summary").click()
     assert first.get_attribute("open") is not None and body.is_displayed()
     assert "Remediation" in body.text and "Resource" in body.text
-    _shoot(browser, "html-desktop-filtered.png", 1400, 900)
+    _shoot(browser, shots, "html-desktop-filtered.png", 1400, 900)
 
     # 4. Clear the search, filter a rule: counts again.
     search.clear()
@@ -171,7 +179,7 @@ def _page_text_of(f) -> str:
                      *[f"{k} {v}" for k, v in f.evidence.items()]])
 
 
-def test_phone_layout_reflows(page, browser):
+def test_phone_layout_reflows(page, browser, shots):
     browser.set_window_size(390, 844)
     browser.get(page.as_uri())
     # No horizontal scrolling on a phone: the page is no wider than the viewport.
@@ -181,7 +189,7 @@ def test_phone_layout_reflows(page, browser):
     # The VM table reflows to one card per VM with labelled cells.
     cell = browser.find_element(By.CSS_SELECTOR, "table.vms td")
     assert browser.execute_script("return getComputedStyle(arguments[0]).display", cell) == "block"
-    _shoot(browser, "html-phone.png", 390, 844)
+    _shoot(browser, shots, "html-phone.png", 390, 844)
     browser.execute_script("document.getElementById('findings').scrollIntoView()")
     browser.find_elements(By.CSS_SELECTOR, "details.finding summary")[0].click()
-    _shoot(browser, "html-phone-findings.png", 390, 844)
+    _shoot(browser, shots, "html-phone-findings.png", 390, 844)
