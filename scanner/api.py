@@ -46,6 +46,7 @@ class ScanOptions:
     max_pages: int = 2000  # per list: a service that keeps handing out new nextLinks stops here
     workers: int = 8  # concurrent per-VM requests per subscription
     job_window_days: int = 7  # backup job history to read
+    shard: tuple[int, int] | None = None  # (K, N): scan only shard K of N of the subscriptions (scanner.merge)
     # Set it (from a signal handler, another thread) to end the scan now: what was read is reported,
     # the rest is coverage with the code Interrupted.
     interrupt: threading.Event | None = field(default=None, compare=False)
@@ -54,7 +55,8 @@ class ScanOptions:
 
     @property
     def scope_request(self) -> ScopeRequest:
-        return ScopeRequest(subscriptions=tuple(self.subscriptions), all_subscriptions=self.all_subscriptions)
+        return ScopeRequest(subscriptions=tuple(self.subscriptions), all_subscriptions=self.all_subscriptions,
+                            shard=self.shard)
 
 
 def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None = None) -> Report:
@@ -81,7 +83,10 @@ def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None 
     inv = dataclasses.replace(inv, scope=scope.kind)
     if on_inventory is not None:
         on_inventory(inv)
-    return evaluate_inventory(inv, options.rule_settings, started_at=iso(started), arm_requests=inv.arm_requests)
+    report = evaluate_inventory(inv, options.rule_settings, started_at=iso(started), arm_requests=inv.arm_requests)
+    if options.shard is not None:
+        report = dataclasses.replace(report, scan=dataclasses.replace(report.scan, shard="{}/{}".format(*options.shard)))
+    return report
 
 
 def evaluate_inventory(inv: Inventory, rule_settings: Mapping[str, RuleSettings] | None = None, *,

@@ -20,15 +20,16 @@ class BaselineError(Exception):
     """A --baseline file that cannot be read as a report."""
 
 
-def load_baseline(path: str) -> Report:
+def load_baseline(path: str, what: str = "--baseline") -> Report:
+    """A report file (`what` names it in the one-line error: the option, or "report" for merge)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"cannot read --baseline {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise BaselineError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         return Report.from_json(text)
     except ReportFormatError as exc:
-        raise BaselineError(f"--baseline {path} is not a report: {exc}") from None
+        raise BaselineError(f"{what} {path} is not a report: {exc}") from None
 
 
 def compare(report: Report, baseline: Report) -> Report:

@@ -209,6 +209,8 @@ def _formats() -> list[str]:
               help="Page limit for each list (a service that keeps handing out new nextLinks stops there).")
 @click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Concurrent per-VM requests per subscription.")
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
+@click.option("--shard", metavar="K/N", help="Scan only shard K of N of the subscriptions (a stable split, for a CI "
+              "matrix; join the reports with 'merge').")
 @click.option("--demo", is_flag=True, help="Scan the bundled demo subscription on a loopback ARM simulator (no Azure account needed).")
 @click.option("--debug", is_flag=True, help="Verbose logs and tracebacks (never request headers or tokens).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr (it is only drawn when stderr is a terminal).")
@@ -218,7 +220,8 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
         output: tuple[str, ...], arm_endpoint: str,
         fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None,
         save_inventory: str | None, timeout: float,
-        max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int, demo: bool,
+        max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int,
+        shard: str | None, demo: bool,
         debug: bool, quiet: bool) -> None:
     """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
 
@@ -238,7 +241,8 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     cfg = _load_config(config_path)
     from .api import ScanOptions, demo_options, scan
     common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
-                         read_timeout=read_timeout, max_pages=max_pages, workers=workers, job_window_days=job_window_days)
+                         read_timeout=read_timeout, max_pages=max_pages, workers=workers, job_window_days=job_window_days,
+                         shard=_parse_shard(shard))
     saver = _inventory_saver(save_inventory)
     interrupt = threading.Event()
     # Progress only for a person at a terminal: never with --quiet or --debug (log lines), never in a CI log.
@@ -318,6 +322,41 @@ def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], outp
         raise InputError(f"{inventory_file}: collected_at {inv.collected_at[:40]!r} is not an ISO-8601 time")
     from .api import evaluate_inventory
     ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on, baseline, fail_on_new))
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    from .merge import parse_shard
+    try:
+        return parse_shard(value) if value is not None else None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "-f", "fmt", type=click.Choice(_formats()), multiple=True, help=FORMAT_HELP)
+@click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
+@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None)
+@click.option("--baseline", "baseline_path", metavar="FILE",
+              help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
+@click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
+              help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
+@click.option("--config", "config_path", metavar="FILE")
+@click.pass_context
+def merge(ctx: click.Context, reports: tuple[str, ...], fmt: tuple[str, ...], output: tuple[str, ...],
+          fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None) -> None:
+    """Join the JSON reports of several shards (--shard K/N) into one: findings deduplicated by
+    fingerprint, coverage united, summary recomputed; the exit code is the merged report's."""
+    targets = plan_outputs(fmt, output)
+    baseline = _load_baseline(baseline_path, fail_on_new)
+    cfg = _load_config(config_path)
+    from .baseline import BaselineError, load_baseline
+    from .merge import MergeError, merge_reports
+    try:
+        merged = merge_reports([load_baseline(path, "report") for path in reports])
+    except (BaselineError, MergeError) as exc:
+        raise InputError(str(exc)) from None
+    ctx.exit(_write_and_exit(merged, cfg, targets, fail_on, baseline, fail_on_new))
 
 
 @cli.command("rules")

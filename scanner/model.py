@@ -11,7 +11,7 @@ off every finding into one top-level `rules[]` entry per rule that ran; a findin
 `severity` (a rule may choose another one for one resource, BCDR601 does) and refers to its rule by
 `rule_id`. PASS results are counted in `summary`, not listed.
 
-Schema 2.2 added `baseline` (what `--baseline` compared the scan with: the earlier report's scan
+Schema 2.2 added `scan.shard` (K/N of a `--shard` run), `baseline` (what `--baseline` compared the scan with: the earlier report's scan
 times and its resolved findings) and `baseline` on every finding (`new` or `unchanged`), both only
 when the scan was compared with a baseline.
 
@@ -156,16 +156,19 @@ class ScanInfo:
     finished_at: str
     subscriptions: tuple[str, ...]
     arm_requests: int  # the cost the throttling budget is measured against
+    shard: str = ""  # "K/N" for a --shard run (schema 2.2), else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"started_at": self.started_at, "finished_at": self.finished_at,
-                "subscriptions": list(self.subscriptions), "arm_requests": self.arm_requests}
+                "subscriptions": list(self.subscriptions), "arm_requests": self.arm_requests,
+                **({"shard": self.shard} if self.shard else {})}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "scan") -> "ScanInfo":
         d = _object(data, where)
         return cls(started_at=_str(d, "started_at", where), finished_at=_str(d, "finished_at", where),
-                   subscriptions=_strs(d, "subscriptions", where), arm_requests=_count(d, "arm_requests", where))
+                   subscriptions=_strs(d, "subscriptions", where), arm_requests=_count(d, "arm_requests", where),
+                   shard=_str(d, "shard", where) if "shard" in d else "")
 
 
 @dataclass(frozen=True)

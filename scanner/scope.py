@@ -36,6 +36,7 @@ class ScopeRequest:
     """What the user asked to scan."""
     subscriptions: tuple[str, ...] = ()  # lower-cased subscription GUIDs
     all_subscriptions: bool = False
+    shard: tuple[int, int] | None = None  # (K, N): only shard K of N of the resolved subscriptions
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ def establish(factory: "ClientFactory", request: ScopeRequest) -> Scope:
     """Credential check, resolution and preflight, in that order (the first failure stops)."""
     check_credential(factory)
     scope = resolve(factory, request)
+    if request.shard is not None:  # before the preflight: each shard reads only its own
+        from .merge import shard_subscriptions
+        scope = Scope(shard_subscriptions(scope.subscriptions, *request.shard), scope.kind)
     preflight(factory, scope)
     return scope
 
