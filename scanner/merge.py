@@ -21,7 +21,7 @@ from typing import Sequence
 
 from rules.base import FAIL, SEVERITY_RANK
 
-from .model import Report, ScanInfo
+from .model import Coverage, Finding, Report, RuleDescriptor, ScanInfo, VmReadiness
 
 _SHARD = re.compile(r"([0-9]+)/([0-9]+)")
 
@@ -48,22 +48,22 @@ def shard_subscriptions(subscriptions: Sequence[str], k: int, n: int) -> tuple[s
 def merge_reports(reports: Sequence[Report]) -> Report:
     if not reports:
         raise MergeError("merge needs at least one report")
-    rules: dict[str, object] = {}
+    rules: dict[str, RuleDescriptor] = {}
     for i, report in enumerate(reports):
         for rule in report.rules:
             known = rules.setdefault(rule.id, rule)
             if known != rule:
                 raise MergeError(f"report {i + 1}: rule {rule.id} ran with other settings than in an earlier report "
                                  f"(severity or params differ): merge reports of one configuration")
-    coverage = {}
+    coverage: dict[tuple[str, str], Coverage] = {}
     for report in reports:
         for c in report.coverage:
             coverage.setdefault((c.subscription_id.lower(), c.collector), c)
-    findings = {}
+    findings: dict[str, Finding] = {}
     for report in reports:
         for f in report.findings:
             findings.setdefault(f.fingerprint, f)
-    readiness = {}
+    readiness: dict[str, VmReadiness] = {}
     for report in reports:
         for vm in report.readiness:
             readiness.setdefault(vm.vm_id, vm)
@@ -82,7 +82,7 @@ def merge_reports(reports: Sequence[Report]) -> Report:
     scan = ScanInfo(started_at=min(r.scan.started_at for r in reports), finished_at=max(r.scan.finished_at for r in reports),
                     subscriptions=tuple(subs), arm_requests=sum(r.scan.arm_requests for r in reports))
     return dataclasses.replace(
-        reports[0], scan=scan, rules=tuple(rules.values()), coverage=tuple(coverage.values()),  # type: ignore[arg-type]
+        reports[0], scan=scan, rules=tuple(rules.values()), coverage=tuple(coverage.values()),
         findings=tuple(ordered), passed_by_rule=passed, resources_by_type=resources,
         rule_errors=tuple(dict.fromkeys(e for r in reports for e in r.rule_errors)),
         readiness=tuple(readiness.values()), baseline=None)
