@@ -144,12 +144,15 @@ def _load_baseline(path: str | None, fail_on_new: str | None) -> Any:
 
 
 def _write_and_exit(report: Any, cfg: Any, targets: list[Any], fail_on: str | None, baseline: Any = None,
-                    fail_on_new: str | None = None) -> int:
+                    fail_on_new: str | None = None, mask: bool = False) -> int:
     from .emit import OutputPathError, emit_reports
     from .policy import DEFAULT_FAIL_ON, NO_THRESHOLD, exit_code
     if baseline is not None:
         from .baseline import compare
         report = compare(report, baseline)
+    if mask:
+        from .mask import mask_subscription_ids
+        report = mask_subscription_ids(report)
     try:
         emit_reports(report, targets)
     except OutputPathError as exc:
@@ -209,6 +212,8 @@ def _formats() -> list[str]:
               help="Page limit for each list (a service that keeps handing out new nextLinks stops there).")
 @click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Concurrent per-VM requests per subscription.")
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
+@click.option("--mask-subscription-ids", "mask", is_flag=True,
+              help="Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY).")
 @click.option("--shard", metavar="K/N", help="Scan only shard K of N of the subscriptions (a stable split, for a CI "
               "matrix; join the reports with 'merge').")
 @click.option("--demo", is_flag=True, help="Scan the bundled demo subscription on a loopback ARM simulator (no Azure account needed).")
@@ -221,7 +226,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
         fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None,
         save_inventory: str | None, timeout: float,
         max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int,
-        shard: str | None, demo: bool,
+        mask: bool, shard: str | None, demo: bool,
         debug: bool, quiet: bool) -> None:
     """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
 
@@ -257,7 +262,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
             options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
                               verify=tls_verify_from_env(), credential=make_credential())
             report = scan(options, on_inventory=saver)
-    code = _write_and_exit(report, cfg, targets, fail_on, baseline, fail_on_new)
+    code = _write_and_exit(report, cfg, targets, fail_on, baseline, fail_on_new, mask)
     if interrupt.is_set():
         _err("az-bcdr-scan: interrupted: the report holds what was read before Ctrl-C (exit 3)")
         _INTERRUPTED.set()
@@ -341,10 +346,13 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
               help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
+@click.option("--mask-subscription-ids", "mask", is_flag=True,
+              help="Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY).")
 @click.option("--config", "config_path", metavar="FILE")
 @click.pass_context
 def merge(ctx: click.Context, reports: tuple[str, ...], fmt: tuple[str, ...], output: tuple[str, ...],
-          fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None) -> None:
+          fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, mask: bool,
+          config_path: str | None) -> None:
     """Join the JSON reports of several shards (--shard K/N) into one: findings deduplicated by
     fingerprint, coverage united, summary recomputed; the exit code is the merged report's."""
     targets = plan_outputs(fmt, output)
@@ -356,7 +364,7 @@ def merge(ctx: click.Context, reports: tuple[str, ...], fmt: tuple[str, ...], ou
         merged = merge_reports([load_baseline(path, "report") for path in reports])
     except (BaselineError, MergeError) as exc:
         raise InputError(str(exc)) from None
-    ctx.exit(_write_and_exit(merged, cfg, targets, fail_on, baseline, fail_on_new))
+    ctx.exit(_write_and_exit(merged, cfg, targets, fail_on, baseline, fail_on_new, mask))
 
 
 @cli.command("rules")
