@@ -37,7 +37,8 @@ def _scanned(inv: m.Inventory) -> set[str]:
         nothing to restore from if it is lost or corrupted. Azure Backup can protect a VM from a vault in another
         subscription of the tenant: if the evidence says a vault elsewhere cannot be ruled out, scan those
         subscriptions too (--all-subscriptions). Otherwise enable Azure Backup for it with a policy that matches its
-        recovery objectives, or record why it needs no backup (for example with a tag your reporting excludes).""",
+        recovery objectives, or record why it needs no backup: an entry in the --suppressions file (rule, resource
+        glob, reason, owner, expiry) reports it as SUPPRESSED until the entry expires.""",
     references=(DOC_ENABLE, DOC_SUPPORT),
     needs=(m.VMS,),
 )
@@ -129,7 +130,8 @@ def protected_item_source_missing(inv: m.Inventory, params: Mapping[str, Any]) -
     remediation="""The VM still exists but its backup protection is stopped, paused or suspended (stop backup,
         retain data): no new restore points are being taken and backups fail with
         UserErrorBcmDatasourceNotPresent. Resume protection (assign a policy again) if the VM still needs backup;
-        if it does not, record that decision so the finding can be suppressed.""",
+        if it does not, record that decision in the --suppressions file (rule, resource glob, reason, owner,
+        expiry), which reports the finding as SUPPRESSED until the entry expires.""",
     references=(DOC_BCM_NOT_PRESENT, DOC_MANAGE),
     needs=(m.PROTECTED_ITEMS,),
 )

@@ -2,7 +2,7 @@
 
 Exit codes (also in the README):
   0  no FAIL finding at or above --fail-on, and every collector read everything
-  1  at least one FAIL finding at or above --fail-on
+  1  at least one FAIL finding at or above --fail-on (SUPPRESSED findings never count)
   2  usage, input, configuration or authentication error: nothing was scanned
   3  scan incomplete (some coverage partial or failed) and no finding at or above --fail-on
   4  internal error (a bug): please report it; --debug shows the traceback
@@ -143,10 +143,24 @@ def _load_baseline(path: str | None, fail_on_new: str | None) -> Any:
         raise InputError(str(exc)) from None
 
 
+def _load_suppressions(path: str | None) -> Any:
+    """The --suppressions entries, checked before anything is scanned (a bad file is exit 2 now)."""
+    if not path:
+        return None
+    from .suppress import SuppressionError, load_suppressions
+    try:
+        return load_suppressions(path)
+    except SuppressionError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _write_and_exit(report: Any, cfg: Any, targets: list[Any], fail_on: str | None, baseline: Any = None,
-                    fail_on_new: str | None = None, mask: bool = False) -> int:
+                    fail_on_new: str | None = None, mask: bool = False, suppressions: Any = None) -> int:
     from .emit import OutputPathError, emit_reports
     from .policy import DEFAULT_FAIL_ON, NO_THRESHOLD, exit_code
+    if suppressions is not None:
+        from .suppress import apply
+        report = apply(report, suppressions)
     if baseline is not None:
         from .baseline import compare
         report = compare(report, baseline)
@@ -182,6 +196,10 @@ OUTPUT_HELP = ("Write the report here, repeatable: FORMAT=PATH, or PATH (format 
                ".csv .xml=junit .html .txt=table; else --format, else json). '-' is stdout. Default: stdout.")
 
 
+SUPPRESSIONS_HELP = ("TOML file of accepted risks ([[suppress]] rule, resource glob, reason, expires, owner): matching FAIL "
+                     "findings are reported SUPPRESSED and never fail the run.")
+
+
 def _formats() -> list[str]:
     from .output import FORMATS
     return list(FORMATS)
@@ -200,6 +218,7 @@ def _formats() -> list[str]:
               help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
+@click.option("--suppressions", "suppressions_path", metavar="FILE", help=SUPPRESSIONS_HELP)
 @click.option("--config", "config_path", metavar="FILE",
               help="Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml).")
 @click.option("--save-inventory", metavar="FILE", help="Also write the collected Inventory (JSON) for 'evaluate'.")
@@ -223,8 +242,8 @@ def _formats() -> list[str]:
 @click.pass_context
 def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: tuple[str, ...],
         output: tuple[str, ...], arm_endpoint: str,
-        fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None,
-        save_inventory: str | None, timeout: float,
+        fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, suppressions_path: str | None,
+        config_path: str | None, save_inventory: str | None, timeout: float,
         max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int,
         mask: bool, shard: str | None, demo: bool,
         debug: bool, quiet: bool) -> None:
@@ -243,6 +262,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     targets = plan_outputs(fmt, output)
     check_inventory_path(save_inventory)
     baseline = _load_baseline(baseline_path, fail_on_new)
+    suppressions = _load_suppressions(suppressions_path)
     cfg = _load_config(config_path)
     from .api import ScanOptions, demo_options, scan
     common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
@@ -262,7 +282,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
             options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
                               verify=tls_verify_from_env(), credential=make_credential())
             report = scan(options, on_inventory=saver)
-    code = _write_and_exit(report, cfg, targets, fail_on, baseline, fail_on_new, mask)
+    code = _write_and_exit(report, cfg, targets, fail_on, baseline, fail_on_new, mask, suppressions)
     if interrupt.is_set():
         _err("az-bcdr-scan: interrupted: the report holds what was read before Ctrl-C (exit 3)")
         _INTERRUPTED.set()
@@ -306,13 +326,16 @@ def _ctrl_c_ends_the_scan(interrupt: threading.Event) -> Iterator[None]:
               help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
+@click.option("--suppressions", "suppressions_path", metavar="FILE", help=SUPPRESSIONS_HELP)
 @click.option("--config", "config_path", metavar="FILE")
 @click.pass_context
 def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], output: tuple[str, ...],
-             fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, config_path: str | None) -> None:
+             fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, suppressions_path: str | None,
+             config_path: str | None) -> None:
     """Re-run the rules offline over an Inventory saved with --save-inventory."""
     targets = plan_outputs(fmt, output)
     baseline = _load_baseline(baseline_path, fail_on_new)
+    suppressions = _load_suppressions(suppressions_path)
     cfg = _load_config(config_path)
     try:
         text = Path(inventory_file).read_text(encoding="utf-8")
@@ -326,7 +349,8 @@ def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], outp
     if parse(inv.collected_at) is None:
         raise InputError(f"{inventory_file}: collected_at {inv.collected_at[:40]!r} is not an ISO-8601 time")
     from .api import evaluate_inventory
-    ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on, baseline, fail_on_new))
+    ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on, baseline, fail_on_new,
+                             suppressions=suppressions))
 
 
 def _parse_shard(value: str | None) -> tuple[int, int] | None:
@@ -348,15 +372,17 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
               help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
 @click.option("--mask-subscription-ids", "mask", is_flag=True,
               help="Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY).")
+@click.option("--suppressions", "suppressions_path", metavar="FILE", help=SUPPRESSIONS_HELP)
 @click.option("--config", "config_path", metavar="FILE")
 @click.pass_context
 def merge(ctx: click.Context, reports: tuple[str, ...], fmt: tuple[str, ...], output: tuple[str, ...],
           fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, mask: bool,
-          config_path: str | None) -> None:
+          suppressions_path: str | None, config_path: str | None) -> None:
     """Join the JSON reports of several shards (--shard K/N) into one: findings deduplicated by
     fingerprint, coverage united, summary recomputed; the exit code is the merged report's."""
     targets = plan_outputs(fmt, output)
     baseline = _load_baseline(baseline_path, fail_on_new)
+    suppressions = _load_suppressions(suppressions_path)
     cfg = _load_config(config_path)
     from .baseline import BaselineError, load_baseline
     from .merge import MergeError, merge_reports
@@ -364,7 +390,7 @@ def merge(ctx: click.Context, reports: tuple[str, ...], fmt: tuple[str, ...], ou
         merged = merge_reports([load_baseline(path, "report") for path in reports])
     except (BaselineError, MergeError) as exc:
         raise InputError(str(exc)) from None
-    ctx.exit(_write_and_exit(merged, cfg, targets, fail_on, baseline, fail_on_new, mask))
+    ctx.exit(_write_and_exit(merged, cfg, targets, fail_on, baseline, fail_on_new, mask, suppressions))
 
 
 @cli.command("rules")

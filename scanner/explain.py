@@ -36,7 +36,11 @@ def explain_rule(rule: Rule) -> str:
             entry = knowledge.lookup(code)
             lines.append(f"  {code}" + (f": {entry.meaning}" if entry else ""))
         lines.append("")
-    lines += ["What to do:", _wrap(meta.remediation), "", f"Source: {meta.source}"]
+    lines += ["What to do:", _wrap(meta.remediation), "",
+              _wrap(f"Accepted risk? Add a [[suppress]] entry (rule = \"{meta.code}\", resource glob, reason, expires, "
+                    "owner) to a file given with --suppressions: matching findings are reported SUPPRESSED and do not "
+                    "fail the run until the entry expires.", indent=""), "",
+              f"Source: {meta.source}"]
     if meta.params:
         lines.append("Parameters (set in az-bcdr-scan.toml under [rules.%s.params]):" % meta.code)
         for p in meta.params:

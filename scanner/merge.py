@@ -21,7 +21,7 @@ from typing import Sequence
 
 from rules.base import FAIL, SEVERITY_RANK
 
-from .model import Coverage, Finding, Report, RuleDescriptor, ScanInfo, VmReadiness
+from .model import Coverage, Finding, Report, RuleDescriptor, ScanInfo, SuppressionsReport, VmReadiness
 
 _SHARD = re.compile(r"([0-9]+)/([0-9]+)")
 
@@ -85,4 +85,16 @@ def merge_reports(reports: Sequence[Report]) -> Report:
         reports[0], scan=scan, rules=tuple(rules.values()), coverage=tuple(coverage.values()),
         findings=tuple(ordered), passed_by_rule=passed, resources_by_type=resources,
         rule_errors=tuple(dict.fromkeys(e for r in reports for e in r.rule_errors)),
-        readiness=tuple(readiness.values()), baseline=None)
+        readiness=tuple(readiness.values()), baseline=None, suppressions=_suppressions(reports))
+
+
+def _suppressions(reports: Sequence[Report]) -> SuppressionsReport | None:
+    """The shards' stale suppression entries: expired in any shard, unmatched in every shard that
+    was given the file (an entry another shard used did match). None when no shard had the file."""
+    given = [r.suppressions for r in reports if r.suppressions is not None]
+    if not given:
+        return None
+    expired = tuple(dict.fromkeys(e for g in given for e in g.expired))
+    unmatched = tuple(e for e in dict.fromkeys(e for g in given for e in g.unmatched)
+                      if all(e in g.unmatched for g in given))
+    return SuppressionsReport(expired=expired, unmatched=unmatched)

@@ -15,6 +15,10 @@ Schema 2.2 added `scan.shard` (K/N of a `--shard` run), `baseline` (what `--base
 times and its resolved findings) and `baseline` on every finding (`new` or `unchanged`), both only
 when the scan was compared with a baseline.
 
+Schema 2.3 added status SUPPRESSED with `suppression` (rule, resource glob, reason, owner,
+expiry) on the finding, `summary.suppressed`, and top-level `suppressions` (expired and unmatched
+entries), the last only when a --suppressions file was given. Older reports load without them.
+
 Schema 2.1 added `readiness` (three verdicts per VM, backup / restore / failover, derived from the
 findings by scanner.readiness) and `affected_vms` on every finding (the VMs it concerns). Reports of
 2.0 and 1.0 load with an empty readiness and no affected VMs.
@@ -35,23 +39,23 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .inventory import FAILED, OK, PARTIAL, Coverage
 from .readiness import OPERATIONS, VERDICTS, Verdict, VmReadiness
 from .readiness import summary as readiness_summary
-from .vocabulary import CATEGORIES, FAIL, NOT_ASSESSED, SEVERITIES, SEVERITY_RANK
+from .vocabulary import CATEGORIES, FAIL, NOT_ASSESSED, SEVERITIES, SEVERITY_RANK, SUPPRESSED
 
 if TYPE_CHECKING:  # annotations only: the model loads the rule catalog only to read a 1.0 report
     from rules import RuleMeta
 
 # Bump the minor version when keys are added, the major when a key changes meaning or goes away.
 # The schema pins it with `const`, so a dashboard can tell which shape it is reading.
-REPORT_SCHEMA_VERSION = "2.2"
-READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", "2.1", REPORT_SCHEMA_VERSION)
+REPORT_SCHEMA_VERSION = "2.3"
+READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", "2.1", "2.2", REPORT_SCHEMA_VERSION)
 TOOL_NAME = "az-bcdr-scan"
-FINDING_STATUSES = (FAIL, NOT_ASSESSED)
+FINDING_STATUSES = (FAIL, NOT_ASSESSED, SUPPRESSED)
 COVERAGE_STATUSES = (OK, PARTIAL, FAILED)
 NEW, UNCHANGED = "new", "unchanged"
 BASELINE_STATES = (NEW, UNCHANGED)  # a finding's `baseline` when the scan was compared with one
 _RULE_ID = re.compile("BCDR[0-9]{3}")
 
-__all__ = ["BaselineComparison", "Coverage", "Finding", "ResolvedFinding",
+__all__ = ["BaselineComparison", "Coverage", "Finding", "ResolvedFinding", "Suppression", "SuppressionsReport",
            "Report", "ReportFormatError", "RuleDescriptor", "ScanInfo", "Summary",
            "VmReadiness", "REPORT_SCHEMA_VERSION", "TOOL_NAME"]
 
@@ -62,6 +66,44 @@ class ReportFormatError(ValueError):
 
 
 # --------------------------------------------------------------------------- the parts
+@dataclass(frozen=True)
+class Suppression:
+    """One entry of a --suppressions file (scanner.suppress), as the report records it."""
+    rule: str  # rule code
+    resource: str  # resource id glob (fnmatch, case-insensitive)
+    reason: str
+    expires: str  # YYYY-MM-DD
+    owner: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "resource": self.resource, "reason": self.reason, "expires": self.expires,
+                **({"owner": self.owner} if self.owner else {})}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "Suppression":
+        d = _object(data, where)
+        return cls(rule=_rule_id(d, "rule", where), resource=_str(d, "resource", where),
+                   reason=_str(d, "reason", where), expires=_str(d, "expires", where),
+                   owner=_str(d, "owner", where) if "owner" in d else "")
+
+
+@dataclass(frozen=True)
+class SuppressionsReport:
+    """The entries of the --suppressions file that did not suppress: past their expiry, or matching
+    no finding (schema 2.3)."""
+    expired: tuple[Suppression, ...] = ()
+    unmatched: tuple[Suppression, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expired": [e.to_dict() for e in self.expired], "unmatched": [e.to_dict() for e in self.unmatched]}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "suppressions") -> "SuppressionsReport":
+        d = _object(data, where)
+        return cls(**{k: tuple(Suppression.from_dict(e, f"{where}/{k}/{i}")
+                               for i, e in enumerate(_list(d.get(k), f"{where}/{k}"))) for k in ("expired", "unmatched")})
+
+
 @dataclass(frozen=True)
 class RuleDescriptor:
     """A rule as it ran in this scan: its catalog metadata, the severity it ran with (its default
@@ -104,10 +146,11 @@ class RuleDescriptor:
 
 @dataclass(frozen=True)
 class Finding:
-    """One FAIL or NOT_ASSESSED result for one resource. Strings that came from Azure (ids, names,
-    messages, evidence) are untrusted: writers escape them."""
+    """One FAIL, NOT_ASSESSED or SUPPRESSED (a FAIL a --suppressions entry accepted) result for one
+    resource. Strings that came from Azure (ids, names, messages, evidence) are untrusted: writers
+    escape them."""
     rule_id: str
-    status: str  # FAIL | NOT_ASSESSED
+    status: str  # FAIL | NOT_ASSESSED | SUPPRESSED
     severity: str
     subscription_id: str
     resource_id: str  # as Azure returned it (display casing)
@@ -118,10 +161,15 @@ class Finding:
     fingerprint: str  # stable across runs for the same rule and resource
     affected_vms: tuple[str, ...] = ()  # lower-cased ids of the VMs the finding concerns (schema 2.1)
     baseline: str = ""  # "new" | "unchanged" when compared with a --baseline, else "" (schema 2.2)
+    suppression: Suppression | None = None  # the entry that suppressed it, when SUPPRESSED (schema 2.3)
 
     @property
     def failed(self) -> bool:
         return self.status == FAIL
+
+    @property
+    def suppressed(self) -> bool:
+        return self.status == SUPPRESSED
 
     @property
     def is_new(self) -> bool:
@@ -132,7 +180,8 @@ class Finding:
                 "subscription_id": self.subscription_id, "resource_id": self.resource_id,
                 "resource_type": self.resource_type, "resource_group": self.resource_group,
                 "message": self.message, "evidence": dict(self.evidence), "fingerprint": self.fingerprint,
-                "affected_vms": list(self.affected_vms), **({"baseline": self.baseline} if self.baseline else {})}
+                "affected_vms": list(self.affected_vms), **({"baseline": self.baseline} if self.baseline else {}),
+                **({"suppression": self.suppression.to_dict()} if self.suppression else {})}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "finding") -> "Finding":
@@ -147,7 +196,9 @@ class Finding:
                    evidence=dict(_object(d.get("evidence"), f"{where}/evidence")),
                    fingerprint=_str(d, "fingerprint", where),
                    affected_vms=_strs(d, "affected_vms", where) if "affected_vms" in d else (),
-                   baseline=_str(d, "baseline", where) if "baseline" in d else "")
+                   baseline=_str(d, "baseline", where) if "baseline" in d else "",
+                   suppression=Suppression.from_dict(d["suppression"], f"{where}/suppression")
+                   if d.get("suppression") is not None else None)
 
 
 @dataclass(frozen=True)
@@ -236,6 +287,7 @@ class Summary:
     failed: int
     not_assessed: int
     passed: int
+    suppressed: int
     failed_by_severity: Mapping[str, int]
     failed_by_rule: Mapping[str, int]
     not_assessed_by_rule: Mapping[str, int]
@@ -246,6 +298,7 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"failed": self.failed, "not_assessed": self.not_assessed, "passed": self.passed,
+                "suppressed": self.suppressed,
                 "failed_by_severity": dict(self.failed_by_severity), "failed_by_rule": dict(self.failed_by_rule),
                 "not_assessed_by_rule": dict(self.not_assessed_by_rule),
                 "passed_by_rule": dict(self.passed_by_rule), "resources_by_type": dict(self.resources_by_type),
@@ -287,6 +340,7 @@ class Report:
     # rule code -> resource ids it passed (schema 2.2); the counts are passed_by_rule
     passed_resources: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     baseline: BaselineComparison | None = None  # set when compared with --baseline (schema 2.2)
+    suppressions: SuppressionsReport | None = None  # set when a --suppressions file was given (schema 2.3)
 
     def __post_init__(self) -> None:
         # What every writer relies on: known words (they become CSS classes, SARIF levels, table
@@ -303,6 +357,8 @@ class Report:
             _check_word(f.severity, SEVERITIES, f"findings/{i}/severity")
             if f.baseline:
                 _check_word(f.baseline, BASELINE_STATES, f"findings/{i}/baseline")
+            if (f.status == SUPPRESSED) != (f.suppression is not None):
+                raise ReportFormatError(f"findings/{i}/suppression: present exactly when the status is SUPPRESSED")
         for i, c in enumerate(self.coverage):
             _check_word(c.status, COVERAGE_STATUSES, f"coverage/{i}/status")
         for code in self.passed_by_rule:
@@ -353,15 +409,18 @@ class Report:
         failed_by_rule = dict.fromkeys(codes, 0)
         not_assessed_by_rule = dict.fromkeys(codes, 0)
         failed_by_severity = dict.fromkeys(SEVERITIES, 0)
+        suppressed = 0
         for f in self.findings:
             if f.failed:
                 failed_by_rule[f.rule_id] += 1
                 failed_by_severity[f.severity] += 1
+            elif f.suppressed:  # accepted risks: counted apart, never as failed
+                suppressed += 1
             else:
                 not_assessed_by_rule[f.rule_id] += 1
         passed_by_rule = {code: int(self.passed_by_rule.get(code, 0)) for code in codes}
         return Summary(failed=sum(failed_by_rule.values()), not_assessed=sum(not_assessed_by_rule.values()),
-                       passed=sum(passed_by_rule.values()), failed_by_severity=failed_by_severity,
+                       passed=sum(passed_by_rule.values()), suppressed=suppressed, failed_by_severity=failed_by_severity,
                        failed_by_rule=failed_by_rule, not_assessed_by_rule=not_assessed_by_rule,
                        passed_by_rule=passed_by_rule, resources_by_type=dict(self.resources_by_type),
                        rules_run=tuple(codes), rule_errors=self.rule_errors)
@@ -383,6 +442,8 @@ class Report:
         }
         if self.baseline is not None:
             out["baseline"] = self.baseline.to_dict(self.findings)
+        if self.suppressions is not None:
+            out["suppressions"] = self.suppressions.to_dict()
         return out
 
     @classmethod
@@ -415,6 +476,7 @@ class Report:
                 _list(_object(d.get("readiness", {"vms": []}), "readiness").get("vms"), "readiness/vms"))),
             passed_resources=_passed(d),
             baseline=BaselineComparison.from_dict(d["baseline"]) if d.get("baseline") is not None else None,
+            suppressions=SuppressionsReport.from_dict(d["suppressions"]) if d.get("suppressions") is not None else None,
         )
 
     @classmethod

@@ -1,7 +1,7 @@
 """The exit-code policy: one function of the report (README, "Exit codes").
 
   0  no FAIL finding at or above --fail-on, and every collector read everything
-  1  at least one FAIL finding at or above --fail-on, or a new one (not in --baseline) at or above
+  1  at least one FAIL finding at or above --fail-on (SUPPRESSED findings never count), or a new one (not in --baseline) at or above
      --fail-on-new
   2  usage, input, configuration or authentication error: nothing was scanned (raised before a
      report exists, so not decided here)

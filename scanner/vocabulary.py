@@ -13,7 +13,9 @@ from . import ids
 from . import inventory as m
 
 PASS, FAIL, NOT_ASSESSED = "PASS", "FAIL", "NOT_ASSESSED"
-STATUSES = (PASS, FAIL, NOT_ASSESSED)
+STATUSES = (PASS, FAIL, NOT_ASSESSED)  # what a rule yields
+# A FAIL that a live --suppressions entry matched (scanner.suppress): reported, never gating.
+SUPPRESSED = "SUPPRESSED"
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # info=0 ... critical=4
 

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from .. import ids
-from ..model import Finding
+from ..model import Finding, Suppression
 
 NEW, UNCHANGED = "new", "unchanged"
 
@@ -21,6 +21,11 @@ def baseline_mark(f: Finding) -> str:
         if isinstance(value, str) and value.lower() in (NEW, UNCHANGED):
             return value.lower()
     return ""
+
+
+def suppression_note(s: Suppression) -> str:
+    """Why a SUPPRESSED finding is not counted: the entry's expiry, owner and reason."""
+    return f"suppressed until {s.expires}" + (f" by {s.owner}" if s.owner else "") + f": {s.reason}"
 
 
 def has_baseline(findings: tuple[Finding, ...] | list[Finding]) -> bool:

@@ -24,7 +24,7 @@ from ..model import TOOL_NAME, Finding, Report
 from ..readiness import NOT_APPLICABLE, OPERATIONS, READY, VERDICTS
 from ..readiness import summary as readiness_summary
 from ..vocabulary import NOT_ASSESSED, SEVERITIES
-from ._marks import baseline_mark, evidence_value, has_baseline, short_name
+from ._marks import baseline_mark, evidence_value, has_baseline, short_name, suppression_note
 from ._text import html_text as h
 from ._text import safe_url
 
@@ -47,6 +47,7 @@ th{background:#f6f8fa}
 h3.critical,h3.high{border-color:#b00020}h3.medium{border-color:#d4a72c}h3.low{border-color:#0a5a9c}
 h3.not_assessed{border-color:#6a1b9a;color:#6a1b9a}
 .NOT_ASSESSED,.not_assessed{color:#6a1b9a}
+.SUPPRESSED{color:#555}
 .will_fail{color:#b00020;font-weight:600}.at_risk{color:#9a5b00}.ready{color:#1a7f37}.not_applicable{color:#6e7781}
 .toolbar{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #d0d7de;z-index:1;
 display:flex;flex-wrap:wrap;gap:.4em .6em;align-items:end}
@@ -149,7 +150,8 @@ class HtmlWriter:
         for s in SEVERITIES:
             w(f"<tr><td class=\"{s}\">{s}</td><td class=\"num\">{summary.failed_by_severity[s]}</td></tr>\n")
         w("</tbody>\n</table>\n")
-        w(f"<p>Failed: {summary.failed}, not assessed: {summary.not_assessed}, passed: {summary.passed}.")
+        w(f"<p>Failed: {summary.failed}, not assessed: {summary.not_assessed}, passed: {summary.passed}."
+          + (f" Suppressed: {summary.suppressed}." if summary.suppressed else ""))
         marks = [baseline_mark(f) for f in report.findings]
         if any(marks):
             w(f" New since the baseline: <strong class=\"new-count\">{marks.count('new')}</strong>,"
@@ -292,10 +294,14 @@ def _finding(report: Report, f: Finding, pos: int, w: Callable[[str], object]) -
     w(f"<span class=\"tag {f.severity}\">{f.severity}</span>")
     if f.status == NOT_ASSESSED:
         w("<span class=\"tag NOT_ASSESSED\">not assessed</span>")
+    elif f.suppression is not None:
+        w(f"<span class=\"tag SUPPRESSED\" title=\"{h(suppression_note(f.suppression))}\">suppressed</span>")
     w(f"<span class=\"res\">{h(name)}</span> <span class=\"rg\">{h(f.resource_group)}</span> &mdash; {h(f.message)}"
       "</summary>\n<div class=\"body\">\n<dl>")
     rows = [("Rule", f"{f.rule_id} {rule.slug}"), ("Resource", f.resource_id), ("Type", f.resource_type),
             ("Subscription", f.subscription_id), ("Resource group", f.resource_group)]
+    if f.suppression is not None:
+        rows.append(("Suppressed", suppression_note(f.suppression)))
     if rule.predicts:
         rows.append(("Predicted errors", ", ".join(rule.predicts)))
     for label, value in rows:

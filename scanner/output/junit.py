@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from .. import ids
 from ..model import Finding, Report, RuleDescriptor
 from ..timeutil import parse as parse_time
-from ._marks import short_name
+from ._marks import short_name, suppression_note
 from ._text import xml
 
 CLASS_PREFIX = "az-bcdr-scan"
@@ -68,6 +68,9 @@ def to_xml(report: Report) -> ET.Element:
             if f.failed:
                 failure = ET.SubElement(case, "failure", _attrs(message=f.message, type=f"{rule.id} {f.severity}"))
                 failure.text = xml(_details(f, rule))
+            elif f.suppression is not None:  # an accepted FAIL: not a failure of this run
+                skipped = ET.SubElement(case, "skipped", _attrs(message=suppression_note(f.suppression)))
+                skipped.text = xml(_details(f, rule))
             else:
                 skipped = ET.SubElement(case, "skipped", _attrs(message=f.message))
                 skipped.text = xml(_details(f, rule))

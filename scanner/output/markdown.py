@@ -21,7 +21,7 @@ from ..model import TOOL_NAME, Finding, Report
 from ..readiness import OPERATIONS, VERDICTS
 from ..readiness import summary as readiness_summary
 from ..vocabulary import SEVERITIES
-from ._marks import NEW, baseline_mark, has_baseline, short_name
+from ._marks import NEW, baseline_mark, has_baseline, short_name, suppression_note
 from ._text import markdown as md
 from ._text import safe_url
 
@@ -74,7 +74,8 @@ class MarkdownWriter:
                 + ([sum(1 for f, m in zip(report.findings, marks) if f.failed and f.severity == s and m == NEW)]
                    if baseline else []) for s in SEVERITIES]
         _table(out, header, rows, align=["---"] + ["---:"] * (len(header) - 1))
-        w(f"\nFailed: {summary.failed}, not assessed: {summary.not_assessed}, passed: {summary.passed}.")
+        w(f"\nFailed: {summary.failed}, not assessed: {summary.not_assessed}, passed: {summary.passed}."
+          + (f" Suppressed: {summary.suppressed}." if summary.suppressed else ""))
         if baseline:
             w(f" New since the baseline: {marks.count(NEW)}, unchanged: {marks.count('unchanged')}.")
         w("\n\n")
@@ -124,7 +125,8 @@ class MarkdownWriter:
 def _finding_row(f: Finding, baseline: bool) -> list[Any]:
     mark = baseline_mark(f)
     return ([mark.upper() if mark == NEW else mark] if baseline else []) + [
-        f.severity, f.status, f.rule_id, short_name(f.resource_id), f.resource_group, f.message]
+        f.severity, f.status, f.rule_id, short_name(f.resource_id), f.resource_group,
+        f.message + (f" ({suppression_note(f.suppression)})" if f.suppression else "")]
 
 
 def _rules(report: Report, findings: list[Finding]) -> str:

@@ -26,6 +26,10 @@
   a pass), "review" says a decision is left to a human although the tool simply lacked data, and a
   notification would lose the resource and the fingerprint that let a dashboard track the gap.
   Section 3.27.10 requires level "none" whenever kind is not "fail".
+- SUPPRESSED findings (a --suppressions entry accepted the FAIL) stay results of kind "fail" with
+  a `suppressions` entry (section 3.35) of kind "external" (the suppression lives outside the
+  scanned "artifact"), status "accepted", the entry's reason as justification and its owner and
+  expiry as properties (a viewer that honours suppressions hides or dismisses them).
 - Collector coverage that is failed or partial, and rules that raised, become
   invocations[0].toolExecutionNotifications: they are about the run, not about a resource.
 
@@ -175,11 +179,23 @@ def _rule(rule: RuleDescriptor) -> dict[str, Any]:
 
 
 def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+    result = _plain_result(f, rule_index)
+    if f.suppression is not None:
+        s = f.suppression
+        result["suppressions"] = [{
+            "kind": "external", "status": "accepted", "justification": _text.sarif(s.reason),
+            "properties": {"expires": s.expires, "resourceGlob": s.resource, **({"owner": s.owner} if s.owner else {})},
+        }]
+    return result
+
+
+def _plain_result(f: Finding, rule_index: int) -> dict[str, Any]:
+    judged = f.failed or f.suppressed  # a suppressed finding is a FAIL someone accepted
     return {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
-        "kind": "fail" if f.failed else "open",
-        "level": LEVEL[f.severity] if f.failed else "none",
+        "kind": "fail" if judged else "open",
+        "level": LEVEL[f.severity] if judged else "none",
         "message": {"text": _text.sarif(f.message)},
         "locations": [{
             "physicalLocation": {"artifactLocation": {"uri": artifact_uri(f.resource_id)},

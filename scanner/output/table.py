@@ -25,10 +25,12 @@ from ..model import TOOL_NAME, Finding, Report
 from ..readiness import AT_RISK, NOT_APPLICABLE, NOT_ASSESSED, OPERATIONS, READY, VERDICTS, WILL_FAIL
 from ..readiness import summary as readiness_summary
 from ..vocabulary import SEVERITIES
+from ._marks import suppression_note
 from ._text import terminal
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 NOT_ASSESSED_STYLE = "magenta"
+SUPPRESSED_STYLE = "dim"
 COVERAGE_STYLE = {OK: "green", PARTIAL: "yellow", FAILED: "red"}
 DEFAULT_WIDTH = 120  # when not a terminal and COLUMNS is unset: ARM names are long, 80 wraps too much
 
@@ -52,10 +54,14 @@ class TableWriter:
             if group:
                 _findings_table(console, report, f"{severity.upper()} ({len(group)})", SEVERITY_STYLE[severity],
                                 group, frame, multi_sub)
-        unknown = [f for f in findings if not f.failed]
+        unknown = [f for f in findings if not f.failed and not f.suppressed]
         if unknown:
             _findings_table(console, report, f"NOT ASSESSED ({len(unknown)})", NOT_ASSESSED_STYLE, unknown, frame,
                             multi_sub, reason=True)
+        accepted = [f for f in findings if f.suppressed]
+        if accepted:
+            _findings_table(console, report, f"SUPPRESSED ({len(accepted)})", SUPPRESSED_STYLE, accepted, frame,
+                            multi_sub)
         _summary(console, report)
 
 
@@ -168,6 +174,8 @@ def _findings_table(console: Console, report: Report, title: str, style: str, fi
                 resource.append("\n" + terminal(line), style="dim")
         message = Text(terminal(report.rule(f.rule_id).slug), style="dim")
         message.append("\n" + terminal(f.message))
+        if f.suppression is not None:
+            message.append("\n" + terminal(suppression_note(f.suppression)), style="dim")
         table.add_row(Text(terminal(f.rule_id)), resource, message)
     console.print(table)
 
@@ -179,7 +187,14 @@ def _summary(console: Console, report: Report) -> None:
     line.append(f"{summary.failed} failed (")
     line.append(", ".join(f"{summary.failed_by_severity[s]} {s}" for s in SEVERITIES))
     line.append(f"), {summary.not_assessed} not assessed, {summary.passed} passed")
+    if summary.suppressed:
+        line.append(f", {summary.suppressed} suppressed")
     console.print(line)
+    if report.suppressions is not None:
+        for label, entries in (("expired", report.suppressions.expired), ("unmatched", report.suppressions.unmatched)):
+            for e in entries:
+                console.print(Text(f"Suppression {label}: {terminal(e.rule)} {terminal(e.resource)} "
+                                   f"(expires {terminal(e.expires)})", style="yellow"))
     if summary.resources_by_type:
         console.print(Text("Resources scanned: " + ", ".join(
             f"{n} {terminal(kind).replace('_', ' ')}" for kind, n in summary.resources_by_type.items())))
