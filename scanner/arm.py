@@ -475,8 +475,9 @@ def origin(netloc: str) -> tuple[str, int] | None:
 
 class GuardedTransport(RequestsTransport):
     def __init__(self, allowed_netloc: str, ledger: RequestLedger, deadline: Deadline,
-                 pacer: ReadPacer | None = None, **kwargs: Any):
+                 pacer: ReadPacer | None = None, pool_size: int = 10, **kwargs: Any):
         super().__init__(**kwargs)
+        self._pool_size = max(1, pool_size)  # connections kept per client: at least its threads' concurrency
         self._pacer = pacer
         self._allowed = allowed_netloc.lower()
         self._origin = origin(allowed_netloc)
@@ -492,7 +493,8 @@ class GuardedTransport(RequestsTransport):
         import requests.utils
         session.proxies = requests.utils.get_environ_proxies(f"https://{self._allowed}")
         session.trust_env = False
-        adapter = _WatchedAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+        adapter = _WatchedAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+                                  pool_maxsize=self._pool_size)
         for prefix in self._protocols:
             session.mount(prefix, adapter)
 
@@ -767,6 +769,9 @@ class ArmSettings:
     list_share: float = 0.25  # per list: at most this share of the deadline
     read_burst: float = 250.0  # ARM's read bucket per subscription (design.md): the pacer's copy of it
     reads_per_second: float = 25.0
+    # Connections each client keeps: no fewer than the threads that share one client (the lists and
+    # per-resource GETs of a subscription), so none is opened and thrown away ("pool is full").
+    pool_size: int = 64
 
 
 def tls_verify_from_env(env: dict[str, str] | None = None) -> bool | str:
@@ -808,7 +813,8 @@ class ClientFactory:
 
     def _kwargs(self) -> dict[str, Any]:
         s = self.settings
-        transport = GuardedTransport(self.netloc, self.ledger, self.deadline, self.pacer, connection_verify=s.verify,
+        transport = GuardedTransport(self.netloc, self.ledger, self.deadline, self.pacer, pool_size=s.pool_size,
+                                     connection_verify=s.verify,
                                      read_timeout=s.read_timeout, connection_timeout=s.connection_timeout)
         return dict(base_url=self.endpoint, credential_scopes=[self.scope], transport=transport,
                     retry_policy=CappedRetryPolicy(s.max_retry_after, self.deadline, self.breakers, self.waits,

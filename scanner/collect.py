@@ -41,7 +41,9 @@ AZURE_IAAS_VM = "backupManagementType eq 'AzureIaasVM'"
 class CollectOptions:
     job_window_days: int = 7  # backup jobs: every InProgress and Cancelling job plus those started in this window
     workers: int = 8  # concurrent per-resource GETs within one subscription
-    subscription_workers: int = 4
+    # Subscriptions collected at once. Each has its own read bucket at ARM, so every subscription is
+    # scanned concurrently up to this cap (beyond it one interpreter's CPU binds before ARM does).
+    subscription_workers: int = 16
     job_details_per_item: int = 3  # job GETs per VM for failed Backup jobs listed without errorDetails
 
 
@@ -80,13 +82,26 @@ def collect(factory: ClientFactory, subscriptions: list[str], options: CollectOp
     now = now or utcnow()
     subs = [s.lower() for s in subscriptions]
     with ThreadPoolExecutor(max_workers=max(1, min(options.subscription_workers, len(subs) or 1))) as pool:
-        parts = list(pool.map(lambda sub: collect_subscription(factory, sub, options, now), subs))
+        parts = list(pool.map(lambda sub: _isolated(factory, sub, options, now), subs))
     merged: dict[str, list[Any]] = {}
     for p in parts:
         for name, items in vars(p).items():
             merged.setdefault(name, []).extend(items)
     inv = m.build_inventory(iso(now), subs, **merged)
     return replace(inv, arm_requests=factory.ledger.count)
+
+
+def _isolated(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:
+    """One subscription's collection, whatever happens in it: an unexpected error fails that
+    subscription's collectors (coverage, NOT_ASSESSED) and never the other subscriptions."""
+    try:
+        return collect_subscription(factory, sub, options, now)
+    except Exception as exc:  # noqa: BLE001 - recorded as the subscription's coverage
+        log.debug("collecting %s failed", sub, exc_info=exc)
+        rec = Recorder(sub, factory.list_limits)
+        for collector in m.ALL_COLLECTORS:
+            rec.failed(collector, exc)
+        return _Parts(coverage=rec.records())
 
 
 def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:
