@@ -32,6 +32,8 @@ class Bucket:
     tokens: float = 0.0
     refilled: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    wasted: float = 0.0  # refill that found the bucket full (lost for good: the floor assumes none)
+    started: float | None = None  # the first request
 
     def __post_init__(self) -> None:
         self.tokens = self.burst
@@ -40,12 +42,32 @@ class Bucket:
         """(a token was there, tokens left afterwards)."""
         with self.lock:
             now = time.monotonic()
-            self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+            if self.started is None:  # the bucket's clock starts with the scan, not with the simulator
+                self.started = self.refilled = now
+            filled = self.tokens + (now - self.refilled) * self.rate
+            self.wasted += max(0.0, filled - self.burst)
+            self.tokens = min(self.burst, filled)
             self.refilled = now
             if self.tokens >= 1:
                 self.tokens -= 1
                 return True, self.tokens
             return False, self.tokens
+
+
+def kind(path: str, query: str = "") -> str:
+    """What a request asks for, for the timeline: `<collection> list` or `<type> GET`."""
+    segments = [x for x in path.split("/") if x]
+    if not segments:
+        return "other"
+    if segments[-1].lower() == "instanceview":
+        return "instanceView GET"
+    if len(segments) == 2:
+        return "subscription GET"
+    if len(segments) % 2 == 1:  # /subscriptions/{id}/.../{collection}
+        name = segments[-1] + (" (status)" if "statusonly" in query.lower() else "")
+        return f"{name} list"
+    provider = segments[-3] if len(segments) >= 3 else ""
+    return f"{segments[-2]} GET" + (" (key vault)" if provider.lower() == "microsoft.keyvault" else "")
 
 
 class ThrottledSimulator(Simulator):
@@ -59,6 +81,26 @@ class ThrottledSimulator(Simulator):
         self._buckets_lock = threading.Lock()
         self.answered_429 = 0
         self._count_lock = threading.Lock()
+        self.timeline: list[tuple[float, str]] = []  # (time.monotonic(), what was asked: see kind())
+
+    def wasted(self) -> dict[str, float]:
+        """Per subscription, the refill that found its bucket full (tokens, in ARM's units)."""
+        with self._buckets_lock:
+            return {sub: b.wasted for sub, b in self._buckets.items()}
+
+    def phases(self) -> list[tuple[str, int, float, float]]:
+        """(kind, requests, first, last) over the timeline, in ARM seconds since the first request."""
+        events = list(self.timeline)
+        if not events:
+            return []
+        t0 = events[0][0]
+        spans: dict[str, list[float]] = {}
+        for t, k in events:
+            span = spans.setdefault(k, [0, t, t])
+            span[0] += 1
+            span[2] = t
+        return sorted(((k, int(n), (a - t0) * self.scale, (b - t0) * self.scale) for k, (n, a, b) in spans.items()),
+                      key=lambda row: row[2])
 
     def _bucket(self, sub: str) -> Bucket:
         with self._buckets_lock:
@@ -68,6 +110,7 @@ class ThrottledSimulator(Simulator):
             return bucket
 
     def intercept(self, method: str, raw_path: str, path: str, query: str, answer: Callable[[], _Response]) -> _Response:
+        self.timeline.append((time.monotonic(), kind(path, query)))  # list.append is atomic
         if self.latency:
             time.sleep(self.latency)
         match = _SUB.match(path)

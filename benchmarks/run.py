@@ -119,7 +119,8 @@ def _serve(case: Case, scale: float, throttle: bool, conn: Any) -> None:
         conn.send({"endpoint": sim.endpoint, "ca": sim.ca_path, "minimum": mins, "wanted": wanted})
         conn.recv()  # stop
         served = Counter(e.status for e in sim.ledger.snapshot())
-        conn.send({"answered_429": sim.answered_429, "served": dict(served)})
+        conn.send({"answered_429": sim.answered_429, "served": dict(served), "phases": sim.phases(),
+                   "wasted": sim.wasted()})
 
 
 # --------------------------------------------------------------------------- the scanner process
@@ -274,6 +275,22 @@ def time_scales(values: list[str]) -> tuple[float, dict[str, float]]:
     return default, per_case
 
 
+def timeline(res: dict) -> str:
+    """When each kind of request was asked for (ARM seconds since the first), and the refill each
+    subscription's bucket lost by being full: what separates the wall from the floor."""
+    r = res["throttled"]
+    lines = [f"  {res['case']} timeline (ARM s since the first request; K={res['scale']:g})",
+             f"  {'requests':>8} {'first':>7} {'last':>7}  kind"]
+    for name, n, first, last in r.get("phases", []):
+        lines.append(f"  {n:>8} {first:>7.1f} {last:>7.1f}  {name}")
+    wasted = r.get("wasted", {})
+    if wasted:
+        worst = max(wasted.values())
+        lines.append(f"  refill lost to a full bucket: worst subscription {worst:.0f} tokens = {worst / REFILL:.1f} ARM s "
+                     f"(all: {sum(wasted.values()):.0f} tokens)")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--case", action="append", choices=list(CASES), help="repeatable; default: all")
@@ -283,6 +300,7 @@ def main() -> int:
     ap.add_argument("--no-save", action="store_true", help="skip the --save-inventory RSS run")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the first case's collect into FILE")
     ap.add_argument("--json", metavar="FILE", help="also write the raw results here")
+    ap.add_argument("--timeline", action="store_true", help="print when each kind of request ran, and the refill lost")
     args = ap.parse_args()
     try:
         default, scales = time_scales(args.time_scale)
@@ -294,6 +312,8 @@ def main() -> int:
         results.append(run_case(Case(name, n_subs, each), scales.get(name, default), naive=i == 0 and not args.no_naive,
                                 rss_with_save=not args.no_save, profile=args.profile if i == 0 else None))
         print(table(results[-1:]) if i == 0 else table(results[-1:]).split("\n", 1)[1], flush=True)
+        if args.timeline:
+            print(timeline(results[-1]), flush=True)
     print(f"wall and floor in ARM seconds (wall measured x K, the case's time scale); {os.cpu_count()} CPUs")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
