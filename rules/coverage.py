@@ -74,7 +74,10 @@ def _elsewhere_caveat(inv: m.Inventory) -> dict[str, Any]:
     scanned subscription's vaults could not be read."""
     unread = sorted(s for s in inv.subscriptions if inv.gap(m.VAULTS, s) or inv.gap(m.PROTECTED_ITEMS, s))
     out: dict[str, Any] = {}
-    if inv.scope != "all-subscriptions":
+    if inv.scope == "management-group":
+        out["vault_elsewhere"] = ("only the subscriptions under the given management group(s) were scanned: a vault in "
+                                  "a subscription outside them (cross-subscription backup) cannot be ruled out")
+    elif inv.scope != "all-subscriptions":
         out["vault_elsewhere"] = ("only the named subscriptions were scanned: a vault in another subscription of "
                                   "the tenant (cross-subscription backup) cannot be ruled out")
     if unread:

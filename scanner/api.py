@@ -47,6 +47,7 @@ class ScanOptions:
     workers: int = 8  # concurrent per-VM requests per subscription
     job_window_days: int = 7  # backup job history to read
     shard: tuple[int, int] | None = None  # (K, N): scan only shard K of N of the subscriptions (scanner.merge)
+    management_groups: tuple[str, ...] = ()  # also every subscription under these groups (scanner.scope)
     # Set it (from a signal handler, another thread) to end the scan now: what was read is reported,
     # the rest is coverage with the code Interrupted.
     interrupt: threading.Event | None = field(default=None, compare=False)
@@ -56,7 +57,7 @@ class ScanOptions:
     @property
     def scope_request(self) -> ScopeRequest:
         return ScopeRequest(subscriptions=tuple(self.subscriptions), all_subscriptions=self.all_subscriptions,
-                            shard=self.shard)
+                            shard=self.shard, management_groups=tuple(self.management_groups))
 
 
 def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None = None) -> Report:
@@ -107,11 +108,13 @@ def evaluate_inventory(inv: Inventory, rule_settings: Mapping[str, RuleSettings]
 @contextlib.contextmanager
 def demo_options(options: ScanOptions) -> Iterator[ScanOptions]:
     """`options` pointed at the bundled demo subscription on a loopback ARM simulator (the real SDK
-    stack, no Azure account), for as long as the block runs."""
+    stack, no Azure account), for as long as the block runs. With `management_groups` the
+    subscriptions are the groups' (the demo tenant's groups: scenario "managementGroups")."""
     from .arm import StaticTokenCredential
     from .simulator import Simulator, load_scenario
     scenario = load_scenario("demo")
     with Simulator(scenario) as sim:
-        yield dataclasses.replace(options, subscriptions=tuple(s.lower() for s in scenario["subscriptions"]),
+        named = () if options.management_groups else tuple(s.lower() for s in scenario["subscriptions"])
+        yield dataclasses.replace(options, subscriptions=named,
                                   all_subscriptions=False, endpoint=sim.endpoint, verify=sim.ca_path,
                                   credential=StaticTokenCredential("demo-token-not-a-secret"))

@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 PUBLIC_ARM = "https://management.azure.com"
 READ_METHODS = frozenset({"GET", "HEAD"})
+# Subscription states (GET /subscriptions) a scan can read; disabled and deleted ones are left out
+# of --all-subscriptions and of a management group's subscriptions.
+SCANNABLE_STATES = frozenset({"enabled", "warning", "pastdue", ""})
 # Read-only POSTs that may ever be needed (e.g. a Resource Graph query). None are used today.
 READ_ONLY_POSTS: frozenset[str] = frozenset()
 
@@ -858,6 +861,53 @@ class ClientFactory:
         from azure.mgmt.keyvault import KeyVaultManagementClient
         return self._build(KeyVaultManagementClient, subscription_id)
 
+    def management_groups(self):
+        """The management-group client (tenant-level: no subscription), with the same guard."""
+        from azure.mgmt.managementgroups import ManagementGroupsMgmtClient
+
+        from .collectors.base import enable_raw_json
+        enable_raw_json(ManagementGroupsMgmtClient)
+        return ManagementGroupsMgmtClient(self.credential, **self._kwargs())
+
+    def management_group_subscriptions(self, group_id: str) -> list[str]:
+        """Every subscription under a management group, nested groups included, for
+        --management-group: the SDK's `get_descendants` (GET /providers/Microsoft.Management/
+        managementGroups/{id}/descendants, paged; the service walks the whole subtree), bounded like
+        every list (a repeated nextLink, the page limit). The descendants carry no state: the
+        preflight of each subscription tells a disabled one."""
+        from .collectors.base import raw_json
+        from .ids import is_subscription_id
+        client = self.management_groups()
+        found: list[str] = []
+        seen: set[str] = set()
+        pages_read = 0
+        with raw_json():
+            pages = client.management_groups.get_descendants(group_id).by_page()
+            for page in pages:
+                pages_read += 1
+                for item in page:
+                    if not isinstance(item, dict):
+                        raise MalformedResponse("a management-group descendant is not an object")
+                    rid, kind = item.get("id"), item.get("type")
+                    rid = rid if isinstance(rid, str) else ""
+                    kind = kind if isinstance(kind, str) else ""
+                    if not (rid.lower().startswith("/subscriptions") or kind.lower().endswith("subscriptions")):
+                        continue  # nested groups are listed too; only subscriptions are scanned
+                    # "/subscriptions" (2021-04-01) or ".../managementGroups/subscriptions" (2023-04-01)
+                    match = _SUBSCRIPTION_PATH.fullmatch(rid)
+                    if match is None or not is_subscription_id(match.group(1)):
+                        raise MalformedResponse(f"a management-group descendant has the id {rid[:80]!r}, not a subscription GUID")
+                    found.append(match.group(1).lower())
+                link = getattr(pages, "continuation_token", None)
+                if not link:
+                    continue
+                if link in seen:
+                    raise RepeatedNextLink(f"the management-group descendants repeated a nextLink after {pages_read} page(s)")
+                seen.add(link)
+                if pages_read >= self.settings.max_pages:
+                    raise PageLimitExceeded(f"more than {self.settings.max_pages} pages of management-group descendants")
+        return sorted(set(found))
+
     def check_credential(self) -> None:
         """Fail early, before any scan, when no credential works (exit 2, nothing scanned)."""
         self.credential.get_token(self.scope)
@@ -883,19 +933,26 @@ class ClientFactory:
             for sub in body["value"]:
                 sid = sub.get("subscriptionId") if isinstance(sub, dict) else None
                 state = str(sub.get("state") or "").lower() if isinstance(sub, dict) else ""
-                if isinstance(sid, str) and state in ("enabled", "warning", "pastdue", ""):
+                if isinstance(sid, str) and state in SCANNABLE_STATES:
                     found.append(sid.lower())
             url = body.get("nextLink") if isinstance(body.get("nextLink"), str) else None
             pages += 1
         return sorted(set(found))
 
-    def preflight(self, subscription_id: str) -> None:
+    def preflight(self, subscription_id: str) -> str:
         """GET /subscriptions/{id}: tells an unknown subscription or a missing role apart from an
-        empty one before anything is collected."""
+        empty one before anything is collected. Returns the subscription's state ("" when the
+        body does not say)."""
         from azure.core.rest import HttpRequest
         client = self.resources(subscription_id)
         response = client.send_request(HttpRequest("GET", f"{self.endpoint}/subscriptions/{subscription_id}?api-version=2022-12-01"))
         response.raise_for_status()
+        try:
+            body = response.json()
+        except ValueError:
+            return ""
+        state = body.get("state") if isinstance(body, dict) else None
+        return state if isinstance(state, str) else ""
 
 
 # --------------------------------------------------------------------------- classification

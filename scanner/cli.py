@@ -84,7 +84,7 @@ def validate_endpoint(url: str) -> str:
 
 def validate_subscriptions(values: tuple[str, ...]) -> list[str]:
     if not values:
-        raise InputError("give at least one --subscription ID (or --all-subscriptions, or --demo)")
+        raise InputError("give at least one --subscription ID (or --all-subscriptions, --management-group ID, or --demo)")
     out: list[str] = []
     for v in values:
         if not ids.is_subscription_id(v.strip()):
@@ -92,6 +92,20 @@ def validate_subscriptions(values: tuple[str, ...]) -> list[str]:
         if v.strip().lower() not in out:
             out.append(v.strip().lower())
     return out
+
+
+def validate_management_groups(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The group ids of --management-group (each once), or exit 2 for a malformed one."""
+    from .scope import parse_management_group
+    out: list[str] = []
+    for v in values:
+        try:
+            group = parse_management_group(v)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if group.lower() not in (g.lower() for g in out):
+            out.append(group)
+    return tuple(out)
 
 
 def plan_outputs(fmts: tuple[str, ...], outputs: tuple[str, ...]) -> list[Any]:
@@ -208,6 +222,8 @@ def _formats() -> list[str]:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--subscription", "-s", "subscriptions", multiple=True, metavar="ID", help="Subscription to scan (repeatable).")
 @click.option("--all-subscriptions", is_flag=True, help="Scan every enabled subscription the identity can read.")
+@click.option("--management-group", "-m", "management_groups", multiple=True, metavar="ID",
+              help="Also scan every subscription under this management group, nested groups included (repeatable).")
 @click.option("--format", "-f", "fmt", type=click.Choice(_formats()), multiple=True, help=FORMAT_HELP)
 @click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
 @click.option("--arm-endpoint", default="https://management.azure.com", show_default=True,
@@ -240,7 +256,8 @@ def _formats() -> list[str]:
 @click.option("--quiet", "-q", is_flag=True, help="No live progress on stderr (it is only drawn when stderr is a terminal).")
 @click.version_option(__version__, prog_name="az-bcdr-scan")
 @click.pass_context
-def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, fmt: tuple[str, ...],
+def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: bool, management_groups: tuple[str, ...],
+        fmt: tuple[str, ...],
         output: tuple[str, ...], arm_endpoint: str,
         fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, suppressions_path: str | None,
         config_path: str | None, save_inventory: str | None, timeout: float,
@@ -256,9 +273,10 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
         return
     if demo and (subscriptions or all_subscriptions):
         raise InputError("--demo scans the bundled demo subscription; do not combine it with --subscription")
+    groups = validate_management_groups(management_groups)
     if not demo:  # cheap checks first: nothing is loaded or contacted for a malformed command line
         endpoint = validate_endpoint(arm_endpoint)
-        subs = validate_subscriptions(subscriptions) if subscriptions or not all_subscriptions else []
+        subs = validate_subscriptions(subscriptions) if subscriptions or not (all_subscriptions or groups) else []
     targets = plan_outputs(fmt, output)
     check_inventory_path(save_inventory)
     baseline = _load_baseline(baseline_path, fail_on_new)
@@ -267,7 +285,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     from .api import ScanOptions, demo_options, scan
     common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
                          read_timeout=read_timeout, max_pages=max_pages, workers=workers, job_window_days=job_window_days,
-                         shard=_parse_shard(shard))
+                         shard=_parse_shard(shard), management_groups=groups)
     saver = _inventory_saver(save_inventory)
     interrupt = threading.Event()
     # Progress only for a person at a terminal: never with --quiet or --debug (log lines), never in a CI log.

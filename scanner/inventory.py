@@ -605,7 +605,8 @@ class Inventory:
     key_vaults: tuple[KeyVault, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     arm_requests: int = 0
-    # How the subscriptions were chosen: "subscriptions" (named on the command line) or
+    # How the subscriptions were chosen: "subscriptions" (named on the command line),
+    # "management-group" (every subscription under --management-group, plus any named) or
     # "all-subscriptions" (every enabled subscription the identity can see). Cross-subscription
     # backup means a vault in a subscription that was not scanned may protect a VM (BCDR801).
     scope: str = "subscriptions"

@@ -1104,6 +1104,32 @@ key_vaults = [{
         "networkAcls": {"bypass": "None", "defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}], "virtualNetworkRules": []},
         "vaultUri": "https://kv-contoso-ade.vault.azure.net/", "provisioningState": "Succeeded", "publicNetworkAccess": "Enabled"}}]
 
+# The demo tenant's management groups (--demo --management-group contoso), shaped like GET
+# .../managementGroups/{id}?$expand=children (2023-04-01 examples): the tenant root group, then
+# contoso > contoso-landing-zones > contoso-corp > the demo subscription, and an empty contoso-sandbox.
+MG = "/providers/Microsoft.Management/managementGroups/"
+
+
+def management_group(name, display, parent, children):
+    return {"id": MG + name, "type": "Microsoft.Management/managementGroups", "name": name,
+            "properties": {"tenantId": TENANT, "displayName": display, "details": {"parent": {"id": MG + parent}},
+                           "children": children}}
+
+
+def child_group(name, display):
+    return {"id": MG + name, "type": "Microsoft.Management/managementGroups", "name": name, "displayName": display}
+
+
+management_groups = [
+    management_group(TENANT, "Tenant Root Group", TENANT, [child_group("contoso", "Contoso")]),
+    management_group("contoso", "Contoso", TENANT, [child_group("contoso-landing-zones", "Landing zones"),
+                                                    child_group("contoso-sandbox", "Sandbox")]),
+    management_group("contoso-landing-zones", "Landing zones", "contoso", [child_group("contoso-corp", "Corp")]),
+    management_group("contoso-corp", "Corp", "contoso-landing-zones",
+                     [{"id": f"/subscriptions/{SUB}", "type": "/subscriptions", "name": SUB, "displayName": "contoso-prod"}]),
+    management_group("contoso-sandbox", "Sandbox", "contoso", []),
+]
+
 scenario = {
     "_comment": ("Demo subscription 'contoso-prod' for az-bcdr-scan --demo. Fictitious: the ids are fake GUIDs, the SAS "
                  "signature is a canary string, and '@now-30h' style times are resolved when the scenario is loaded. "
@@ -1131,6 +1157,7 @@ scenario = {
     "routeTables": route_tables,
     "virtualNetworks": virtual_networks,
     "keyVaults": key_vaults,
+    "managementGroups": management_groups,
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else str(

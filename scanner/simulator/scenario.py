@@ -55,6 +55,17 @@ Top-level keys (all optional except "subscriptions"; keys starting with "_" are 
                               networkSecurityGroup and routeTable references).
   "keyVaults"                 Microsoft.KeyVault/vaults bodies, served by GET only (accessPolicies,
                               enableRbacAuthorization, networkAcls).
+  "managementGroups"          Microsoft.Management/managementGroups bodies, as GET .../managementGroups/
+                              {id}?$expand=children returns them (examples GetManagementGroupWithExpand*
+                              of the 2023-04-01 spec): id /providers/Microsoft.Management/
+                              managementGroups/{name}, name, properties.displayName and
+                              properties.children, the DIRECT children only, each {id, type, name,
+                              displayName}: a subscription (type "/subscriptions", id
+                              /subscriptions/{guid}) or another group of this list (type
+                              "Microsoft.Management/managementGroups"). GET .../{id}/descendants walks
+                              them (nested groups first-seen order) and pages the result like any list;
+                              a group not listed is answered 403 AuthorizationFailed, as ARM answers both
+                              an unknown group and one the identity has no role on.
   "recorded"                  bodies served verbatim, e.g. responses recorded from live Azure:
                               [{"path", "query", "body", "list"}]. `path` is matched whole and
                               case-insensitively, before any other route; `query` (optional) is a
@@ -96,6 +107,8 @@ KINDS = (
 )
 MAPS = ("instanceViews", "subscriptionDetails")
 RECORDED = "recorded"
+GROUPS = "managementGroups"
+GROUP_PREFIX = "/providers/microsoft.management/managementgroups/"
 
 _RELATIVE = re.compile(r"^@now((?:\s*[+-]\s*\d+(?:\.\d+)?\s*[smhdw])*)$")
 _OFFSET = re.compile(r"([+-])\s*(\d+(?:\.\d+)?)\s*([smhdw])")
@@ -144,13 +157,29 @@ def validate(data: dict[str, Any], where: str = "scenario") -> None:
         if key == RECORDED:
             _validate_recorded(value, where)
             continue
+        if key == GROUPS:
+            _validate_groups(value, where)
+            continue
         if key not in KINDS:
-            raise ScenarioError(f"{where}: unknown key '{key}' (known: {', '.join(KINDS + MAPS + (RECORDED,))})")
+            raise ScenarioError(f"{where}: unknown key '{key}' (known: {', '.join(KINDS + MAPS + (RECORDED, GROUPS))})")
         if not isinstance(value, list):
             raise ScenarioError(f"{where}: '{key}' must be a list")
         for i, item in enumerate(value):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"].startswith("/"):
                 raise ScenarioError(f"{where}: {key}[{i}] needs a string ARM 'id'")
+
+
+def _validate_groups(groups: Any, where: str) -> None:
+    if not isinstance(groups, list):
+        raise ScenarioError(f"{where}: '{GROUPS}' must be a list")
+    for i, group in enumerate(groups):
+        gid = group.get("id") if isinstance(group, dict) else None
+        children = (group.get("properties") or {}).get("children", []) if isinstance(group, dict) else None
+        ok = (isinstance(gid, str) and gid.lower().startswith(GROUP_PREFIX) and isinstance(children, list)
+              and all(isinstance(c, dict) and isinstance(c.get("id"), str) and c["id"].startswith("/") for c in children))
+        if not ok:
+            raise ScenarioError(f"{where}: {GROUPS}[{i}] needs an id under {GROUP_PREFIX} and properties.children, "
+                                f"a list of objects with an ARM 'id'")
 
 
 def _validate_recorded(routes: Any, where: str) -> None:

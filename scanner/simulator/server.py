@@ -19,6 +19,9 @@ What it does like ARM:
 - Missing/empty `Authorization` header: 401 AuthenticationFailed. Unknown subscription: 404
   SubscriptionNotFound. Unknown path: 404 with an ARM error body.
 - Any method but GET is recorded in the ledger and answered 405: the scanner must never send one.
+- Management groups (scenario "managementGroups"): GET .../managementGroups/{id}/descendants walks
+  the groups' children (nested groups included) and pages like any list; an unknown group is 403
+  AuthorizationFailed, as ARM answers it.
 
 It listens on 127.0.0.1 only, on an ephemeral port, over TLS with a throwaway CA made for the run
 (tls.py; the CA's PEM is at `ca_path`). The certificate also covers "localhost", the other name
@@ -173,6 +176,35 @@ class _Index:
         self.instance_views = {ids.norm(k): v for k, v in data.get("instanceViews", {}).items()}
         self.recorded = [(r["path"].rstrip("/").lower(), r.get("query"), r["body"], bool(r.get("list")))
                          for r in data.get(scen.RECORDED, [])]
+        self.groups = {g["id"].rstrip("/").lower(): g for g in data.get(scen.GROUPS, [])}
+
+    def descendants(self, group_id: str) -> list[dict] | None:
+        """GET .../managementGroups/{id}/descendants: every group and subscription under the group,
+        each as DescendantInfo {id, type, name, properties.{displayName, parent.id}}, walking the
+        groups' direct children depth-first; None for a group the scenario does not have."""
+        root = self.groups.get(group_id.rstrip("/").lower())
+        if root is None:
+            return None
+        out: list[dict] = []
+        seen = {root["id"].lower()}
+        stack = [root]
+        while stack:
+            group = stack.pop()
+            for child in reversed((group.get("properties") or {}).get("children") or []):
+                cid = child["id"]
+                is_group = cid.lower().startswith(scen.GROUP_PREFIX)
+                if is_group and cid.lower() in seen:
+                    continue  # a cycle in a hand-written scenario: ARM's hierarchy has none
+                out.append({"id": cid, "name": child.get("name", cid.rsplit("/", 1)[-1]),
+                            "type": "Microsoft.Management/managementGroups" if is_group
+                            else "Microsoft.Management/managementGroups/subscriptions",
+                            "properties": {"displayName": child.get("displayName", ""), "parent": {"id": group["id"]}}})
+                if is_group:
+                    seen.add(cid.lower())
+                    nested = self.groups.get(cid.lower())
+                    if nested is not None:
+                        stack.append(nested)
+        return out
 
     def recorded_route(self, path: str, query: str) -> tuple[dict, bool] | None:
         """The recorded (body, is_list) for a path, preferring a route whose query pattern matches
@@ -340,6 +372,8 @@ class Simulator:
         self.port = 0
         self._routes: list[Route] = [
             (re.compile(r"^/subscriptions$", re.I), "subscriptions", self._list_subscriptions),
+            (re.compile(r"^/providers/microsoft\.management/managementgroups/(?P<group>[^/]+)/descendants$", re.I),
+             "descendants", self._list_descendants),
             (re.compile(rf"^{_SUB}$", re.I), "subscription", self._get_subscription),
             (re.compile(rf"^{_SUB}/resourcegroups$", re.I), "resourceGroups", self._list_resource_groups),
             (re.compile(rf"^{_SUB}/providers/microsoft\.compute/virtualmachines$", re.I), "vms", self._list_vms),
@@ -537,6 +571,16 @@ class Simulator:
     # ---- route handlers: return a list (paged) or a dict (single body)
     def _list_subscriptions(self, params: dict[str, str]) -> list[dict]:
         return list(self._index.subscriptions.values())
+
+    def _list_descendants(self, group: str, params: dict[str, str]) -> list[dict]:
+        found = self._index.descendants(scen.GROUP_PREFIX + group)
+        if found is None:
+            # What ARM answers for a group that does not exist and for one the caller has no role on.
+            raise _ArmError(403, "AuthorizationFailed",
+                            "The client does not have authorization to perform action 'Microsoft.Management/managementGroups/"
+                            f"descendants/read' over scope '/providers/Microsoft.Management/managementGroups/{group[:90]}' or "
+                            "the scope is invalid. If access was recently granted, please refresh your credentials.")
+        return found
 
     def _get_subscription(self, sub: str, params: dict[str, str]) -> dict:
         return copy.deepcopy(self._index.subscriptions[sub.lower()])

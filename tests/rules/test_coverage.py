@@ -190,6 +190,12 @@ def test_bcdr801_evidence_says_a_vault_elsewhere_cannot_be_ruled_out_unless_all_
     assert finding.status == "FAIL" and "vault_elsewhere" not in finding.evidence
 
 
+def test_bcdr801_evidence_after_a_management_group_scan_says_vaults_outside_the_group_are_unseen():
+    [finding] = run("BCDR801", f.with_(f.inventory(virtual_machines=[f.vm("app")]), scope="management-group"))
+    assert finding.status == "FAIL"
+    assert "management group" in finding.evidence["vault_elsewhere"] and "cannot be ruled out" in finding.evidence["vault_elsewhere"]
+
+
 def test_bcdr801_names_the_scanned_subscriptions_whose_vaults_could_not_be_read():
     vm = f.vm("a")
     inv = f.with_(f.inventory(subs=(f.SUB, f.SUB2), virtual_machines=[vm],
