@@ -156,9 +156,10 @@ def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, pro
         pstats.Stats(*profiles).dump_stats(profile)
     ev = evaluate(inv)
     t2 = time.perf_counter()
-    if save:
+    if save:  # what --save-inventory runs
+        from scanner.emit import emit_inventory
         with tempfile.TemporaryDirectory() as tmp:
-            Path(tmp, "inventory.json").write_text(inv.to_json())
+            emit_inventory(inv, str(Path(tmp, "inventory.json")))
     backed_up = {p.source_resource_id for p in inv.protected_items if p.is_backed_up}
     replicated = {r.source_vm_id for r in inv.replication_items if r.source_vm_id}
     views = sum(1 for v in inv.virtual_machines if v.power_state == "running" and (v.id in backed_up or v.id in replicated)

@@ -112,9 +112,14 @@ def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptio
 
     # VMs: the full list (storage/OS profile) and the status-only list (power and provisioning).
     vms = {vm.id: vm for vm in read_list(rec, m.VMS, lambda: compute.virtual_machines.list_all(), cmp.map_vm)}
-    status = read_list(rec, m.VM_STATUS, lambda: compute.virtual_machines.list_all(status_only="true"), cmp.map_vm_status)
+
+    def status_of(raw: dict[str, Any]) -> tuple[str, tuple[str, ...], dict[str, Any] | None]:
+        vid, codes, body = cmp.map_vm_status(raw)
+        return vid, codes, None if vid in vms else body  # keep no raw body the full list already mapped
+
+    status = read_list(rec, m.VM_STATUS, lambda: compute.virtual_machines.list_all(status_only="true"), status_of)
     for vid, codes, raw in status:
-        if vid not in vms:  # created between the two calls, or the full list failed
+        if vid not in vms and raw is not None:  # created between the two calls, or the full list failed
             try:
                 vms[vid] = cmp.map_vm(raw)
             except (ValueError, TypeError):

@@ -12,7 +12,6 @@ than an hour of scanning.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import sys
@@ -162,13 +161,8 @@ def emit_reports(report: "Report", targets: Sequence[OutputTarget]) -> None:
             write_report(clean, t.fmt, sys.stdout)
 
 
-def inventory_text(inventory: Any) -> str:
-    """The inventory as JSON, redacted."""
-    return json.dumps(scrub(inventory.to_dict()), indent=2)
-
-
 def emit_inventory(inventory: Any, path: str) -> None:
-    """Redact the inventory and write it to `path` atomically."""
-    text = inventory_text(inventory)
+    """Redact the inventory and write it to `path` atomically, streamed item by item
+    (Inventory.write_json: the same text as the redacted `to_json()`, without building it whole)."""
     with atomic_text(path, "--save-inventory") as fh:
-        fh.write(text)
+        inventory.write_json(fh, scrub)

@@ -6,6 +6,7 @@ Ids are joined lower-cased (Azure returns the same id as `/Subscriptions/...` fr
 from __future__ import annotations
 
 import re
+from sys import intern
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -27,7 +28,7 @@ def subscription_of(resource_id: str | None) -> str:
     parts = _segments(resource_id or "")
     for i, part in enumerate(parts[:-1]):
         if part.lower() == "subscriptions":
-            return parts[i + 1].lower()
+            return intern(parts[i + 1].lower())  # one copy for every item of the subscription
     return ""
 
 
@@ -36,7 +37,7 @@ def resource_group_of(resource_id: str | None) -> str:
     parts = _segments(resource_id or "")
     for i, part in enumerate(parts[:-1]):
         if part.lower() == "resourcegroups":
-            return parts[i + 1]
+            return intern(parts[i + 1])
     return ""
 
 

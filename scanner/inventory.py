@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TextIO
 
 from . import ids
 
@@ -73,7 +73,7 @@ KNOWN_PROTECTION_STATES = BACKED_UP_STATES | frozenset(
 
 
 # --------------------------------------------------------------------------- models
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Status:
     """One entry of an instance-view `statuses[]` list."""
     code: str = ""
@@ -83,7 +83,7 @@ class Status:
     time: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extension:
     """Derived facts about one VM extension. Never its `settings` or `protectedSettings`: those can
     carry SAS URLs and commands (design.md, safety)."""
@@ -96,7 +96,7 @@ class Extension:
     handler_status: Status | None = None  # vmAgent.extensionHandlers[].status
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceView:
     agent_present: bool  # vmAgent object present in the instance view
     agent_version: str | None = None
@@ -105,7 +105,7 @@ class InstanceView:
     statuses: tuple[Status, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmDisk:
     """A disk as the VM's storage profile names it."""
     name: str
@@ -116,7 +116,7 @@ class VmDisk:
     unmanaged: bool = False  # a VHD in a storage account (`vhd.uri`), no managedDisk
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualMachine:
     id: str
     display_id: str
@@ -151,7 +151,7 @@ class VirtualMachine:
     nic_ids: tuple[str, ...] = ()  # networkProfile.networkInterfaces[].id, normalised, primary first
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceGroup:
     id: str
     display_id: str
@@ -160,7 +160,7 @@ class ResourceGroup:
     location: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lock:
     id: str
     display_id: str
@@ -172,7 +172,7 @@ class Lock:
     notes: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RestorePointCollection:
     id: str
     display_id: str
@@ -187,7 +187,7 @@ class RestorePointCollection:
     latest_restore_point_time: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Disk:
     id: str
     display_id: str
@@ -212,7 +212,7 @@ class Disk:
     security_type: str = ""  # securityProfile.securityType: TrustedLaunch | ConfidentialVM_* | ''
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Vault:
     id: str
     display_id: str
@@ -233,7 +233,7 @@ class Vault:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HealthDetail:
     code: str
     title: str = ""
@@ -242,7 +242,7 @@ class HealthDetail:
     level: str = ""  # Site Recovery errorLevel (Error, Warning)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProtectedItem:
     id: str
     display_id: str
@@ -282,7 +282,7 @@ class ProtectedItem:
         return self.protection_state.lower() in KNOWN_PROTECTION_STATES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupPolicy:
     id: str
     display_id: str
@@ -305,7 +305,7 @@ class BackupPolicy:
     instant_rp_rg_suffix: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobError:
     code: str  # as sent: Backup sends a number (errorCode 520512), Site Recovery a number or a name
     message: str = ""
@@ -318,7 +318,7 @@ class JobError:
         return tuple(x for x in (self.code, self.title) if x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupJob:
     id: str
     display_id: str
@@ -336,7 +336,7 @@ class BackupJob:
     errors: tuple[JobError, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReplicationItem:
     """A Site Recovery replication protected item."""
     id: str
@@ -375,7 +375,7 @@ class ReplicationItem:
     recovery_point_error: str = ""  # ARM error code when that GET failed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReplicationJob:
     id: str
     display_id: str
@@ -394,7 +394,7 @@ class ReplicationJob:
     errors: tuple[JobError, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecoveryPlan:
     """A Site Recovery recovery plan: the items it fails over together."""
     id: str
@@ -410,7 +410,7 @@ class RecoveryPlan:
     last_test_failover_time: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InfrastructureServer:
     """A VMware / physical Site Recovery component that reports a heartbeat: the configuration
     server, a process server, a master target (classic), or an appliance component (modernized)."""
@@ -422,7 +422,7 @@ class InfrastructureServer:
     health_errors: tuple[HealthDetail, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReplicationFabric:
     id: str
     display_id: str
@@ -436,7 +436,7 @@ class ReplicationFabric:
     servers: tuple[InfrastructureServer, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContainerMapping:
     """A Site Recovery protection container mapping (source container -> target, with a policy)."""
     id: str
@@ -453,7 +453,7 @@ class ContainerMapping:
     policy_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NicIpConfig:
     name: str
     subnet_id: str = ""  # normalised
@@ -462,7 +462,7 @@ class NicIpConfig:
     asg_ids: tuple[str, ...] = ()  # applicationSecurityGroups[].id, normalised
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkInterface:
     id: str
     display_id: str
@@ -476,7 +476,7 @@ class NetworkInterface:
     ip_configurations: tuple[NicIpConfig, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecurityRule:
     """One NSG rule, custom or default, with the single and plural fields merged."""
     name: str
@@ -493,7 +493,7 @@ class SecurityRule:
     is_default: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkSecurityGroup:
     id: str
     display_id: str
@@ -504,7 +504,7 @@ class NetworkSecurityGroup:
     rules: tuple[SecurityRule, ...] = ()  # securityRules + defaultSecurityRules
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     name: str
     address_prefix: str = ""  # a CIDR or a service tag
@@ -512,7 +512,7 @@ class Route:
     next_hop_ip: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RouteTable:
     id: str
     display_id: str
@@ -523,7 +523,7 @@ class RouteTable:
     routes: tuple[Route, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subnet:
     id: str  # normalised
     display_id: str
@@ -532,7 +532,7 @@ class Subnet:
     route_table_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualNetwork:
     id: str
     display_id: str
@@ -543,7 +543,7 @@ class VirtualNetwork:
     subnets: tuple[Subnet, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessPolicy:
     object_id: str  # lower-cased
     tenant_id: str = ""
@@ -552,7 +552,7 @@ class AccessPolicy:
     secrets: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyVault:
     """A key vault an ADE disk of a backed-up VM names (one GET each)."""
     id: str
@@ -568,7 +568,7 @@ class KeyVault:
     public_network_access: str = ""  # Enabled | Disabled
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Coverage:
     subscription_id: str
     collector: str
@@ -763,6 +763,25 @@ class Inventory:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
+    def write_json(self, fh: TextIO, transform: Callable[[Any], Any] | None = None) -> None:
+        """Write `to_json()`'s text to `fh`, byte for byte, one item at a time: no plain-dict copy of
+        the whole inventory and no one string of the whole file (--save-inventory at 10,000 VMs).
+        `transform` is applied to each item's plain form (the CLI redacts with it)."""
+        fix = transform or (lambda value: value)
+        fh.write("{")
+        for n, f in enumerate(dataclasses.fields(self)):
+            value = getattr(self, f.name)
+            fh.write(("," if n else "") + "\n  " + json.dumps(fix(f.name)) + ": ")
+            if not (isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0])):
+                fh.write(json.dumps(fix(_to_plain(value)), indent=2).replace("\n", "\n  "))
+                continue
+            fh.write("[")
+            for i, item in enumerate(value):
+                # json.dumps escapes every newline inside strings: each "\n" here is indentation.
+                fh.write(("," if i else "") + "\n    " + json.dumps(fix(_to_plain(item)), indent=2).replace("\n", "\n    "))
+            fh.write("\n  ]")
+        fh.write("\n}")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Inventory":
         if not isinstance(data, dict):
@@ -774,11 +793,15 @@ class Inventory:
 
     @classmethod
     def from_json(cls, text: str) -> "Inventory":
+        """The Inventory a JSON document holds (any layout of it, not only `write_json`'s). The
+        collections are read one item at a time (each item's dict is dropped once it is a model), and
+        repeated strings are shared: loading needs the text plus the Inventory, not a plain-dict tree."""
         try:
-            data = json.loads(text)
+            if text[_skip_ws(text, 0):][:1] != "{":  # not an object: the whole-document path says what it is
+                return cls.from_dict(json.loads(text))
+            return _load_object(text)
         except json.JSONDecodeError as exc:
             raise InventoryFormatError(f"inventory file is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
 
 
 def _group(items: Iterable[Any], keys: Any) -> dict[str, tuple[Any, ...]]:
@@ -803,6 +826,91 @@ class InventoryFormatError(ValueError):
     pass
 
 
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _expect(text: str, pos: int, chars: str, what: str) -> str:
+    if pos >= len(text) or text[pos] not in chars:
+        raise json.JSONDecodeError(f"Expecting {what}", text, pos)
+    return text[pos]
+
+
+def _load_object(text: str) -> Inventory:
+    """Inventory.from_json of a document that starts with '{': the top-level object is walked key by
+    key; a collection (a list of models) is decoded item by item and each item turned into its model
+    at once. Errors are those of from_dict: the schema version first, then the first bad field."""
+    hints = typing.get_type_hints(Inventory)
+    pool: dict[str, str] = {}
+    plain: dict[str, Any] = {}  # top-level values that are not collections
+    collections: dict[str, tuple[Any, ...]] = {}
+    error: InventoryFormatError | None = None
+    pos = _skip_ws(text, _skip_ws(text, 0) + 1)
+    if text[pos:pos + 1] != "}":
+        while True:
+            _expect(text, pos, '"', "property name enclosed in double quotes")
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip_ws(text, pos)
+            _expect(text, pos, ":", "':' delimiter")
+            pos = _skip_ws(text, pos + 1)
+            item_tp = _item_type(hints.get(key))
+            if item_tp is not None and text[pos:pos + 1] == "[":
+                items: list[Any] = []
+                pos = _skip_ws(text, pos + 1)
+                empty = text[pos:pos + 1] == "]"
+                while not empty:
+                    value, pos = _DECODER.raw_decode(text, pos)
+                    if error is None:
+                        try:
+                            items.append(_from_plain(item_tp, value, f"inventory.{key}[{len(items)}]", pool))
+                        except InventoryFormatError as exc:
+                            error = exc
+                    pos = _skip_ws(text, pos)
+                    if _expect(text, pos, ",]", "',' delimiter") == "]":
+                        break
+                    pos = _skip_ws(text, pos + 1)  # a value must follow: raw_decode refuses ']'
+                pos += 1
+                collections[key] = tuple(items)
+                plain.pop(key, None)
+            else:
+                plain[key], pos = _DECODER.raw_decode(text, pos)
+                collections.pop(key, None)
+            pos = _skip_ws(text, pos)
+            if _expect(text, pos, ",}", "',' delimiter") == "}":
+                break
+            pos = _skip_ws(text, pos + 1)
+    if _skip_ws(text, pos + 1) != len(text):
+        raise json.JSONDecodeError("Extra data", text, _skip_ws(text, pos + 1))
+    version = str(plain.get("schema_version", ""))
+    if version != SCHEMA_VERSION:
+        raise InventoryFormatError(f"inventory schema_version {version!r} is not {SCHEMA_VERSION!r}")
+    if error is not None:
+        raise error
+    kwargs: dict[str, Any] = dict(collections)
+    for f in dataclasses.fields(Inventory):
+        if f.name in plain:
+            kwargs[f.name] = _from_plain(hints[f.name], plain[f.name], f"inventory.{f.name}", pool)
+    try:
+        return Inventory(**kwargs)
+    except TypeError as exc:
+        raise InventoryFormatError(f"inventory: {exc}") from None
+
+
+def _item_type(tp: Any) -> type | None:
+    """The model type of an Inventory collection field (tuple[Model, ...]); None for other fields."""
+    if typing.get_origin(tp) is tuple:
+        item = typing.get_args(tp)[0]
+        if isinstance(item, type) and dataclasses.is_dataclass(item):
+            return item
+    return None
+
+
 def _to_plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
         return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
@@ -816,14 +924,15 @@ def _to_plain(obj: Any) -> Any:
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
-def _from_plain(tp: Any, value: Any, where: str) -> Any:
+def _from_plain(tp: Any, value: Any, where: str, pool: dict[str, str] | None = None) -> Any:
+    """`value` (decoded JSON) as type `tp`; with `pool`, equal strings become one object."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _from_plain(inner[0], value, where)
+        return _from_plain(inner[0], value, where, pool)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise InventoryFormatError(f"{where}: expected an object")
@@ -833,7 +942,7 @@ def _from_plain(tp: Any, value: Any, where: str) -> Any:
         kwargs = {}
         for f in dataclasses.fields(tp):
             if f.name in value:
-                kwargs[f.name] = _from_plain(hints[f.name], value[f.name], f"{where}.{f.name}")
+                kwargs[f.name] = _from_plain(hints[f.name], value[f.name], f"{where}.{f.name}", pool)
         try:
             return tp(**kwargs)
         except TypeError as exc:
@@ -842,7 +951,7 @@ def _from_plain(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise InventoryFormatError(f"{where}: expected a list")
         (item_tp, _ellipsis) = typing.get_args(tp)
-        return tuple(_from_plain(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
+        return tuple(_from_plain(item_tp, v, f"{where}[{i}]", pool) for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
             raise InventoryFormatError(f"{where}: expected an object")
@@ -858,7 +967,7 @@ def _from_plain(tp: Any, value: Any, where: str) -> Any:
     if tp is str:
         if not isinstance(value, str):
             raise InventoryFormatError(f"{where}: expected a string")
-        return value
+        return value if pool is None else pool.setdefault(value, value)
     return value
 
 

@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from sys import intern
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .. import ids
@@ -110,6 +111,19 @@ def s(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def word(value: Any) -> str:
+    """A string field whose values repeat across items (a state, a type, a location, a name that
+    other records carry too), '' when not a string. Interned: a 10,000-VM inventory holds each such
+    value once rather than once per item (scanner.inventory, memory)."""
+    return intern(value) if isinstance(value, str) else ""
+
+
+def ref(value: Any) -> str:
+    """A normalised id that other records name too (a join key: VM, disk, NIC, subnet, vault,
+    policy ids), interned like `word`."""
+    return intern(ids.norm(value)) if isinstance(value, str) else ""
+
+
 def s_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -178,8 +192,8 @@ def statuses(value: Any) -> tuple[m.Status, ...]:
     out = []
     for st in lst(value):
         if isinstance(st, dict):
-            out.append(m.Status(code=s(st.get("code")), level=s(st.get("level")),
-                                display_status=s(st.get("displayStatus")), message=s(st.get("message"))[:500],
+            out.append(m.Status(code=word(st.get("code")), level=word(st.get("level")),
+                                display_status=word(st.get("displayStatus")), message=word(s(st.get("message"))[:500]),
                                 time=time_or_none(st.get("time"))))
     return tuple(out)
 

@@ -2,12 +2,13 @@
 collections. Mappers only: each turns one wire-format item into an Inventory model."""
 from __future__ import annotations
 
+from sys import intern
 from typing import Any
 
 from .. import ids
 from .. import inventory as m
 from ..timeutil import parse as parse_time
-from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, statuses, tags
+from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, ref, require_id, s, s_or_none, statuses, tags, word
 
 
 def _extension_from_model(raw: Any) -> m.Extension | None:
@@ -18,23 +19,23 @@ def _extension_from_model(raw: Any) -> m.Extension | None:
     props = dct(raw.get("properties"))
     publisher, short_type = s(props.get("publisher")), s(props.get("type"))
     full_type = f"{publisher}.{short_type}" if publisher and short_type else short_type
-    return m.Extension(name=s(raw.get("name")) or ids.name_of(s(raw.get("id"))), type=full_type, publisher=publisher,
-                       type_handler_version=s(props.get("typeHandlerVersion")),
-                       provisioning_state=s(props.get("provisioningState")))
+    return m.Extension(name=word(s(raw.get("name")) or ids.name_of(s(raw.get("id")))), type=word(full_type),
+                       publisher=word(publisher), type_handler_version=word(props.get("typeHandlerVersion")),
+                       provisioning_state=word(props.get("provisioningState")))
 
 
 def _disk_refs(storage: dict[str, Any]) -> tuple[m.VmDisk, ...]:
     out = []
     os_disk = dct(storage.get("osDisk"))
     if os_disk:
-        out.append(m.VmDisk(name=s(os_disk.get("name")), lun=None,
-                            managed_disk_id=ids.norm(s(get(os_disk, "managedDisk", "id"))),
+        out.append(m.VmDisk(name=word(os_disk.get("name")), lun=None,
+                            managed_disk_id=ref(s(get(os_disk, "managedDisk", "id"))),
                             size_gb=i_or_none(os_disk.get("diskSizeGB")), is_os_disk=True,
                             unmanaged=_unmanaged(os_disk)))
     for dd in lst(storage.get("dataDisks")):
         if isinstance(dd, dict):
-            out.append(m.VmDisk(name=s(dd.get("name")), lun=i_or_none(dd.get("lun")),
-                                managed_disk_id=ids.norm(s(get(dd, "managedDisk", "id"))),
+            out.append(m.VmDisk(name=word(dd.get("name")), lun=i_or_none(dd.get("lun")),
+                                managed_disk_id=ref(s(get(dd, "managedDisk", "id"))),
                                 size_gb=i_or_none(dd.get("diskSizeGB")), unmanaged=_unmanaged(dd)))
     return tuple(out)
 
@@ -49,7 +50,7 @@ def _nic_ids(props: dict[str, Any]) -> tuple[str, ...]:
     refs = [r for r in lst(get(props, "networkProfile", "networkInterfaces")) if isinstance(r, dict) and s(r.get("id"))]
     primary = [r for r in refs if b_or_none(get(r, "properties", "primary")) is True]
     ordered = primary + [r for r in refs if r not in primary]
-    return tuple(dict.fromkeys(ids.norm(s(r["id"])) for r in ordered))
+    return tuple(dict.fromkeys(ref(s(r["id"])) for r in ordered))
 
 
 def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
@@ -67,11 +68,13 @@ def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
     extensions = tuple(e for e in (_extension_from_model(r) for r in lst(raw.get("resources"))) if e)
     dual_pass = dct(get(storage, "osDisk", "encryptionSettings"))
     dual_pass_on = b_or_none(dual_pass.get("enabled")) is True
+    # The VM's id, display id and name are interned: protected items, jobs, disks, NICs, restore
+    # point collections and replication items name the same VM.
     return m.VirtualMachine(
-        id=vid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        id=intern(vid), display_id=intern(display), name=word(s(raw.get("name")) or ids.name_of(display)),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
-        location=s(raw.get("location")).lower(), vm_id=s(props.get("vmId")), os_type=os_type,
-        provisioning_state=s(props.get("provisioningState")), provision_vm_agent=provision_agent,
+        location=word(s(raw.get("location")).lower()), vm_id=s(props.get("vmId")), os_type=word(os_type),
+        provisioning_state=word(props.get("provisioningState")), provision_vm_agent=provision_agent,
         ade_dual_pass=dual_pass_on,
         ade_dual_pass_has_bek=dual_pass_on and isinstance(dual_pass.get("diskEncryptionKey"), dict),
         ade_dual_pass_has_kek=dual_pass_on and isinstance(dual_pass.get("keyEncryptionKey"), dict),
@@ -79,7 +82,7 @@ def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
         ade_dual_pass_key_vault_ids=_vaults([dual_pass], "keyEncryptionKey") if dual_pass_on else (),
         disks=_disk_refs(storage), extensions=extensions, tags=tags(raw.get("tags")),
         allow_extension_operations=b_or_none(os_profile.get("allowExtensionOperations")),
-        security_type=s(get(props, "securityProfile", "securityType")), nic_ids=_nic_ids(props),
+        security_type=word(get(props, "securityProfile", "securityType")), nic_ids=_nic_ids(props),
     )
 
 
@@ -127,16 +130,17 @@ def map_instance_view(raw: dict[str, Any]) -> m.InstanceView:
         if not isinstance(e, dict):
             continue
         etype = s(e.get("type"))
-        exts.append(m.Extension(name=s(e.get("name")), type=etype, publisher=etype.rsplit(".", 1)[0] if "." in etype else "",
-                                type_handler_version=s(e.get("typeHandlerVersion")),
+        exts.append(m.Extension(name=word(e.get("name")), type=word(etype),
+                                publisher=word(etype.rsplit(".", 1)[0] if "." in etype else ""),
+                                type_handler_version=word(e.get("typeHandlerVersion")),
                                 statuses=statuses(e.get("statuses")) + statuses(e.get("substatuses")),
                                 handler_status=handlers.get(etype.lower(), ("", None))[1]))
     named = {x.type.lower() for x in exts}
     for key, (htype, st) in handlers.items():  # a handler with no extension entry still tells its state
         if key not in named:
-            exts.append(m.Extension(name="", type=htype, handler_status=st))
+            exts.append(m.Extension(name="", type=word(htype), handler_status=st))
     return m.InstanceView(agent_present=isinstance(agent, dict),
-                          agent_version=s_or_none(get(agent, "vmAgentVersion")),
+                          agent_version=s_or_none(word(get(agent, "vmAgentVersion"))),
                           agent_statuses=statuses(get(agent, "statuses")), extensions=tuple(exts),
                           statuses=statuses(raw.get("statuses")))
 
@@ -148,23 +152,23 @@ def map_disk(raw: dict[str, Any]) -> m.Disk:
     settings = [x for x in lst(esc.get("encryptionSettings")) if isinstance(x, dict)]
     ade = b_or_none(esc.get("enabled")) is True
     return m.Disk(
-        id=did, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        id=intern(did), display_id=display, name=word(s(raw.get("name")) or ids.name_of(display)),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
-        location=s(raw.get("location")).lower(), size_gb=i_or_none(props.get("diskSizeGB")),
-        managed_by=ids.norm(s(raw.get("managedBy"))), disk_state=s(props.get("diskState")),
+        location=word(s(raw.get("location")).lower()), size_gb=i_or_none(props.get("diskSizeGB")),
+        managed_by=ref(s(raw.get("managedBy"))), disk_state=word(props.get("diskState")),
         ade_enabled=ade, ade_has_bek=ade and any(isinstance(x.get("diskEncryptionKey"), dict) for x in settings),
         ade_has_kek=ade and any(isinstance(x.get("keyEncryptionKey"), dict) for x in settings),
-        sse_type=s(get(props, "encryption", "type")), sku=s(get(raw, "sku", "name")),
+        sse_type=word(get(props, "encryption", "type")), sku=word(get(raw, "sku", "name")),
         ade_secret_vault_ids=_vaults(settings, "diskEncryptionKey") if ade else (),
         ade_key_vault_ids=_vaults(settings, "keyEncryptionKey") if ade else (),
-        max_shares=i_or_none(props.get("maxShares")), data_access_auth_mode=s(props.get("dataAccessAuthMode")),
-        security_type=s(get(props, "securityProfile", "securityType")),
+        max_shares=i_or_none(props.get("maxShares")), data_access_auth_mode=word(props.get("dataAccessAuthMode")),
+        security_type=word(get(props, "securityProfile", "securityType")),
     )
 
 
 def _vaults(settings: list[dict[str, Any]], key: str) -> tuple[str, ...]:
     """Normalised ids of the key vaults an ADE setting's disk or key-encryption key lives in."""
-    return tuple(dict.fromkeys(v for v in (ids.norm(s(get(x, key, "sourceVault", "id"))) for x in settings) if v))
+    return tuple(dict.fromkeys(v for v in (ref(s(get(x, key, "sourceVault", "id"))) for x in settings) if v))
 
 
 def _instant(text: str):
@@ -191,6 +195,6 @@ def map_restore_point_collection(raw: dict[str, Any]) -> m.RestorePointCollectio
     return m.RestorePointCollection(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
-        location=s(raw.get("location")).lower(), source_id=ids.norm(source), source_display_id=source,
+        location=word(s(raw.get("location")).lower()), source_id=ref(source), source_display_id=intern(source),
         restore_point_count=count, latest_restore_point_time=latest,
     )

@@ -14,15 +14,15 @@ from typing import Any
 
 from .. import ids
 from .. import inventory as m
-from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s
+from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, ref, require_id, s, word
 
 _DIRECTIONS = {"inbound": "Inbound", "outbound": "Outbound"}
 _ACCESS = {"allow": "Allow", "deny": "Deny"}
 
 
 def _ref(value: Any) -> str:
-    """The normalised id of a sub-resource reference {"id": ...}."""
-    return ids.norm(s(get(value, "id")))
+    """The normalised id of a sub-resource reference {"id": ...} (interned: a join key)."""
+    return ref(s(get(value, "id")))
 
 
 def _refs(value: Any) -> tuple[str, ...]:
@@ -31,9 +31,9 @@ def _refs(value: Any) -> tuple[str, ...]:
 
 def _where(raw: dict[str, Any]) -> dict[str, Any]:
     rid, display = require_id(raw)
-    return dict(id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+    return dict(id=ref(rid), display_id=display, name=s(raw.get("name")) or ids.name_of(display),
                 subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
-                location=s(raw.get("location")).lower())
+                location=word(s(raw.get("location")).lower()))
 
 
 def map_network_interface(raw: dict[str, Any]) -> m.NetworkInterface:
@@ -43,7 +43,7 @@ def map_network_interface(raw: dict[str, Any]) -> m.NetworkInterface:
         if not isinstance(ipc, dict):
             continue
         p = dct(ipc.get("properties"))
-        configs.append(m.NicIpConfig(name=s(ipc.get("name")), subnet_id=_ref(p.get("subnet")),
+        configs.append(m.NicIpConfig(name=word(ipc.get("name")), subnet_id=_ref(p.get("subnet")),
                                      private_ip=s(p.get("privateIPAddress")), primary=b_or_none(p.get("primary")),
                                      asg_ids=_refs(p.get("applicationSecurityGroups"))))
     return m.NetworkInterface(**_where(raw), vm_id=_ref(props.get("virtualMachine")),
@@ -52,8 +52,8 @@ def map_network_interface(raw: dict[str, Any]) -> m.NetworkInterface:
 
 
 def _merged(props: dict[str, Any], single: str, plural: str) -> tuple[str, ...]:
-    out = [s(props.get(single)).strip()] if s(props.get(single)).strip() else []
-    out += [s(x).strip() for x in lst(props.get(plural)) if s(x).strip()]
+    out = [word(s(props.get(single)).strip())] if s(props.get(single)).strip() else []
+    out += [word(s(x).strip()) for x in lst(props.get(plural)) if s(x).strip()]
     return tuple(out)
 
 
@@ -68,8 +68,8 @@ def map_security_rule(raw: Any, is_default: bool) -> m.SecurityRule:
     if priority is None or direction is None or access is None:
         raise MalformedItem(f"security rule {name or '(unnamed)'} has no usable priority, direction or access")
     return m.SecurityRule(
-        name=name, priority=priority, direction=direction, access=access,
-        protocol=s(props.get("protocol")) or "*",
+        name=word(name), priority=priority, direction=direction, access=access,
+        protocol=word(props.get("protocol")) or "*",
         source_prefixes=_merged(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
         source_ports=_merged(props, "sourcePortRange", "sourcePortRanges"),
         destination_prefixes=_merged(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
@@ -105,7 +105,7 @@ def map_virtual_network(raw: dict[str, Any]) -> m.VirtualNetwork:
         if not isinstance(sn, dict) or not s(sn.get("id")).startswith("/"):
             continue
         p = dct(sn.get("properties"))
-        subnets.append(m.Subnet(id=ids.norm(s(sn["id"])), display_id=s(sn["id"]),
+        subnets.append(m.Subnet(id=ref(s(sn["id"])), display_id=s(sn["id"]),
                                 name=s(sn.get("name")) or ids.name_of(s(sn["id"])),
                                 nsg_id=_ref(p.get("networkSecurityGroup")), route_table_id=_ref(p.get("routeTable"))))
     return m.VirtualNetwork(**where, subnets=tuple(subnets))

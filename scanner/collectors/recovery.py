@@ -2,12 +2,13 @@
 Recovery (replication protected items, replication jobs)."""
 from __future__ import annotations
 
+from sys import intern
 from typing import Any, TypedDict
 
 from .. import ids
 from .. import inventory as m
 from ..timeutil import parse as parse_time
-from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, require_id, s, s_or_none, tags, time_or_none
+from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, ref, require_id, s, s_or_none, tags, time_or_none, word
 
 _VAULT_MARK = "/providers/microsoft.recoveryservices/vaults/"
 
@@ -19,16 +20,16 @@ def vault_of(resource_id: str) -> str:
     if cut < 0:
         raise ValueError("id is not under a Recovery Services vault")
     rest = rid[cut + len(_VAULT_MARK):]
-    return rid[: cut + len(_VAULT_MARK)] + rest.split("/")[0]
+    return intern(rid[: cut + len(_VAULT_MARK)] + rest.split("/")[0])  # every item of the vault names it
 
 
 def map_vault(raw: dict[str, Any]) -> m.Vault:
     """A vault from the list (identity; real lists carry no settings) or from its GET (settings too)."""
     rid, display = require_id(raw)
     return m.Vault(
-        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
+        id=intern(rid), display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
-        location=s(raw.get("location")).lower(), sku=s(get(raw, "sku", "name")),
+        location=word(s(raw.get("location")).lower()), sku=word(get(raw, "sku", "name")),
         tags=tags(raw.get("tags")), **vault_settings(raw),
     )
 
@@ -92,14 +93,14 @@ def map_protected_item(raw: dict[str, Any]) -> m.ProtectedItem:
     return m.ProtectedItem(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
-        source_resource_id=ids.norm(source), source_display_id=source, friendly_name=s(props.get("friendlyName")),
-        container_name=s(props.get("containerName")).lower(), protected_item_type=s(props.get("protectedItemType")),
-        backup_management_type=s(props.get("backupManagementType")), workload_type=s(props.get("workloadType")),
-        protection_state=s(props.get("protectionState")), protection_status=s(props.get("protectionStatus")),
-        health_status=s(props.get("healthStatus")), health_details=_health(props.get("healthDetails")),
-        last_backup_status=s(props.get("lastBackupStatus")), last_backup_time=time_or_none(props.get("lastBackupTime")),
-        policy_id=ids.norm(policy), policy_name=s(props.get("policyName")) or (ids.name_of(policy) if policy else ""),
-        policy_type=s(props.get("policyType")),
+        source_resource_id=ref(source), source_display_id=intern(source), friendly_name=word(props.get("friendlyName")),
+        container_name=word(s(props.get("containerName")).lower()), protected_item_type=word(props.get("protectedItemType")),
+        backup_management_type=word(props.get("backupManagementType")), workload_type=word(props.get("workloadType")),
+        protection_state=word(props.get("protectionState")), protection_status=word(props.get("protectionStatus")),
+        health_status=word(props.get("healthStatus")), health_details=_health(props.get("healthDetails")),
+        last_backup_status=word(props.get("lastBackupStatus")), last_backup_time=time_or_none(props.get("lastBackupTime")),
+        policy_id=ref(policy), policy_name=word(s(props.get("policyName")) or (ids.name_of(policy) if policy else "")),
+        policy_type=word(props.get("policyType")),
         last_recovery_point_time=time_or_none(props.get("lastRecoveryPoint")),
         deferred_delete=b_or_none(props.get("isScheduledForDeferredDelete")),
         deferred_delete_time=s_or_none(props.get("deferredDeleteTimeInUTC")),
@@ -159,9 +160,10 @@ def _backup_errors(value: Any) -> tuple[m.JobError, ...]:
             # int) and the name in errorTitle (UserErrorIncompatibleSrcTargetSystemsForRestore); older
             # answers put a name in errorCode. Keep both as sent: the knowledge base knows either.
             code, title = _code(e.get("errorCode")), s(e.get("errorTitle"))
-            out.append(m.JobError(code=code or title, title=title if code else "",
-                                  message=s(e.get("errorString"))[:500],
-                                  recommendations=tuple(x[:300] for x in lst(e.get("recommendations")) if isinstance(x, str))))
+            out.append(m.JobError(code=word(code or title), title=word(title if code else ""),
+                                  message=word(s(e.get("errorString"))[:500]),
+                                  recommendations=tuple(word(x[:300]) for x in lst(e.get("recommendations"))
+                                                        if isinstance(x, str))))
     return tuple(out)
 
 
@@ -171,10 +173,10 @@ def map_backup_job(raw: dict[str, Any]) -> m.BackupJob:
     return m.BackupJob(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
-        operation=s(props.get("operation")), status=s(props.get("status")),
+        operation=word(props.get("operation")), status=word(props.get("status")),
         start_time=time_or_none(props.get("startTime")), end_time=time_or_none(props.get("endTime")),
-        entity_friendly_name=s(props.get("entityFriendlyName")), container_name=s(props.get("containerName")).lower(),
-        backup_management_type=s(props.get("backupManagementType")),
+        entity_friendly_name=word(props.get("entityFriendlyName")), container_name=word(s(props.get("containerName")).lower()),
+        backup_management_type=word(props.get("backupManagementType")),
         is_user_triggered=b_or_none(props.get("isUserTriggered")), errors=_backup_errors(props.get("errorDetails")),
     )
 
@@ -184,9 +186,9 @@ def asr_health(value: Any) -> tuple[m.HealthDetail, ...]:
     out = []
     for e in lst(value):
         if isinstance(e, dict):
-            out.append(m.HealthDetail(code=_code(e.get("errorCode")), title=s(e.get("summaryMessage"))[:300],
-                                      message=(s(e.get("errorMessage")) or s(e.get("recommendedAction")))[:500],
-                                      category=s(e.get("errorCategory")), level=s(e.get("errorLevel"))))
+            out.append(m.HealthDetail(code=word(_code(e.get("errorCode"))), title=word(s(e.get("summaryMessage"))[:300]),
+                                      message=word((s(e.get("errorMessage")) or s(e.get("recommendedAction")))[:500]),
+                                      category=word(e.get("errorCategory")), level=word(e.get("errorLevel"))))
     return tuple(out)
 
 
@@ -290,22 +292,22 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
     protected_disks, unprotected_luns = _a2a_disks(psd) if kind == "A2A" else (None, ())
     return m.ReplicationItem(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display), subscription_id=sub,
-        vault_id=vault_of(display), friendly_name=s(props.get("friendlyName")), instance_type=kind,
-        protection_state=s(props.get("protectionState")),
-        protection_state_description=s(props.get("protectionStateDescription")),
-        replication_health=s(props.get("replicationHealth")), health_errors=asr_health(props.get("healthErrors")),
-        active_location=s(props.get("activeLocation")),
-        allowed_operations=tuple(x for x in lst(props.get("allowedOperations")) if isinstance(x, str)),
+        vault_id=vault_of(display), friendly_name=word(props.get("friendlyName")), instance_type=word(kind),
+        protection_state=word(props.get("protectionState")),
+        protection_state_description=word(props.get("protectionStateDescription")),
+        replication_health=word(props.get("replicationHealth")), health_errors=asr_health(props.get("healthErrors")),
+        active_location=word(props.get("activeLocation")),
+        allowed_operations=tuple(word(x) for x in lst(props.get("allowedOperations")) if isinstance(x, str)),
         failover_recovery_point_id=s(props.get("failoverRecoveryPointId")),
         last_successful_failover_time=time_or_none(props.get("lastSuccessfulFailoverTime")),
-        source_vm_id=source, recovery_vm_id=recovery, rpo_seconds=rpo, last_recovery_point_time=last_rp,
+        source_vm_id=intern(source), recovery_vm_id=intern(recovery), rpo_seconds=rpo, last_recovery_point_time=last_rp,
         has_recovery_point=has_rp, agent_update_required=agent_update,
-        failover_health=s(props.get("failoverHealth")), test_failover_state=s(props.get("testFailoverState")),
+        failover_health=word(props.get("failoverHealth")), test_failover_state=word(props.get("testFailoverState")),
         last_successful_test_failover_time=s_or_none(props.get("lastSuccessfulTestFailoverTime")),
         protected_disk_ids=protected_disks, unprotected_disk_luns=unprotected_luns,
         agent_expiry_time=s_or_none(psd.get("agentExpiryDate")) if kind == "A2A" else None,
         agent_certificate_expiry_time=s_or_none(psd.get("agentCertificateExpiryDate")) if kind == "A2A" else None,
-        container_id=container_of(display), recovery_container_id=ids.norm(s(props.get("recoveryContainerId"))),
+        container_id=intern(container_of(display)), recovery_container_id=ref(s(props.get("recoveryContainerId"))),
     )
 
 
@@ -329,9 +331,9 @@ def map_replication_job(raw: dict[str, Any]) -> m.ReplicationJob:
     return m.ReplicationJob(
         id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
         subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
-        scenario_name=s(props.get("scenarioName")), friendly_name=s(props.get("friendlyName")),
-        state=s(props.get("state")), state_description=s(props.get("stateDescription")),
+        scenario_name=word(props.get("scenarioName")), friendly_name=word(props.get("friendlyName")),
+        state=word(props.get("state")), state_description=word(props.get("stateDescription")),
         start_time=time_or_none(props.get("startTime")), end_time=time_or_none(props.get("endTime")),
         target_object_id=s(props.get("targetObjectId")), target_object_name=s(props.get("targetObjectName")),
-        target_instance_type=s(props.get("targetInstanceType")), errors=_asr_job_errors(props.get("errors")),
+        target_instance_type=word(props.get("targetInstanceType")), errors=_asr_job_errors(props.get("errors")),
     )

@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import ids
 from .. import inventory as m
-from .base import dct, require_id, s
+from .base import dct, require_id, s, word
 
 _LOCK_MARK = "/providers/microsoft.authorization/locks/"
 
@@ -13,7 +13,7 @@ _LOCK_MARK = "/providers/microsoft.authorization/locks/"
 def map_resource_group(raw: dict[str, Any]) -> m.ResourceGroup:
     rid, display = require_id(raw)
     return m.ResourceGroup(id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
-                           subscription_id=ids.subscription_of(display), location=s(raw.get("location")).lower())
+                           subscription_id=ids.subscription_of(display), location=word(s(raw.get("location")).lower()))
 
 
 def map_lock(raw: dict[str, Any]) -> m.Lock:

@@ -1,0 +1,158 @@
+"""The saved inventory (--save-inventory / `evaluate FILE`) and the compact in-memory inventory.
+
+- `Inventory.write_json` streams, item by item, exactly the text the whole-document serialisation
+  gives (the file format `evaluate` and earlier versions read), redacted when the CLI writes it;
+- `Inventory.from_json` reads any layout of that document item by item, with the same errors;
+- a scan's inventory saved through the CLI's writer and loaded back evaluates to the same findings;
+- mappers and the loader share repeated strings, and the models keep no per-instance __dict__.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from datetime import datetime, timezone
+
+import factories as f
+import pytest
+import report_scenarios as rs
+
+from benchmarks.synthetic import synthetic
+from scanner import inventory as m
+from scanner.api import evaluate_inventory
+from scanner.collectors import compute as cmp
+from scanner.collectors import network as netc
+from scanner.collectors import recovery as rsv
+from scanner.collectors import resources as res
+from scanner.emit import emit_inventory
+from scanner.redact import scrub
+from scanner.simulator.scenario import resolve_times
+
+NOW = datetime(2026, 11, 22, 6, 0, tzinfo=timezone.utc)
+
+
+def synthetic_inventory(n_vms: int) -> m.Inventory:
+    """The benchmark's synthetic subscription (benchmarks/synthetic.py) through the real mappers."""
+    sc = resolve_times(synthetic(n_vms), NOW)
+    sub = sc["subscriptions"][0]
+    vms = []
+    for raw in sc["virtual_machines"] if "virtual_machines" in sc else sc["virtualMachines"]:
+        view = sc["instanceViews"][raw["id"]]
+        vm = cmp.with_status(cmp.map_vm(raw), tuple(s["code"] for s in view["statuses"]))
+        vms.append(dataclasses.replace(vm, instance_view=cmp.map_instance_view(view)))
+    return m.build_inventory(
+        "2026-11-22T06:00:00Z", [sub], virtual_machines=vms,
+        resource_groups=[res.map_resource_group(x) for x in sc["resourceGroups"]],
+        disks=[cmp.map_disk(x) for x in sc["disks"]],
+        restore_point_collections=[cmp.map_restore_point_collection(x) for x in sc["restorePointCollections"]],
+        vaults=[rsv.map_vault(x) for x in sc["vaults"]],
+        protected_items=[rsv.map_protected_item(x) for x in sc["backupProtectedItems"]],
+        backup_policies=[rsv.map_policy(x) for x in sc["backupPolicies"]],
+        backup_jobs=[rsv.map_backup_job(x) for x in sc["backupJobs"]],
+        replication_items=[rsv.map_replication_item(x) for x in sc["replicationProtectedItems"]],
+        network_interfaces=[netc.map_network_interface(x) for x in sc["networkInterfaces"]],
+        network_security_groups=[netc.map_network_security_group(x) for x in sc["networkSecurityGroups"]],
+        route_tables=[netc.map_route_table(x) for x in sc["routeTables"]],
+        virtual_networks=[netc.map_virtual_network(x) for x in sc["virtualNetworks"]],
+        coverage=f.coverage(sub))
+
+
+def findings(inv: m.Inventory) -> list[tuple[str, str, str]]:
+    """(fingerprint, rule, status) of every finding, and (resource, rule, PASS) of every pass."""
+    report = evaluate_inventory(inv)
+    return sorted([(x.fingerprint, x.rule_id, x.status) for x in report.findings]
+                  + [(rid, rule, "PASS") for rule, passed in report.passed_resources.items() for rid in passed])
+
+
+@pytest.fixture(scope="module")
+def synthetic_200() -> m.Inventory:
+    return synthetic_inventory(200)
+
+
+@pytest.mark.parametrize("make", [lambda: rs.scenario(hostile=True), lambda: m.Inventory(collected_at="x"),
+                                  lambda: synthetic_inventory(60)], ids=["scenario", "empty", "synthetic"])
+def test_streamed_writer_gives_the_whole_document_text(make):
+    inv = make()
+    plain, redacted = io.StringIO(), io.StringIO()
+    inv.write_json(plain)
+    inv.write_json(redacted, scrub)
+    assert plain.getvalue() == inv.to_json()
+    assert redacted.getvalue() == json.dumps(scrub(inv.to_dict()), indent=2)  # what --save-inventory wrote before
+    json.loads(redacted.getvalue())
+
+
+def test_saved_inventory_evaluates_to_the_same_findings(tmp_path, synthetic_200):
+    path = tmp_path / "inventory.json"
+    emit_inventory(synthetic_200, str(path))  # the CLI's --save-inventory writer
+    loaded = m.Inventory.from_json(path.read_text(encoding="utf-8"))
+    assert loaded == synthetic_200
+    got = findings(loaded)
+    assert got == findings(synthetic_200)
+    assert {status for _, _, status in got} >= {"PASS", "FAIL"}
+
+
+def test_evaluate_command_reads_the_streamed_file(tmp_path, synthetic_200):
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+    path = tmp_path / "inventory.json"
+    emit_inventory(synthetic_200, str(path))
+    result = CliRunner().invoke(cli, ["evaluate", str(path), "--format", "json"])
+    doc = json.loads(result.stdout)
+    got = sorted([(x["fingerprint"], x["rule_id"], x["status"]) for x in doc["findings"]]
+                 + [(rid, rule, "PASS") for rule, passed in doc["passed"].items() for rid in passed])
+    assert got == findings(synthetic_200)
+
+
+@pytest.mark.parametrize("layout", [lambda d: json.dumps(d), lambda d: json.dumps(d, indent=7),
+                                    lambda d: " \n" + json.dumps(d, separators=(",", ":")) + "\n\t "])
+def test_loader_reads_any_layout(layout):
+    inv = rs.scenario()
+    assert m.Inventory.from_json(layout(inv.to_dict())) == inv
+
+
+@pytest.mark.parametrize("text,needle", [
+    ('{"schema_version": "2", "virtual_machines": [{"id": 5}], "collected_at": "x"}', "schema_version '2'"),
+    ('{"virtual_machines": [{"id": 5}], "schema_version": "1", "collected_at": "x"}', "virtual_machines[0]"),
+    ('{"schema_version": "1", "collected_at": "x", "virtual_machines": 5}', "virtual_machines: expected a list"),
+    ('{"schema_version": "1", "collected_at": "x"} {}', "not valid JSON"),
+    ('{"schema_version": "1", "collected_at": "x", "virtual_machines": [{}, ]}', "not valid JSON"),
+    ('{"schema_version": "1" "collected_at": "x"}', "not valid JSON"),
+    ('{"schema_version": "1", "collected_at": "x", "disks": [', "not valid JSON"),
+    ('[]', "not a JSON object"),
+    ('{"schema_version": "1"}', "collected_at"),
+])
+def test_loader_errors_are_those_of_the_whole_document_reader(text, needle):
+    with pytest.raises(m.InventoryFormatError) as err:
+        m.Inventory.from_json(text)
+    assert needle in str(err.value)
+
+
+def test_loaded_inventory_shares_repeated_strings(synthetic_200):
+    loaded = m.Inventory.from_json(synthetic_200.to_json())
+    a, b = loaded.backup_jobs[0], loaded.backup_jobs[-1]
+    assert a.status == b.status and a.status is b.status
+    assert a.vault_id is next(v.id for v in loaded.vaults if v.id == a.vault_id)
+    assert {id(vm.location) for vm in loaded.virtual_machines} == {id(loaded.virtual_machines[0].location)}
+
+
+def test_mappers_share_repeated_strings():
+    sc = synthetic(20)
+    # Each item from its own decoded JSON, as from separate pages: equal strings are separate objects there.
+    jobs = [rsv.map_backup_job(json.loads(json.dumps(x))) for x in sc["backupJobs"]]
+    items = [rsv.map_protected_item(json.loads(json.dumps(x))) for x in sc["backupProtectedItems"]]
+    vms = {vm.id: vm for vm in (cmp.map_vm(json.loads(json.dumps(x))) for x in sc["virtualMachines"])}
+    assert jobs[0].status is jobs[-1].status and jobs[0].operation is jobs[-1].operation
+    vaults = {v.id: v for v in (rsv.map_vault(json.loads(json.dumps(x))) for x in sc["vaults"])}
+    assert all(j.vault_id is vaults[j.vault_id].id for j in jobs)
+    assert jobs[0].subscription_id is items[0].subscription_id is next(iter(vms.values())).subscription_id
+    by_container = {p.container_name: p for p in items}
+    assert all(j.container_name is by_container[j.container_name].container_name for j in jobs)
+    assert all(p.source_resource_id is vms[p.source_resource_id].id for p in items)
+
+
+def test_models_have_no_instance_dict(synthetic_200):
+    for name in ("virtual_machines", "backup_jobs", "protected_items", "disks", "network_interfaces", "coverage"):
+        item = getattr(synthetic_200, name)[0]
+        assert not hasattr(item, "__dict__"), name
+    assert not hasattr(synthetic_200.virtual_machines[0].instance_view, "__dict__")
