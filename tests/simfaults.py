@@ -353,9 +353,9 @@ class FaultySimulator(Simulator):
         with self._faults_lock:
             self._faults.clear()
 
-    def handle(self, method: str, raw_path: str, headers: Any) -> Any:
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes = b"") -> Any:
         self._request.auth = (headers.get("Authorization") or "").strip()  # for echo_auth faults
-        return super().handle(method, raw_path, headers)
+        return super().handle(method, raw_path, headers, body)
 
     def intercept(self, method: str, raw_path: str, path: str, query: str, answer: Callable[[], _Response]) -> _Response:
         """Faults act on authenticated GETs, before routing (so on paths the simulator does not

@@ -360,6 +360,7 @@ class Simulator:
         self._index = _Index(data)
         self._lists: dict[tuple, list[dict]] = {}
         self._lists_lock = threading.Lock()
+        self._in_flight = threading.local()  # the body of the request each handler thread answers
         self._host = host
         self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None
@@ -451,7 +452,14 @@ class Simulator:
         return [e for e in self.ledger if e.method.upper() not in READ_METHODS]
 
     # ---- request handling (called from handler threads)
-    def handle(self, method: str, raw_path: str, headers: Any) -> tuple[_Response, LedgerEntry]:
+    @property
+    def request_body(self) -> bytes:
+        """The body of the request this thread is answering (b"" for a GET): for `intercept`
+        overrides that model a read-only POST (the Resource Graph benchmark)."""
+        return getattr(self._in_flight, "body", b"")
+
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes = b"") -> tuple[_Response, LedgerEntry]:
+        self._in_flight.body = body
         split = urlsplit(raw_path)
         path = unquote(split.path).rstrip("/") or "/"
         query = split.query
@@ -804,10 +812,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         method = self.command
-        if method != "GET":
-            self._drain_body()
+        body = self._drain_body() if method != "GET" else b""
         try:
-            resp, entry = self.server.sim.handle(method, self.path, self.headers)
+            resp, entry = self.server.sim.handle(method, self.path, self.headers, body)
             data = _encode(resp.body) if resp.body is not None else b""
         except Exception as exc:  # a bug (or a failing test hook): answer, never kill the thread
             log.warning("simulator error on %s %s: %s", method, self.path[:200], exc, exc_info=True)
@@ -841,26 +848,30 @@ class _Handler(BaseHTTPRequestHandler):
             log.debug("could not answer %s %s: %s", method, entry.path, exc)
             self.close_connection = True
 
-    def _drain_body(self) -> None:
-        """Read (and drop) a refused request's body so the connection stays in step; give up on
-        the connection when the body is chunked or too large."""
+    def _drain_body(self) -> bytes:
+        """Read a refused request's body so the connection stays in step (it is only handed to the
+        `intercept` seam, as `Simulator.request_body`); give up on the connection when the body is
+        chunked or too large."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.close_connection = True
-            return
+            return b""
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_REQUEST_BODY:
             self.close_connection = True
-            return
+            return b""
+        chunks: list[bytes] = []
         remaining = length
         while remaining > 0:
             chunk = self.rfile.read(min(remaining, 65536))
             if not chunk:
                 self.close_connection = True
-                return
+                return b""
+            chunks.append(chunk)
             remaining -= len(chunk)
+        return b"".join(chunks)
 
     def __getattr__(self, name: str) -> Any:
         # Every method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, anything) goes to _serve, so
