@@ -1,8 +1,33 @@
 """Small shared helpers for rule bodies (no I/O, no clock)."""
 from __future__ import annotations
 
+import functools
+import threading
+from typing import Any, Callable, TypeVar
+
 from scanner import inventory as m
 from scanner.timeutil import parse
+
+T = TypeVar("T")
+
+
+def per_inventory(fn: Callable[..., T]) -> Callable[..., T]:
+    """Memoise `fn(inv, **options)` for the inventory it last saw: several rules judge the same
+    derived set (the protected VMs, their instance views) and would otherwise each rebuild it. The
+    result is shared between those rules, so it must be immutable (tuples). One slot per thread (an
+    engine view, scanner.engine.view, is a new inventory and gets its own), like readiness's index."""
+    local = threading.local()
+
+    @functools.wraps(fn)
+    def memoised(inv: m.Inventory, **options: Any) -> T:
+        slot: tuple[m.Inventory, dict[tuple[tuple[str, Any], ...], T]] | None = getattr(local, "slot", None)
+        if slot is None or slot[0] is not inv:
+            slot = local.slot = (inv, {})
+        key = tuple(sorted(options.items()))
+        if key not in slot[1]:
+            slot[1][key] = fn(inv, **options)
+        return slot[1][key]
+    return memoised
 
 
 def collected_at(inv: m.Inventory):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from scanner import inventory as m
 
@@ -83,6 +84,7 @@ def _any(parts: list[Match]) -> Match:
     return False
 
 
+@lru_cache(maxsize=4096)  # the same few prefixes recur in every NSG and route table, for every VM
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(text.strip(), strict=False)

@@ -118,7 +118,8 @@ def _job_evidence(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
 BACKUP_OPERATIONS = frozenset({"backup", "configurebackup"})
 SUCCEEDED = frozenset({"completed", "completedwithwarnings"})
 FAILED = frozenset({"failed"})
-ITEM_FAILED = frozenset({"failed", "unhealthy"})  # lastBackupStatus ("Healthy/Unhealthy" in older api-versions)
+ITEM_FAILED = frozenset({"failed", "unhealthy"})
+FINISHED = SUCCEEDED | FAILED  # lastBackupStatus ("Healthy/Unhealthy" in older api-versions)
 _CONTAINER = "iaasvmcontainerv2;"
 
 
@@ -153,7 +154,7 @@ def _finished_backups(inv: m.Inventory, item: m.ProtectedItem) -> list[m.BackupJ
     Cancelled jobs say nothing about whether a backup can succeed and are left out."""
     dated = [(started, j) for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
              if j.vault_id == item.vault_id and _is_backup_job(j) and (started := parse(j.start_time)) is not None
-             and j.status.lower() in SUCCEEDED | FAILED]
+             and j.status.lower() in FINISHED]
     return [j for _, j in sorted(dated, key=lambda pair: pair[0], reverse=True)]
 
 

@@ -11,6 +11,7 @@ from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
 
+from ._common import per_inventory
 from ._extension_health import FAILED, extensions_of, health, label
 from .base import Result, fail, not_assessed, passed, rule
 from .docs import DOC_CONSISTENCY, DOC_PROVISIONING_FAILED, DOC_TROUBLESHOOT, DOC_VM_STATES, DOC_VM_STATES_TROUBLESHOOT
@@ -86,15 +87,16 @@ REPLICATION_SELECTS = (m.REPLICATION_ITEMS,)
 RUNNING_VM_NEEDS = (m.VMS, m.INSTANCE_VIEWS)
 
 
-def protected_vms(inv: m.Inventory, *, backup: bool = True, replication: bool = True) -> list[ProtectedVm]:
-    """VMs that are backed up (and/or replicated), joined on lower-cased ARM ids."""
+@per_inventory
+def protected_vms(inv: m.Inventory, *, backup: bool = True, replication: bool = True) -> tuple[ProtectedVm, ...]:
+    """VMs that are backed up (and/or replicated), joined on lower-cased ARM ids, in id order."""
     out: list[ProtectedVm] = []
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
         b = backup and inv.is_backed_up(vm.id)
         r = replication and inv.is_replicated(vm.id)
         if b or r:
             out.append(ProtectedVm(vm, b, r))
-    return out
+    return tuple(out)
 
 
 def instance_view_gap(inv: m.Inventory, vm: m.VirtualMachine) -> str | None:
@@ -109,8 +111,9 @@ def instance_view_gap(inv: m.Inventory, vm: m.VirtualMachine) -> str | None:
     return None
 
 
+@per_inventory
 def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replication: bool = True
-                               ) -> tuple[list[Result], list[tuple[ProtectedVm, m.InstanceView]]]:
+                               ) -> tuple[tuple[Result, ...], tuple[tuple[ProtectedVm, m.InstanceView], ...]]:
     """For the agent and extension rules: NOT_ASSESSED for the VMs whose power state or instance
     view is unknown, and (VM, instance view) pairs for running backed-up/replicated VMs whose
     instance view was read.
@@ -139,7 +142,7 @@ def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replica
             gaps.append(not_assessed(vm, gap or "instance view missing", instance_view_error=vm.instance_view_error))
             continue
         out.append((pvm, vm.instance_view))
-    return gaps, out
+    return tuple(gaps), tuple(out)
 
 
 def _failed_extensions(vm: m.VirtualMachine) -> list[str]:

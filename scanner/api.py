@@ -95,14 +95,15 @@ def evaluate_inventory(inv: Inventory, rule_settings: Mapping[str, RuleSettings]
     """Run the rules over an Inventory (a fresh one, or one saved by an earlier scan). By default the
     scan "started" when the data was collected, so dashboards see how old the findings are, and
     made no ARM request."""
-    from .engine import evaluate
+    from .engine import evaluate, gc_paused
     from .report import build_report
     from .timeutil import iso, utcnow
-    evaluation = evaluate(inv, rule_settings)
-    for err in evaluation.rule_errors:
-        log.warning("rule error: %s", err)
-    return build_report(evaluation, inv, started_at=started_at or inv.collected_at, finished_at=iso(utcnow()),
-                        arm_requests=arm_requests, tool_version=__version__)
+    with gc_paused():  # the rules, readiness and the report: see engine.gc_paused
+        evaluation = evaluate(inv, rule_settings)
+        for err in evaluation.rule_errors:
+            log.warning("rule error: %s", err)
+        return build_report(evaluation, inv, started_at=started_at or inv.collected_at, finished_at=iso(utcnow()),
+                            arm_requests=arm_requests, tool_version=__version__)
 
 
 @contextlib.contextmanager

@@ -7,12 +7,14 @@ the resources it cannot judge, and refuses any PASS the rule still yields for a 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from rules import REGISTRY, Rule, load_all
 
@@ -20,7 +22,7 @@ from . import inventory as m
 from .inventory import Inventory
 from .model import RuleDescriptor
 from .readiness import affected_vms
-from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_assessed, not_assessed_subscription
+from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_assessed, not_assessed_subscription, shared_passes
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,29 @@ def fingerprint(rule_id: str, resource_id: str, key: str = "") -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Without the cyclic garbage collector while the rules run. Evaluation allocates hundreds of
+    thousands of short-lived results, which trigger collections that each walk every object of the
+    inventory (a quarter of the evaluation time at 10,000 VMs); it makes no reference cycles, so
+    nothing waits for the collector. Reference counting still frees everything; the collector is back
+    on (if it was on) when the block ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
              only: Iterable[str] | None = None) -> Evaluation:
+    with gc_paused():
+        return _evaluate(inv, settings, only)
+
+
+def _evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None, only: Iterable[str] | None) -> Evaluation:
     load_all()
     settings = settings or {}
     wanted = set(only) if only else None
@@ -82,42 +105,45 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
     run: list[str] = []
     descriptors: list[RuleDescriptor] = []
     errors: list[str] = []
-    for code in sorted(REGISTRY):
-        if wanted is not None and code not in wanted:
-            continue
-        rule = REGISTRY[code]
-        cfg = settings.get(code, RuleSettings())
-        # A rule named in `only` runs unless the configuration turned it off; otherwise a rule that is
-        # off by default (BCDR603) runs only when the configuration enables it.
-        enabled = cfg.enabled if cfg.enabled is not None else (wanted is not None or rule.meta.enabled_by_default)
-        if not enabled:
-            continue
-        params = {**rule.meta.defaults(), **dict(cfg.params)}
-        run.append(code)
-        descriptors.append(RuleDescriptor.from_meta(rule.meta, cfg.severity, params))
-        try:
-            results, refused = run_rule(rule, inv, params)
-        except Exception as exc:  # a rule bug must not hide the other rules' findings
-            log.debug("rule %s raised", code, exc_info=True)
-            errors.append(f"{code}: {type(exc).__name__}: {exc}")
-            for sub in inv.subscriptions:
-                findings.append(_finding(rule, cfg, inv=inv, res=Result(
-                    NOT_ASSESSED, f"/subscriptions/{sub}", "Microsoft.Resources/subscriptions", sub, "",
-                    f"rule {code} could not be evaluated (internal error: {type(exc).__name__})",
-                    {"reason": "internal error"})))
-            continue
-        errors.extend(refused)
-        seen: set[str] = set()
-        for res in results:
-            if res.status == PASS:
-                passed[code] = passed.get(code, 0) + 1
-                passed_ids.setdefault(code, []).append(res.resource_id)
+    with shared_passes():  # one PASS Result per resource, whichever rule says it
+        for code in sorted(REGISTRY):
+            if wanted is not None and code not in wanted:
                 continue
-            f = _finding(rule, cfg, res, inv)
-            if f.fingerprint in seen:
+            rule = REGISTRY[code]
+            cfg = settings.get(code, RuleSettings())
+            # A rule named in `only` runs unless the configuration turned it off; otherwise a rule that
+            # is off by default (BCDR603) runs only when the configuration enables it.
+            enabled = cfg.enabled if cfg.enabled is not None else (wanted is not None or rule.meta.enabled_by_default)
+            if not enabled:
                 continue
-            seen.add(f.fingerprint)
-            findings.append(f)
+            params = {**rule.meta.defaults(), **dict(cfg.params)}
+            run.append(code)
+            descriptors.append(RuleDescriptor.from_meta(rule.meta, cfg.severity, params))
+            try:
+                results, refused = run_rule(rule, inv, params)
+            except Exception as exc:  # a rule bug must not hide the other rules' findings
+                log.debug("rule %s raised", code, exc_info=True)
+                errors.append(f"{code}: {type(exc).__name__}: {exc}")
+                for sub in inv.subscriptions:
+                    findings.append(_finding(rule, cfg, inv=inv, res=Result(
+                        NOT_ASSESSED, f"/subscriptions/{sub}", "Microsoft.Resources/subscriptions", sub, "",
+                        f"rule {code} could not be evaluated (internal error: {type(exc).__name__})",
+                        {"reason": "internal error"})))
+                continue
+            errors.extend(refused)
+            seen: set[str] = set()
+            mine = [res.resource_id for res in results if res.status == PASS]
+            if mine:
+                passed[code] = len(mine)
+                passed_ids[code] = mine
+            for res in results:
+                if res.status == PASS:
+                    continue
+                f = _finding(rule, cfg, res, inv)
+                if f.fingerprint in seen:
+                    continue
+                seen.add(f.fingerprint)
+                findings.append(f)
     findings.sort(key=lambda f: (f.status != FAIL, -_rank(f.severity), f.rule_id, f.resource_id.lower()))
     return Evaluation(tuple(findings), passed, tuple(run), tuple(errors), tuple(descriptors),
                       {code: tuple(v) for code, v in passed_ids.items()})
@@ -240,6 +266,9 @@ def run_rule(rule: Rule, inv: Inventory, params: Mapping[str, Any]) -> tuple[lis
     gate = Gate.of(rule, inv)
     code = rule.meta.code
     results = gate.opening()
+    if not (results or gate.blind or gate.scopes):  # everything read: nothing to refuse (the usual case)
+        results.extend(rule(inv, params))
+        return results, []
     said = {r.resource_id.lower() for r in results}
     refused: list[str] = []
     for res in rule(view(inv, gate), params):

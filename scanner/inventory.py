@@ -654,6 +654,11 @@ class Inventory:
         return _group(self.protected_items, lambda p: (p.source_resource_id,))
 
     @cached_property
+    def backup_items_by_vm(self) -> dict[str, tuple[ProtectedItem, ...]]:
+        """protected_items_by_vm without the items that do not back the VM up (is_backed_up)."""
+        return _group((p for p in self.protected_items if p.is_backed_up), lambda p: (p.source_resource_id,))
+
+    @cached_property
     def replication_item_by_id(self) -> dict[str, ReplicationItem]:
         return {r.id: r for r in self.replication_items}
 
@@ -699,7 +704,16 @@ class Inventory:
     def protected_item_by_container(self) -> dict[tuple[str, tuple[str, str]], ProtectedItem]:
         return {(p.vault_id, key): p for p in self.protected_items if (key := container_key(p.container_name))}
 
+    @cached_property
+    def backup_job_vms(self) -> dict[str, tuple[BackupJob, str]]:
+        """job id -> (the job, the VM it is about): vm_id_for_job resolved once per job of the list."""
+        return {job.id: (job, self._resolve_job_vm(job)) for job in self.backup_jobs}
+
     def vm_id_for_job(self, job: BackupJob) -> str:
+        hit = self.backup_job_vms.get(job.id)
+        return hit[1] if hit is not None and hit[0] is job else self._resolve_job_vm(job)
+
+    def _resolve_job_vm(self, job: BackupJob) -> str:
         """The VM a backup job is about. Jobs carry no ARM id: join on the container name
         (iaasvmcontainerv2;<rg>;<vm>, which is the VM's resource group and name) within the vault.
         Only a job that has no container name at all falls back to a friendly name that is unique in
@@ -732,7 +746,7 @@ class Inventory:
 
     # ---- derived facts rules use
     def backup_items_for(self, vm_id: str) -> tuple[ProtectedItem, ...]:
-        return tuple(p for p in self.protected_items_by_vm.get(ids.norm(vm_id), ()) if p.is_backed_up)
+        return self.backup_items_by_vm.get(ids.norm(vm_id), ())
 
     def is_backed_up(self, vm_id: str) -> bool:
         return bool(self.backup_items_for(vm_id))

@@ -96,6 +96,9 @@ class VmReadiness:
     failover: Verdict
 
 
+_PLAIN = {v: Verdict(v) for v in VERDICTS}  # a verdict no finding decided (Verdicts are frozen: shared)
+
+
 def level_of(rule_id: str, operation: str, status: str, severity: str) -> str:
     """What one finding means for one operation it feeds."""
     if status != "FAIL":
@@ -115,8 +118,11 @@ def readiness(inv: m.Inventory, findings: Iterable[Any]) -> tuple[VmReadiness, .
             for vm in f.affected_vms:
                 target.setdefault((vm, op), {}).setdefault(level, set()).add(f.rule_id)
     out = []
+    blind: dict[str, tuple[bool, bool]] = {}  # subscription -> (backup blind, Site Recovery blind)
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
-        applies = applicable(inv, vm)
+        if vm.subscription_id not in blind:
+            blind[vm.subscription_id] = _blind(inv, vm.subscription_id)
+        applies = _applicable(inv, vm, *blind[vm.subscription_id])
         verdicts = {}
         for op in OPERATIONS:
             seen: dict[str, set[str]] = {}
@@ -128,9 +134,9 @@ def readiness(inv: m.Inventory, findings: Iterable[Any]) -> tuple[VmReadiness, .
             if worst is not None and worst != READY:
                 verdicts[op] = Verdict(worst, tuple(sorted(seen[worst])))
             elif applies[op] is None:
-                verdicts[op] = Verdict(NOT_ASSESSED)  # cannot tell whether the operation applies
+                verdicts[op] = _PLAIN[NOT_ASSESSED]  # cannot tell whether the operation applies
             else:
-                verdicts[op] = Verdict(READY if applies[op] else NOT_APPLICABLE)
+                verdicts[op] = _PLAIN[READY if applies[op] else NOT_APPLICABLE]
         out.append(VmReadiness(vm_id=vm.display_id, name=vm.name, subscription_id=vm.subscription_id,
                                resource_group=vm.resource_group, **verdicts))
     return tuple(out)
@@ -149,9 +155,17 @@ def applicable(inv: m.Inventory, vm: m.VirtualMachine) -> dict[str, bool | None]
     """Whether each operation applies to the VM: backup when a vault backs it up, restore when a vault
     holds its data (a stopped item's retained data can still be restored), failover when Site
     Recovery replicates it. None when no item was found but the items could not all be read."""
+    return _applicable(inv, vm, *_blind(inv, vm.subscription_id))
+
+
+def _blind(inv: m.Inventory, subscription_id: str) -> tuple[bool, bool]:
+    """Whether the subscription's backup items, and its replication items, could not all be read."""
+    return (bool(inv.gap(m.VAULTS, subscription_id) or inv.gap(m.PROTECTED_ITEMS, subscription_id)),
+            bool(inv.gap(m.VAULTS, subscription_id) or inv.gap(m.REPLICATION_ITEMS, subscription_id)))
+
+
+def _applicable(inv: m.Inventory, vm: m.VirtualMachine, backup_blind: bool, asr_blind: bool) -> dict[str, bool | None]:
     items = inv.protected_items_by_vm.get(vm.id, ())
-    backup_blind = bool(inv.gap(m.VAULTS, vm.subscription_id) or inv.gap(m.PROTECTED_ITEMS, vm.subscription_id))
-    asr_blind = bool(inv.gap(m.VAULTS, vm.subscription_id) or inv.gap(m.REPLICATION_ITEMS, vm.subscription_id))
 
     def known(found: bool, blind: bool) -> bool | None:
         return True if found else (None if blind else False)

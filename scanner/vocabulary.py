@@ -6,8 +6,10 @@ names for rule authors), so the dependency runs one way: scanner.engine -> rules
 """
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from . import ids
 from . import inventory as m
@@ -102,8 +104,34 @@ def fail(resource: Any, message: str, *, severity: str | None = None, key: str =
 
 
 def passed(resource: Any, message: str = "", *, key: str = "") -> Result:
+    memo = _PASSES.get()
+    if memo is None or message or key:
+        return _passed(resource, message, key)
+    hit = memo.get(id(resource))
+    if hit is None or hit[0] is not resource:
+        hit = memo[id(resource)] = (resource, _passed(resource, message, key))
+    return hit[1]
+
+
+def _passed(resource: Any, message: str, key: str) -> Result:
     rid, rtype, sub, rg = _where(resource)
     return Result(PASS, rid, rtype, sub, rg, message, {}, None, key, (), _scopes(resource))
+
+
+# While the engine evaluates an inventory, a plain PASS for a resource (no message, no key) is the
+# same Result whichever rule says it: it is built once per resource and shared (Results are frozen;
+# the engine only counts a PASS and reads its resource id and scopes). The memo holds each resource
+# it saw (so an id() is never reused within it) and is dropped when the evaluation ends.
+_PASSES: ContextVar[dict[int, tuple[Any, Result]] | None] = ContextVar("passes", default=None)
+
+
+@contextlib.contextmanager
+def shared_passes() -> Iterator[None]:
+    token = _PASSES.set({})
+    try:
+        yield
+    finally:
+        _PASSES.reset(token)
 
 
 def not_assessed(resource: Any, reason: str, *, key: str = "", affected_vms: tuple[str, ...] | list[str] = (),
