@@ -14,7 +14,8 @@ T = TypeVar("T")
 def per_inventory(fn: Callable[..., T]) -> Callable[..., T]:
     """Memoise `fn(inv, **options)` for the inventory it last saw: several rules judge the same
     derived set (the protected VMs, their instance views) and would otherwise each rebuild it. The
-    result is shared between those rules, so it must be immutable (tuples). One slot per thread (an
+    result is shared between those rules, so it must be immutable (tuples), or a cache the rules fill
+    for that inventory. One slot per thread (an
     engine view, scanner.engine.view, is a new inventory and gets its own), like readiness's index."""
     local = threading.local()
 

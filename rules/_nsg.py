@@ -26,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Callable, TypeVar
 
 from scanner import inventory as m
 
@@ -43,6 +44,8 @@ DEFAULT_OUTBOUND = (
                    source_prefixes=("*",), source_ports=("*",), destination_prefixes=("*",),
                    destination_ports=("*",), is_default=True),
 )
+
+T = TypeVar("T")
 
 # Tri-state match: True, False, or None (cannot be decided from what the control plane shows).
 Match = bool | None
@@ -194,11 +197,14 @@ def destination_covers(text: str, flow: Flow) -> Match:
 def rule_matches(rule: m.SecurityRule, flow: Flow) -> Match:
     if rule.direction != "Outbound":
         return False
+    return _all([_beyond_source(rule, flow), source_address_matches(rule.source_prefixes, rule.source_asg_ids, flow)])
+
+
+def _beyond_source(rule: m.SecurityRule, flow: Flow) -> Match:
+    """The parts of the match that do not depend on the VM: protocol, ports, destination."""
     destination: Match = _any([destination_covers(p, flow) for p in rule.destination_prefixes]) \
         if rule.destination_prefixes else (False if rule.destination_asg_ids else True)
-    return _all([protocol_matches(rule.protocol, flow),
-                 source_address_matches(rule.source_prefixes, rule.source_asg_ids, flow),
-                 source_port_matches(rule.source_ports), destination,
+    return _all([protocol_matches(rule.protocol, flow), source_port_matches(rule.source_ports), destination,
                  destination_port_matches(rule.destination_ports, flow)])
 
 
@@ -209,16 +215,35 @@ def outbound_rules(nsg: m.NetworkSecurityGroup) -> list[m.SecurityRule]:
     return sorted(rules, key=lambda r: r.priority)
 
 
-def evaluate(nsg: m.NetworkSecurityGroup, flow: Flow) -> Verdict:
-    """The first rule by priority that matches decides; one that might match stops the walk undecided."""
-    for rule in outbound_rules(nsg):
-        hit = rule_matches(rule, flow)
+def evaluate(nsg: m.NetworkSecurityGroup, flow: Flow, memo: dict[Any, Any] | None = None) -> Verdict:
+    """The first rule by priority that matches decides; one that might match stops the walk undecided.
+    `memo`: a dict the caller keeps while it evaluates many VMs' flows through the same NSGs (one rule
+    run): each NSG's rules are then ordered once, and each rule's match on the parts of a flow that do
+    not depend on the VM (protocol, ports, destination) is decided once per service and region."""
+    for rule in outbound_rules(nsg) if memo is None else _remembered(memo, nsg, None, lambda: outbound_rules(nsg)):
+        if memo is None:
+            hit = rule_matches(rule, flow)
+        elif rule.direction != "Outbound":
+            hit = False
+        else:
+            hit = _remembered(memo, rule, (flow.service, flow.region, flow.port, flow.protocol),
+                              lambda: _beyond_source(rule, flow))
+            if hit is not False:
+                hit = _all([hit, source_address_matches(rule.source_prefixes, rule.source_asg_ids, flow)])
         if hit is False:
             continue
         if hit is None:
             return Verdict(None, rule)
         return Verdict(rule.access == "Allow", rule)
     return Verdict(True, None)  # not reached: DenyAllOutBound matches everything
+
+
+def _remembered(memo: dict[Any, Any], owner: Any, key: Any, compute: Callable[[], T]) -> T:
+    """compute(), once per (owner object, key) in memo; the owner is kept so its id is not reused."""
+    hit = memo.get((id(owner), key))
+    if hit is None or hit[0] is not owner:
+        hit = memo[(id(owner), key)] = (owner, compute())
+    return hit[1]
 
 
 def route_for(table: m.RouteTable, flow: Flow) -> m.Route | None:

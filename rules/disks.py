@@ -6,14 +6,21 @@ from typing import Any, Iterator, Mapping
 from scanner import ids
 from scanner import inventory as m
 
-from ._common import policy_is_v2
+from ._common import per_inventory, policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_DISK_SIZE, DOC_ENCRYPTED_BACKUP, DOC_ENHANCED, DOC_SUPPORT
 
+VmDisks = tuple[tuple[str, str, int | None, m.Disk | None], ...]
 
-def _vm_disks(inv: m.Inventory, vm: m.VirtualMachine) -> list[tuple[str, str, int | None, m.Disk | None]]:
+
+def _vm_disks(inv: m.Inventory, vm: m.VirtualMachine) -> VmDisks:
     """(key, name, size in GiB, Disk) for every disk attached to the VM. Managed disks are sized from
-    the disk resource; unmanaged (VHD) disks from the VM's storage profile."""
+    the disk resource; unmanaged (VHD) disks from the VM's storage profile. Built once per VM for the
+    disk rules (BCDR601-605)."""
+    memo = _vm_disks_memo(inv)
+    hit = memo.get(vm.id)
+    if hit is not None and hit[0] is vm:
+        return hit[1]
     out: dict[str, tuple[str, str, int | None, m.Disk | None]] = {}
     for disk in inv.disks_by_vm.get(vm.id, ()):
         out[disk.id] = (disk.id, disk.name, disk.size_gb, disk)
@@ -21,7 +28,13 @@ def _vm_disks(inv: m.Inventory, vm: m.VirtualMachine) -> list[tuple[str, str, in
         key = ref.managed_disk_id or f"{vm.id}/disks/{ref.name.lower()}"
         if key not in out:
             out[key] = (key, ref.name, ref.size_gb, inv.disk_by_id.get(ref.managed_disk_id))
-    return sorted(out.values())
+    found = memo[vm.id] = (vm, tuple(sorted(out.values())))
+    return found[1]
+
+
+@per_inventory
+def _vm_disks_memo(inv: m.Inventory) -> dict[str, tuple[m.VirtualMachine, VmDisks]]:
+    return {}
 
 
 # Per-disk limits of Azure VM backup (rule-catalog-v2 A, BCDR601). The seed (004, 2021) knew only
@@ -94,8 +107,7 @@ def disk_over_backup_size_limit(inv: m.Inventory, params: Mapping[str, Any]) -> 
                 yield passed(vm, key=key)
 
 
-def _ade_disks(vm: m.VirtualMachine, disks: list[tuple[str, str, int | None, m.Disk | None]]
-               ) -> Iterator[tuple[str, str, int | None, m.Disk | None, str]]:
+def _ade_disks(vm: m.VirtualMachine, disks: VmDisks) -> Iterator[tuple[str, str, int | None, m.Disk | None, str]]:
     """The VM's disks encrypted with Azure Disk Encryption, with where that was read: the disk's
     encryptionSettingsCollection (single pass), or for the OS disk the VM model's
     storageProfile.osDisk.encryptionSettings (dual pass, ADE with an AAD app)."""

@@ -9,7 +9,7 @@ from scanner import inventory as m
 from scanner.timeutil import hours_between, parse
 
 from . import knowledge
-from ._common import collected_at, first_backup_pending, no_time
+from ._common import collected_at, first_backup_pending, no_time, per_inventory
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
 
@@ -118,8 +118,9 @@ def _job_evidence(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
 BACKUP_OPERATIONS = frozenset({"backup", "configurebackup"})
 SUCCEEDED = frozenset({"completed", "completedwithwarnings"})
 FAILED = frozenset({"failed"})
-ITEM_FAILED = frozenset({"failed", "unhealthy"})
-FINISHED = SUCCEEDED | FAILED  # lastBackupStatus ("Healthy/Unhealthy" in older api-versions)
+ITEM_FAILED = frozenset({"failed", "unhealthy"})  # lastBackupStatus ("Healthy/Unhealthy" in older api-versions)
+ITEM_SUCCEEDED = SUCCEEDED | {"healthy"}
+FINISHED = SUCCEEDED | FAILED
 _CONTAINER = "iaasvmcontainerv2;"
 
 
@@ -149,13 +150,23 @@ def job_vm_id(inv: m.Inventory, job: m.BackupJob) -> str:
     return ""
 
 
-def _finished_backups(inv: m.Inventory, item: m.ProtectedItem) -> list[m.BackupJob]:
+def _finished_backups(inv: m.Inventory, item: m.ProtectedItem) -> tuple[m.BackupJob, ...]:
     """Finished (succeeded or failed) Backup jobs of the item's VM in the item's vault, newest first.
-    Cancelled jobs say nothing about whether a backup can succeed and are left out."""
-    dated = [(started, j) for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
-             if j.vault_id == item.vault_id and _is_backup_job(j) and (started := parse(j.start_time)) is not None
-             and j.status.lower() in FINISHED]
-    return [j for _, j in sorted(dated, key=lambda pair: pair[0], reverse=True)]
+    Cancelled jobs say nothing about whether a backup can succeed and are left out. Sorted once per
+    item for the rules that read them (BCDR703, BCDR705)."""
+    memo = _finished_memo(inv)
+    hit = memo.get(item.id)
+    if hit is None or hit[0] is not item:
+        dated = [(started, j) for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
+                 if j.vault_id == item.vault_id and _is_backup_job(j) and (started := parse(j.start_time)) is not None
+                 and j.status.lower() in FINISHED]
+        hit = memo[item.id] = (item, tuple(j for _, j in sorted(dated, key=lambda pair: pair[0], reverse=True)))
+    return hit[1]
+
+
+@per_inventory
+def _finished_memo(inv: m.Inventory) -> dict[str, tuple[m.ProtectedItem, tuple[m.BackupJob, ...]]]:
+    return {}
 
 
 def _resource_for(inv: m.Inventory, item: m.ProtectedItem) -> m.VirtualMachine | m.ProtectedItem:
@@ -242,7 +253,7 @@ def backup_failing(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
     for item in _backed_up_items(inv):
         resource = _resource_for(inv, item)
         jobs_gap = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
-        jobs = [] if jobs_gap else _finished_backups(inv, item)
+        jobs = () if jobs_gap else _finished_backups(inv, item)
         # The failure streak: newest finished Backup jobs up to the first success.
         streak: list[m.BackupJob] = []
         for job in jobs:
@@ -369,7 +380,7 @@ def last_backup_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[R
         # Last success: lastRecoveryPoint; lastBackupTime when the last operation succeeded; the newest
         # successful Backup job in the collected history.
         candidates = [None if no_time(item.last_recovery_point_time) else parse(item.last_recovery_point_time)]
-        if item.last_backup_status.lower() in SUCCEEDED | {"healthy"} and not no_time(item.last_backup_time):
+        if item.last_backup_status.lower() in ITEM_SUCCEEDED and not no_time(item.last_backup_time):
             candidates.append(parse(item.last_backup_time))
         jobs_gap = inv.gap(m.BACKUP_JOBS, item.subscription_id, item.vault_id)
         if not jobs_gap:

@@ -72,11 +72,12 @@ def _rule_evidence(level: str, nsg: m.NetworkSecurityGroup, flow: _nsg.Flow, ver
     needs=(*m.NETWORK_COLLECTORS, m.VMS), selects=VM_SELECTS,
 )
 def backup_network_path_blocked(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
+    memo: dict[Any, Any] = {}  # NSG evaluation shared across the VMs behind the same NSGs (_nsg.evaluate)
     for pvm in protected_vms(inv):
-        yield _judge(inv, pvm, params)
+        yield _judge(inv, pvm, params, memo)
 
 
-def _judge(inv: m.Inventory, pvm: ProtectedVm, params: Mapping[str, Any]) -> Result:
+def _judge(inv: m.Inventory, pvm: ProtectedVm, params: Mapping[str, Any], memo: dict[Any, Any]) -> Result:
     vm = pvm.vm
     nic, why = primary_nic(inv, vm)
     if nic is None:
@@ -110,7 +111,7 @@ def _judge(inv: m.Inventory, pvm: ProtectedVm, params: Mapping[str, Any]) -> Res
     appliance: list[dict[str, Any]] = []
     for flow in flows_for(pvm, ipc):
         for level, nsg in levels:  # outbound: the interface's NSG first, then the subnet's
-            verdict = _nsg.evaluate(nsg, flow)
+            verdict = _nsg.evaluate(nsg, flow, memo)
             if verdict.allowed is False:
                 blocked.append(_rule_evidence(level, nsg, flow, verdict))
                 break

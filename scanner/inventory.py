@@ -695,6 +695,8 @@ class Inventory:
 
     def locks_applying_to(self, resource_id: str) -> tuple[Lock, ...]:
         """Locks on the resource itself, its resource group and its subscription (inherited)."""
+        if not self.locks_by_scope:
+            return ()
         found: list[Lock] = []
         for scope in ids.parent_scopes(resource_id):
             found.extend(self.locks_by_scope.get(scope, ()))

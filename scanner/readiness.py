@@ -181,7 +181,7 @@ def affected_vms(inv: m.Inventory, resource_type: str, resource_id: str) -> tupl
     rid = ids.norm(resource_id)
     found = _index(inv).get(rid)
     if found is not None:
-        return found
+        return tuple(sorted(found))
     if resource_type.lower() == "microsoft.resources/subscriptions":
         return _under(inv, rid)
     cut = rid.find(_VM_MARK)
@@ -192,10 +192,10 @@ def affected_vms(inv: m.Inventory, resource_type: str, resource_id: str) -> tupl
 
 
 _VM_MARK = "/providers/microsoft.compute/virtualmachines/"
-_cache: tuple[m.Inventory, dict[str, tuple[str, ...]]] | None = None
+_cache: tuple[m.Inventory, dict[str, set[str]]] | None = None
 
 
-def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
+def _index(inv: m.Inventory) -> dict[str, set[str]]:
     """resource id -> VM ids, for every resource of the inventory; built once per inventory (a
     one-slot cache: the engine evaluates one inventory at a time; two threads evaluating two
     inventories each get their own index, at worst built twice)."""
@@ -208,19 +208,24 @@ def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
     def add(rid: str, vms: Iterable[str]) -> None:
         index.setdefault(rid, set()).update(v for v in vms if v)
 
+    def add1(rid: str, vm: str) -> None:  # add(rid, (vm,)) for the many one-VM resources
+        found = index.setdefault(rid, set())
+        if vm:
+            found.add(vm)
+
     for vm in inv.virtual_machines:
-        add(vm.id, (vm.id,))
+        add1(vm.id, vm.id)
     for d in inv.disks:
-        add(d.id, (d.managed_by,))
+        add1(d.id, d.managed_by)
     for rpc in inv.restore_point_collections:
-        add(rpc.id, (rpc.source_id,))
+        add1(rpc.id, rpc.source_id)
     for p in inv.protected_items:
-        add(p.id, (p.source_resource_id,))
-        add(p.vault_id, (p.source_resource_id,))
+        add1(p.id, p.source_resource_id)
+        add1(p.vault_id, p.source_resource_id)
         if p.policy_id:
-            add(p.policy_id, (p.source_resource_id,))
+            add1(p.policy_id, p.source_resource_id)
     for bjob in inv.backup_jobs:
-        add(bjob.id, (inv.vm_id_for_job(bjob),))
+        add1(bjob.id, inv.vm_id_for_job(bjob))
     items_by_name: dict[tuple[str, str], m.ReplicationItem] = {}
     for ri in inv.replication_items:
         vms = (ri.source_vm_id, ri.recovery_vm_id)
@@ -255,14 +260,17 @@ def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
     for rg in inv.resource_groups:  # its VMs, and the VMs whose restore points it holds (AzureBackupRG_*)
         add(rg.id, _under(inv, rg.id))
     for rpc in inv.restore_point_collections:
-        add(ids.norm(ids.resource_group_id(rpc.subscription_id, rpc.resource_group)), (rpc.source_id,))
-    for lock in inv.locks:
-        add(lock.id, _under(inv, lock.scope))
-        add(lock.id, (r.source_id for r in inv.restore_point_collections
-                      if r.id == lock.scope or r.id.startswith(lock.scope + "/")))
-    frozen = {k: tuple(sorted(v)) for k, v in index.items()}
-    _cache = (inv, frozen)
-    return frozen
+        add1(ids.norm(ids.resource_group_id(rpc.subscription_id, rpc.resource_group)), rpc.source_id)
+    if inv.locks:  # the restore point collections a lock's scope holds: the scope or any parent of their id
+        collections_under: dict[str, list[str]] = {}
+        for r in inv.restore_point_collections:
+            for cut in [i for i, c in enumerate(r.id) if c == "/"] + [len(r.id)]:
+                collections_under.setdefault(r.id[:cut], []).append(r.source_id)
+        for lock in inv.locks:
+            add(lock.id, _under(inv, lock.scope))
+            add(lock.id, collections_under.get(lock.scope, ()))
+    _cache = (inv, index)
+    return index
 
 
 def _under(inv: m.Inventory, scope: str) -> tuple[str, ...]:

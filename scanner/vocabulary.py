@@ -105,12 +105,16 @@ def fail(resource: Any, message: str, *, severity: str | None = None, key: str =
 
 def passed(resource: Any, message: str = "", *, key: str = "") -> Result:
     memo = _PASSES.get()
-    if memo is None or message or key:
+    if memo is None:
         return _passed(resource, message, key)
     hit = memo.get(id(resource))
     if hit is None or hit[0] is not resource:
-        hit = memo[id(resource)] = (resource, _passed(resource, message, key))
-    return hit[1]
+        hit = memo[id(resource)] = (resource, _passed(resource, "", ""))
+    plain = hit[1]
+    if not message and not key:
+        return plain
+    return Result(PASS, plain.resource_id, plain.resource_type, plain.subscription_id, plain.resource_group, message,
+                  {}, None, key, (), plain.scopes)
 
 
 def _passed(resource: Any, message: str, key: str) -> Result:
@@ -120,8 +124,9 @@ def _passed(resource: Any, message: str, key: str) -> Result:
 
 # While the engine evaluates an inventory, a plain PASS for a resource (no message, no key) is the
 # same Result whichever rule says it: it is built once per resource and shared (Results are frozen;
-# the engine only counts a PASS and reads its resource id and scopes). The memo holds each resource
-# it saw (so an id() is never reused within it) and is dropped when the evaluation ends.
+# the engine only counts a PASS and reads its resource id and scopes), and a PASS with a message or
+# key copies its resource's fields from it. The memo holds each resource it saw (so an id() is never
+# reused within it) and is dropped when the evaluation ends.
 _PASSES: ContextVar[dict[int, tuple[Any, Result]] | None] = ContextVar("passes", default=None)
 
 

@@ -91,6 +91,25 @@ def test_nsg_evaluation_table(case, custom, flow, allowed, decider):
     assert verdict.rule is not None and verdict.rule.name == decider
 
 
+def test_a_memo_shared_across_flows_decides_as_each_flow_alone():
+    """BCDR304 evaluates every VM's flows with one memo: what it reuses (rule order, the match on protocol,
+    ports and destination) must never carry one VM's source address or groups over to another."""
+    memo: dict = {}
+    for _case, custom, flow, allowed, decider in TABLE * 2:
+        verdict = _nsg.evaluate(nsg("nsg-t", *custom), flow, memo)
+        assert (verdict.allowed, verdict.rule.name) == (allowed, decider)
+    shared = nsg("nsg-shared", R("deny-mine", 100, source="10.0.0.0/24"), R("deny-asg", 200, source=(), source_asg_ids=(ASG,)))
+    flows = [(STORAGE, False, "deny-mine"),
+             (_nsg.Flow(service="Storage", region="westeurope", source_ip="10.1.0.4"), True, "AllowInternetOutBound"),
+             (_nsg.Flow(service="Storage", region="westeurope"), None, "deny-mine"),
+             (_nsg.Flow(service="Storage", region="westeurope", source_ip="10.1.0.4", source_asgs=frozenset({ASG})),
+              False, "deny-asg")]
+    for flow, allowed, decider in flows * 2:
+        for m_ in (memo, None):
+            verdict = _nsg.evaluate(shared, flow, m_)
+            assert (verdict.allowed, verdict.rule.name) == (allowed, decider)
+
+
 def test_default_rules_are_added_when_the_response_leaves_them_out():
     bare = nsg("bare", R("allow-443", 100, "Allow", "Storage", "443"), defaults=False)
     assert _nsg.evaluate(bare, STORAGE).rule.name == "allow-443"
