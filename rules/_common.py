@@ -24,7 +24,7 @@ def per_inventory(fn: Callable[..., T]) -> Callable[..., T]:
         slot: tuple[m.Inventory, dict[tuple[tuple[str, Any], ...], T]] | None = getattr(local, "slot", None)
         if slot is None or slot[0] is not inv:
             slot = local.slot = (inv, {})
-        key = tuple(sorted(options.items()))
+        key = tuple(sorted(options.items())) if options else ()
         if key not in slot[1]:
             slot[1][key] = fn(inv, **options)
         return slot[1][key]

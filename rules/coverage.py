@@ -6,6 +6,7 @@ how peer scanners that join on names report a VM as backed up when only its name
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Iterator, Mapping
 
 from scanner import ids
@@ -44,6 +45,7 @@ def _scanned(inv: m.Inventory) -> set[str]:
 )
 def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     caveat = _elsewhere_caveat(inv)
+    vaults_in = Counter(v.subscription_id.lower() for v in inv.vaults)
     for vm in inv.virtual_machines:
         # Items from every scanned subscription: protected_items_by_vm joins on the VM id whatever
         # vault (and subscription) the item sits in.
@@ -64,7 +66,7 @@ def vm_not_backed_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Re
             yield not_assessed(vm, f"cannot tell whether a vault protects this VM: {reason}")
         else:
             yield fail(vm, f"VM {vm.name} has no backup item in any Recovery Services vault of the scanned subscriptions",
-                       vaults_in_subscription=sum(1 for v in inv.vaults if v.subscription_id.lower() == vm.subscription_id.lower()),
+                       vaults_in_subscription=vaults_in[vm.subscription_id.lower()],
                        vaults_scanned=len(inv.vaults), **caveat)
 
 

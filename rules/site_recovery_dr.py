@@ -17,7 +17,7 @@ from scanner import inventory as m
 from scanner.collectors.site_recovery import is_inmage
 from scanner.timeutil import parse
 
-from ._common import collected_at, vm_existence_gap
+from ._common import collected_at, per_inventory, vm_existence_gap
 from .base import SEVERITIES, Param, Result, fail, not_assessed, passed, rule
 from .docs import (
     DOC_A2A_ADDED_DISK,
@@ -251,10 +251,19 @@ def asr_not_reprotected(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator
             yield passed(item)
 
 
+@per_inventory
+def _mappings_from(inv: m.Inventory) -> dict[str, tuple[m.ContainerMapping, ...]]:
+    """Container mappings by source container, in list order."""
+    out: dict[str, list[m.ContainerMapping]] = {}
+    for c in inv.container_mappings:
+        out.setdefault(c.source_container_id, []).append(c)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def _mapping_for(inv: m.Inventory, item: m.ReplicationItem) -> m.ContainerMapping | None:
     """The container mapping an A2A item replicates under: same source container, and the item's
     recovery container as target when several mappings leave that container."""
-    candidates = [c for c in inv.container_mappings if c.source_container_id == item.container_id]
+    candidates = _mappings_from(inv).get(item.container_id, ())
     exact = [c for c in candidates if c.target_container_id == item.recovery_container_id]
     chosen = exact or candidates
     return chosen[0] if len(chosen) == 1 else None

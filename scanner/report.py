@@ -78,6 +78,11 @@ def _plain(value: Any) -> Any:
     """Evidence as JSON types only. Rules put tuples, sets and the odd model object in evidence;
     the report must serialise the same way whichever writer reads it. NaN and infinities are not
     JSON (most parsers reject them), so they become strings."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most evidence: as it is
+        return value
+    if kind is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _plain(dataclasses.asdict(value))
     if isinstance(value, Mapping):

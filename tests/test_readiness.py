@@ -49,6 +49,24 @@ def test_findings_name_their_vms_whatever_the_resource():
     assert r.affected_vms(inv, "", "/subscriptions/x/resourceGroups/y/providers/Microsoft.Foo/bars/z") == ()
 
 
+def test_a_lock_concerns_the_vms_whose_restore_points_lie_under_its_scope():
+    """A lock on a restore point collection, or on the AzureBackupRG_* group holding it, concerns the
+    collection's VM; a group whose name merely starts the same does not hold it."""
+    a, b = f.vm("a"), f.vm("b")
+    held, other = f.rpc(a, 3), f.rpc(b, 3, rg=f"AzureBackupRG_{b.location}_10")
+    on_group = f.lock(f"/subscriptions/{f.SUB}/resourceGroups/AzureBackupRG_{a.location}_1", name="g")
+    on_collection = f.lock(held.display_id, name="c")
+    elsewhere = f.lock(f"/subscriptions/{f.SUB}/resourceGroups/rg-empty", name="e")
+    inv = f.inventory(virtual_machines=[a, b], restore_point_collections=[held, other],
+                      locks=[on_group, on_collection, elsewhere])
+    assert r.affected_vms(inv, "", on_group.display_id) == (a.id,)
+    assert r.affected_vms(inv, "", on_collection.display_id) == (a.id,)
+    assert r.affected_vms(inv, "", elsewhere.display_id) == ()
+    on_subscription = f.lock(f"/subscriptions/{f.SUB}", name="s")
+    inv = f.inventory(virtual_machines=[a, b], restore_point_collections=[held, other], locks=[on_subscription])
+    assert r.affected_vms(inv, "", on_subscription.display_id) == tuple(sorted((a.id, b.id)))
+
+
 def test_the_engine_attaches_affected_vms_to_every_finding():
     vm = f.vm("app", power_state="running", instance_view=f.instance_view(agent_display="Not Ready"))
     job = f.job(target=vm, status="InProgress", start_time="2026-11-20T00:00:00Z", end_time=None)
