@@ -17,7 +17,7 @@ from scanner.api import ScanOptions, scan
 from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential
 from scanner.cli import EXIT_FINDINGS, EXIT_USAGE
 from scanner.inventory import Inventory
-from scanner.scope import MANAGEMENT_GROUP, ScopeError, ScopeRequest, establish, parse_management_group
+from scanner.scope import ALL_VISIBLE, MANAGEMENT_GROUP, ScopeError, ScopeRequest, establish, parse_management_group
 from scanner.simulator import Simulator, load_scenario
 
 TOKEN = "mg-test-token-0c4f"
@@ -134,6 +134,14 @@ def test_scan_api_with_a_group_records_the_scope_kind():
                                   credential=StaticTokenCredential(TOKEN), max_retry_after=1, timeout=60),
                       on_inventory=seen.append)
     assert report.scan.subscriptions == (S3,) and seen[0].scope == MANAGEMENT_GROUP
+
+
+def test_with_all_subscriptions_the_scope_is_every_visible_one_and_the_groups_extras_are_checked():
+    with Simulator(SCENARIO, token=TOKEN) as sim:
+        factory = ClientFactory(StaticTokenCredential(TOKEN), ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path, timeout=30))
+        scope = establish(factory, ScopeRequest(all_subscriptions=True, management_groups=("mg-b",)))
+    # Visible (GET /subscriptions leaves the disabled one out) plus mg-b's; the one gone is left out.
+    assert scope.subscriptions == tuple(sorted((SUB, S2, S3))) and scope.kind == ALL_VISIBLE
 
 
 def test_demo_management_group(tmp_path, cli):
