@@ -3,6 +3,7 @@
 
     python benchmarks/heap.py                 # 10,000 VMs
     python benchmarks/heap.py --vms 1000 --top 15
+    python benchmarks/heap.py --cli           # peak RSS of the az-bcdr-scan command itself
 
 The synthetic subscription (benchmarks/synthetic.py) is served unthrottled by the benchmark's
 simulator in its own process; this process collects it with tracemalloc on and prints
@@ -13,13 +14,20 @@ simulator in its own process; this process collects it with tracemalloc on and p
   the saved file back (what `az-bcdr-scan evaluate FILE` does).
 tracemalloc counts Python allocations only (not the interpreter, SDK code or C libraries that
 ru_maxrss includes): benchmarks/run.py's RSS columns are the process totals.
+
+`--cli` runs the real command instead (`az-bcdr-scan --subscription ... --arm-endpoint <simulator>
+--output report.json`, then with `--save-inventory` too, then `evaluate` of that file) against the
+throttled simulator at `--time-scale` and prints each one's peak RSS: collect, rules, report
+building and the JSON writers included.
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import multiprocessing as mp
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,11 +71,53 @@ def _mib(n: float) -> str:
     return f"{n / MIB:8.1f}"
 
 
+_CHILD_RSS = ("import resource, runpy, sys; sys.argv = sys.argv[1:]\n"
+              "try:\n    runpy.run_module('scanner.cli', run_name='__main__')\n"
+              "finally:\n    print('peak-rss-kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+
+
+def cli_rss(vms: int, scale: float) -> int:
+    """Peak RSS of the az-bcdr-scan command (a child process) at `vms` VMs."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    sim = ctx.Process(target=_serve, args=(Case("cli", 1, vms), scale, True, child))
+    sim.start()
+    info = parent.recv()
+    env = {**os.environ, "AZURE_ACCESS_TOKEN": "benchmark-token", "REQUESTS_CA_BUNDLE": info["ca"]}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            scan = [sys.executable, "-c", _CHILD_RSS, "az-bcdr-scan", "--subscription", subscription_id(0),
+                    "--arm-endpoint", info["endpoint"], "--quiet", "--output", str(Path(tmp, "report.json"))]
+            inventory = str(Path(tmp, "inventory.json"))
+            for label, argv in (("scan --output report.json", scan),
+                                ("scan --output report.json --save-inventory FILE", [*scan, "--save-inventory", inventory]),
+                                ("evaluate FILE --output report.json",
+                                 [sys.executable, "-c", _CHILD_RSS, "az-bcdr-scan", "evaluate", inventory,
+                                  "--output", str(Path(tmp, "again.json"))])):
+                t0 = time.perf_counter()
+                proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=str(ROOT))
+                peak = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("peak-rss-kib")]
+                size = Path(tmp, "report.json").stat().st_size / MIB
+                print(f"{label:52} exit {proc.returncode}  peak RSS {int(peak[0]) / 1024 if peak else float('nan'):6.0f} MiB"
+                      f"  {time.perf_counter() - t0:5.0f} s  (report {size:.1f} MiB)", flush=True)
+                if not peak or proc.returncode not in (0, 1):
+                    print(proc.stderr[-2000:])
+    finally:
+        parent.send("stop")
+        parent.recv()
+        sim.join()
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vms", type=int, default=10000)
     ap.add_argument("--top", type=int, default=12, help="allocation sites to show at the collect peak")
+    ap.add_argument("--cli", action="store_true", help="peak RSS of the az-bcdr-scan command instead")
+    ap.add_argument("--time-scale", type=float, default=20.0, help="with --cli: the simulator's clock")
     args = ap.parse_args()
+    if args.cli:
+        return cli_rss(args.vms, args.time_scale)
 
     from scanner import inventory as m
     from scanner.api import evaluate_inventory

@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, ClassVar, Iterable, TextIO
 
 from . import ids
 
@@ -320,9 +320,12 @@ class JobError:
 
 @dataclass(frozen=True, slots=True)
 class BackupJob:
+    """A Backup job. The most numerous item (a week of jobs is 7 per backed-up VM), so it keeps no
+    `name` of its own: the job's GUID is the last segment of its id. The saved inventory still
+    carries it, in the same place as before (SAVED_AS). `id` stays a field: the indexes and the
+    readiness map key on it, and a derived one would be a new string at every use."""
     id: str
     display_id: str
-    name: str
     subscription_id: str
     vault_id: str
     operation: str = ""  # Backup | Restore | ConfigureBackup | ...
@@ -334,6 +337,14 @@ class BackupJob:
     backup_management_type: str = ""
     is_user_triggered: bool | None = None
     errors: tuple[JobError, ...] = ()
+
+    SAVED_AS: ClassVar[tuple[str, ...]] = (
+        "id", "display_id", "name", "subscription_id", "vault_id", "operation", "status", "start_time", "end_time",
+        "entity_friendly_name", "container_name", "backup_management_type", "is_user_triggered", "errors")
+
+    @property
+    def name(self) -> str:
+        return ids.name_of(self.display_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -929,7 +940,9 @@ def _item_type(tp: Any) -> type | None:
 
 def _to_plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        # SAVED_AS: a model that derives some saved keys from its fields names them all, in order.
+        names = getattr(obj, "SAVED_AS", None) or [f.name for f in dataclasses.fields(obj)]
+        return {name: _to_plain(getattr(obj, name)) for name in names}
     if isinstance(obj, (list, tuple)):
         return [_to_plain(x) for x in obj]
     if isinstance(obj, dict):

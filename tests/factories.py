@@ -125,8 +125,8 @@ def rpc(target: m.VirtualMachine, count: int | None, name: str | None = None, rg
 def job(v: m.Vault | None = None, name: str = "00000000-0000-0000-0000-000000000001", target: m.VirtualMachine | None = None,
         **kw: Any) -> m.BackupJob:
     v = v or vault()
-    display = f"{v.display_id}/backupJobs/{name}"
-    base = dict(**_ids(display), name=name, subscription_id=v.subscription_id, vault_id=v.id, operation="Backup",
+    display = f"{v.display_id}/backupJobs/{name}"  # the job's name is derived from it
+    base = dict(**_ids(display), subscription_id=v.subscription_id, vault_id=v.id, operation="Backup",
                 status="Completed", start_time="2026-11-21T22:00:00Z", end_time="2026-11-21T22:40:00Z",
                 backup_management_type="AzureIaasVM",
                 entity_friendly_name=target.name if target else "",

@@ -156,3 +156,17 @@ def test_models_have_no_instance_dict(synthetic_200):
         item = getattr(synthetic_200, name)[0]
         assert not hasattr(item, "__dict__"), name
     assert not hasattr(synthetic_200.virtual_machines[0].instance_view, "__dict__")
+
+
+def test_backup_jobs_derive_their_name_and_save_as_before(synthetic_200):
+    job = synthetic_200.backup_jobs[0]
+    assert "name" not in {f.name for f in dataclasses.fields(m.BackupJob)}
+    assert job.display_id.endswith("/" + job.name) and job.name == job.display_id.rsplit("/", 1)[1]
+    saved = json.loads(synthetic_200.to_json())["backup_jobs"][0]
+    # The keys (and their order) of the file the previous versions wrote and read.
+    assert list(saved) == ["id", "display_id", "name", "subscription_id", "vault_id", "operation", "status",
+                           "start_time", "end_time", "entity_friendly_name", "container_name",
+                           "backup_management_type", "is_user_triggered", "errors"]
+    assert (saved["id"], saved["name"]) == (job.id, job.name)
+    assert set(m.BackupJob.SAVED_AS) == {f.name for f in dataclasses.fields(m.BackupJob)} | {"name"}
+    assert m.Inventory.from_json(synthetic_200.to_json()).backup_jobs == synthetic_200.backup_jobs

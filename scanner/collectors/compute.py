@@ -95,10 +95,10 @@ def parse_status_codes(codes: list[str]) -> tuple[str | None, str | None, str]:
         parts = code.split("/")
         head = parts[0].lower()
         if head == "powerstate" and len(parts) > 1:
-            power = parts[1].lower()
+            power = intern(parts[1].lower())
         elif head == "provisioningstate" and len(parts) > 1:
-            prov = parts[1].lower()
-            error = "/".join(parts[2:])
+            prov = intern(parts[1].lower())
+            error = intern("/".join(parts[2:]))
     return power, prov, error
 
 

@@ -168,11 +168,11 @@ def _backup_errors(value: Any) -> tuple[m.JobError, ...]:
 
 
 def map_backup_job(raw: dict[str, Any]) -> m.BackupJob:
+    """A job reduced to what the rules read: its name is its id's last segment (BackupJob.name)."""
     rid, display = require_id(raw)
     props = dct(raw.get("properties"))
     return m.BackupJob(
-        id=rid, display_id=display, name=s(raw.get("name")) or ids.name_of(display),
-        subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
+        id=rid, display_id=display, subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
         operation=word(props.get("operation")), status=word(props.get("status")),
         start_time=time_or_none(props.get("startTime")), end_time=time_or_none(props.get("endTime")),
         entity_friendly_name=word(props.get("entityFriendlyName")), container_name=word(s(props.get("containerName")).lower()),
