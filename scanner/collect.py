@@ -14,7 +14,8 @@ up, so we fall back to all running VMs / all collections rather than miss one.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -45,6 +46,8 @@ class CollectOptions:
     # scanned concurrently up to this cap (beyond it one interpreter's CPU binds before ARM does).
     subscription_workers: int = 16
     job_details_per_item: int = 3  # job GETs per VM for failed Backup jobs listed without errorDetails
+    list_workers: int = 8  # lists of one subscription read at once (the pages of one list follow each other)
+    # workers = list_workers = 1: one request at a time, in a fixed order.
 
 
 def job_filter_time(dt: datetime) -> str:
@@ -107,64 +110,144 @@ def _isolated(factory: ClientFactory, sub: str, options: CollectOptions, now: da
 def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:
     rec = Recorder(sub, factory.list_limits)
     factory.recorders.append(rec)  # the progress display reads how many collectors have started
+    work = _Work(options)
+    try:
+        parts = _collect_subscription(factory, sub, rec, work, options, now)
+    except BaseException:
+        work.close(cancel=True)
+        raise
+    work.close()
+    return parts
+
+
+class _Work:
+    """One subscription's two thread pools: `lists` (each task pages one list, or a chain of lists
+    that share a breaker scope) and `gets` (each task one per-resource GET). A list task may wait for
+    GET tasks, never the reverse, and only the subscription's own thread waits for list tasks, so no
+    pool ever waits on itself. Every request of both goes through the subscription's read pacer."""
+
+    def __init__(self, options: CollectOptions) -> None:
+        self.lists: Executor
+        self.gets: Executor
+        if options.workers <= 1 and options.list_workers <= 1:
+            # One request at a time, in a fixed order (cassette recording and playback need it).
+            self.lists = self.gets = _Inline()
+        else:
+            self.lists = ThreadPoolExecutor(max_workers=max(1, options.list_workers), thread_name_prefix="az-bcdr-list")
+            self.gets = ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="az-bcdr-get")
+
+    def each(self, items: list[Any], fn: Callable[[Any], Any]) -> list[Future[Any]]:
+        return [self.gets.submit(fn, item) for item in items]
+
+    def close(self, cancel: bool = False) -> None:
+        self.lists.shutdown(wait=True, cancel_futures=cancel)
+        self.gets.shutdown(wait=True, cancel_futures=cancel)
+
+
+class _Inline(Executor):
+    """Runs each task at once, in the thread that submits it."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the result, as a pool does
+            future.set_exception(exc)
+        return future
+
+
+def _results(futures: list[Future[Any]]) -> list[Any]:
+    return [f.result() for f in futures]
+
+
+VAULT_COLLECTORS = (m.VAULT_SETTINGS, m.PROTECTED_ITEMS, m.BACKUP_POLICIES, m.BACKUP_JOBS, m.BACKUP_JOB_DETAILS,
+                    m.REPLICATION_ITEMS, m.REPLICATION_JOBS)
+
+
+def _collect_subscription(factory: ClientFactory, sub: str, rec: Recorder, work: _Work, options: CollectOptions,
+                          now: datetime) -> _Parts:
+    """Every list at once (up to `list_workers`; the pages of one list follow each other), the lists
+    that select the per-resource GETs first: the VMs and their status, the vaults, then each vault's
+    protected and replication items. The per-resource GETs start as soon as the lists that select
+    them are in, while the other lists still page; the pacer spends the bucket on whichever asks."""
     out = _Parts()
     compute = factory.compute(sub)
+    vaults = factory.vaults(sub)
+    lists = work.lists
 
     # VMs: the full list (storage/OS profile) and the status-only list (power and provisioning).
-    vms = {vm.id: vm for vm in read_list(rec, m.VMS, lambda: compute.virtual_machines.list_all(), cmp.map_vm)}
+    f_vms = lists.submit(read_list, rec, m.VMS, lambda: compute.virtual_machines.list_all(), cmp.map_vm)
+    f_status = lists.submit(read_list, rec, m.VM_STATUS, lambda: compute.virtual_machines.list_all(status_only="true"),
+                            cmp.map_vm_status)
+    f_vaults = lists.submit(read_list, rec, m.VAULTS, lambda: vaults.vaults.list_by_subscription_id(), rsv.map_vault)
+    f_rpcs = lists.submit(read_list, rec, m.RESTORE_POINT_COLLECTIONS, lambda: compute.restore_point_collections.list_all(),
+                          cmp.map_restore_point_collection)
+    f_disks = lists.submit(read_list, rec, m.DISKS, lambda: compute.disks.list(), cmp.map_disk)
 
-    def status_of(raw: dict[str, Any]) -> tuple[str, tuple[str, ...], dict[str, Any] | None]:
-        vid, codes, body = cmp.map_vm_status(raw)
-        return vid, codes, None if vid in vms else body  # keep no raw body the full list already mapped
+    backup, asr = factory.backup(sub), factory.site_recovery(sub)  # built while the vaults are listed
+    per_vault: _VaultLists | None = None
+    if _is_failed(rec, m.VAULTS, f_vaults):
+        vault_cov = rec.get(m.VAULTS)
+        assert vault_cov is not None
+        for c in (*VAULT_COLLECTORS, *ASR_VAULT_LISTS, m.ASR_RECOVERY_POINTS):
+            rec.failed(c, code=vault_cov.error_code, message=f"vaults could not be listed: {vault_cov.message}")
+    else:
+        per_vault = _VaultLists(vaults, rec, work, options, now, f_vaults.result(), backup, asr)
 
-    status = read_list(rec, m.VM_STATUS, lambda: compute.virtual_machines.list_all(status_only="true"), status_of)
+    # Instance views: running VMs that are backed up or replicated (the status list and the vaults'
+    # item lists say which), all running VMs when either item list is incomplete.
+    status = f_status.result()
+    protected_items, replication_items = per_vault.selection() if per_vault is not None else ([], [])
+    pi_ok = _is_ok(rec, m.PROTECTED_ITEMS)
+    ri_ok = _is_ok(rec, m.REPLICATION_ITEMS)
+    backed_up = {p.source_resource_id for p in protected_items if p.is_backed_up}
+    replicated = {v for r in replication_items for v in (r.source_vm_id, r.recovery_vm_id) if v}
+    wanted_views = {vid: raw["id"].strip() for vid, codes, raw in status
+                    if cmp.parse_status_codes(list(codes))[0] == "running"
+                    and (vid in backed_up or vid in replicated or not pi_ok or not ri_ok)}
+    rec.ok(m.INSTANCE_VIEWS)
+    f_views = work.each(list(wanted_views.items()), lambda vm: _instance_view(compute, rec, *vm))
+    # The lists that select nothing come after the ones that do: building their clients (importing
+    # their SDK modules, a good part of a second) stays off the path to the first per-resource GET.
+    f_rgs = lists.submit(read_list, rec, m.RESOURCE_GROUPS, lambda: factory.resources(sub).resource_groups.list(),
+                         res.map_resource_group)
+    f_locks = lists.submit(read_list, rec, m.LOCKS, lambda: factory.locks(sub).management_locks.list_at_subscription_level(),
+                           res.map_lock)
+    f_net = {key: lists.submit(read_list, rec, collector, pager, mapper)
+             for key, collector, pager, mapper in netc.lists(factory, sub)}
+
+    vms = {vm.id: vm for vm in f_vms.result()}
     for vid, codes, raw in status:
-        if vid not in vms and raw is not None:  # created between the two calls, or the full list failed
+        if vid not in vms:  # created between the two calls, or the full list failed
             try:
                 vms[vid] = cmp.map_vm(raw)
             except (ValueError, TypeError):
                 continue
         vms[vid] = cmp.with_status(vms[vid], codes)
-
-    out.resource_groups = read_list(rec, m.RESOURCE_GROUPS, lambda: factory.resources(sub).resource_groups.list(),
-                                    res.map_resource_group)
-    out.locks = read_list(rec, m.LOCKS, lambda: factory.locks(sub).management_locks.list_at_subscription_level(),
-                          res.map_lock)
-    out.disks = read_list(rec, m.DISKS, lambda: compute.disks.list(), cmp.map_disk)
-    for key, items in netc.collect(factory, sub, rec).items():
-        setattr(out, key, items)
-    rpcs = read_list(rec, m.RESTORE_POINT_COLLECTIONS, lambda: compute.restore_point_collections.list_all(),
-                     cmp.map_restore_point_collection)
-    vaults = factory.vaults(sub)
-    out.vaults = read_list(rec, m.VAULTS, lambda: vaults.vaults.list_by_subscription_id(), rsv.map_vault)
-    vault_cov = rec.get(m.VAULTS)
-    vault_collectors = (m.VAULT_SETTINGS, m.PROTECTED_ITEMS, m.BACKUP_POLICIES, m.BACKUP_JOBS, m.BACKUP_JOB_DETAILS,
-                        m.REPLICATION_ITEMS, m.REPLICATION_JOBS, *ASR_VAULT_LISTS, m.ASR_RECOVERY_POINTS)
-    if vault_cov is not None and vault_cov.status == m.FAILED:
-        for c in vault_collectors:
-            rec.failed(c, code=vault_cov.error_code, message=f"vaults could not be listed: {vault_cov.message}")
-    else:
-        _collect_vaults(factory, vaults, sub, rec, out, options, now)
-        _collect_asr_recovery_points(factory.site_recovery(sub), rec, out, options)
-
-    # Per-resource GETs, only where a rule needs them.
-    pi_ok = _is_ok(rec, m.PROTECTED_ITEMS)
-    ri_ok = _is_ok(rec, m.REPLICATION_ITEMS)
-    backed_up = {p.source_resource_id for p in out.protected_items if p.is_backed_up}
-    replicated = {v for r in out.replication_items for v in (r.source_vm_id, r.recovery_vm_id) if v}
-    wanted_views = [vm for vm in vms.values() if vm.power_state == "running"
-                    and (vm.id in backed_up or vm.id in replicated or not pi_ok or not ri_ok)]
-    rec.ok(m.INSTANCE_VIEWS)
-    for vm, view, error in _parallel(options.workers, wanted_views, lambda vm: _instance_view(compute, rec, vm)):
-        vms[vm.id] = replace(vm, instance_view=view, instance_view_error=error)
-    out.virtual_machines = list(vms.values())
+    del status  # no raw body outlives the merge (the lists ran at once, so they were kept until now)
     # Key vaults of ADE disks: one GET each, only those that disks of backed-up VMs name.
-    out.key_vaults = kvc.collect(factory, rec, kvc.referenced_vaults(out.disks, vms.values(), backed_up if pi_ok else None))
-
+    out.disks = f_disks.result()
+    f_kv = lists.submit(kvc.collect, factory, rec,
+                        kvc.referenced_vaults(out.disks, vms.values(), backed_up if pi_ok else None))
+    rpcs = f_rpcs.result()
     wanted_rpcs = [r for r in rpcs if r.source_id in backed_up or not pi_ok]
     rec.ok(m.RESTORE_POINTS)
+    f_rps = work.each(wanted_rpcs, lambda r: _count_restore_points(compute, rec, r))
+
+    if per_vault is not None:
+        per_vault.finish(out)
+        _collect_asr_recovery_points(asr, rec, out, work)
+    out.resource_groups = f_rgs.result()
+    out.locks = f_locks.result()
+    for key, f in f_net.items():
+        setattr(out, key, f.result())
+    for vid, view, error in _results(f_views):
+        if vid in vms:  # (a VM of the status list that could not be read at all has no entry)
+            vms[vid] = replace(vms[vid], instance_view=view, instance_view_error=error)
+    out.virtual_machines = list(vms.values())
+    out.key_vaults = f_kv.result()
     counted = {r.id: r for r in rpcs}
-    for rpc, got, error in _parallel(options.workers, wanted_rpcs, lambda r: _count_restore_points(compute, rec, r)):
+    for rpc, got, error in _results(f_rps):
         counted[rpc.id] = replace(rpc, restore_point_count=got.restore_point_count if got else None,
                                   latest_restore_point_time=got.latest_restore_point_time if got else None,
                                   restore_point_error=error)
@@ -178,24 +261,24 @@ def _is_ok(rec: Recorder, collector: str) -> bool:
     return cov is not None and cov.status == m.OK
 
 
-def _parallel(workers: int, items: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(fn, items))
+def _is_failed(rec: Recorder, collector: str, read: Future[Any]) -> bool:
+    """Whether the list `read` reads failed (it waits for it)."""
+    read.result()
+    cov = rec.get(collector)
+    return cov is not None and cov.status == m.FAILED
 
 
-def _instance_view(compute: Any, rec: Recorder, vm: m.VirtualMachine) -> tuple[m.VirtualMachine, m.InstanceView | None, str]:
+def _instance_view(compute: Any, rec: Recorder, vid: str, display_id: str) -> tuple[str, m.InstanceView | None, str]:
     try:
         # Address the VM by its id, not by the body's `name`: that is an untrusted string which, when it
         # disagrees with the id, would send the GET to another (or no) resource.
         view = cmp.map_instance_view(fetch(lambda: compute.virtual_machines.instance_view(
-            ids.resource_group_of(vm.display_id), ids.name_of(vm.display_id))))
+            ids.resource_group_of(display_id), ids.name_of(display_id))))
         rec.ok(m.INSTANCE_VIEWS, 1)
-        return vm, view, ""
+        return vid, view, ""
     except Exception as exc:  # noqa: BLE001 - recorded per VM; the rules say NOT_ASSESSED for it
-        rec.partial(m.INSTANCE_VIEWS, vm.id, exc)
-        return vm, None, classify(exc)[0]
+        rec.partial(m.INSTANCE_VIEWS, vid, exc)
+        return vid, None, classify(exc)[0]
 
 
 def _count_restore_points(compute: Any, rec: Recorder, rpc: m.RestorePointCollection):
@@ -260,7 +343,7 @@ def _job_details(backup: Any, rec: Recorder, v: m.Vault, job: m.BackupJob) -> m.
 ASR_VAULT_LISTS = (m.RECOVERY_PLANS, m.REPLICATION_FABRICS, m.CONTAINER_MAPPINGS)
 
 
-def _collect_asr_recovery_points(asr: Any, rec: Recorder, out: _Parts, options: CollectOptions) -> None:
+def _collect_asr_recovery_points(asr: Any, rec: Recorder, out: _Parts, work: _Work) -> None:
     """One recoveryPoints list per replication item that gives no recovery point signal of its own and
     that a rule needs it for (scanner.collectors.site_recovery.needs_recovery_points)."""
     rec.ok(m.ASR_RECOVERY_POINTS)
@@ -281,26 +364,63 @@ def _collect_asr_recovery_points(asr: Any, rec: Recorder, out: _Parts, options: 
             rec.partial(m.ASR_RECOVERY_POINTS, item.id, exc)
             return replace(item, recovery_point_error=classify(exc)[0])
 
-    done = {i.id: i for i in _parallel(options.workers, wanted, fetch)}
+    done = {i.id: i for i in _results(work.each(wanted, fetch))}
     out.replication_items = [done.get(i.id, i) for i in out.replication_items]
 
 
-def _collect_vaults(factory: ClientFactory, vaults: Any, sub: str, rec: Recorder, out: _Parts, options: CollectOptions,
-                    now: datetime) -> None:
-    backup = factory.backup(sub)
-    asr = factory.site_recovery(sub)
-    window_start = now - timedelta(days=options.job_window_days)
-    for c in (m.VAULT_SETTINGS, m.PROTECTED_ITEMS, m.BACKUP_POLICIES, m.BACKUP_JOBS, m.BACKUP_JOB_DETAILS,
-              m.REPLICATION_ITEMS, m.REPLICATION_JOBS, *ASR_VAULT_LISTS):
-        rec.ok(c)
+class _VaultLists:
+    """The lists of every vault: first each vault's protected items and replication items (they
+    select the instance views and restore-point counts), then, per vault, its GET, policies, jobs
+    (and the job GETs their streaks need), replication jobs and the Site Recovery lists its items
+    call for. A vault's lists follow each other (one breaker scope: after a persistent failure the
+    vault's other lists are tried once); the vaults are read at once, up to `list_workers`."""
 
-    def one_vault(v: m.Vault) -> dict[str, list[Any]]:
-        name, rg = ids.name_of(v.display_id), v.resource_group
-        got: dict[str, list[Any]] = {"vaults": [_vault_settings(vaults, rec, v)]}
-        got["protected_items"] = read_list(
+    def __init__(self, vaults: Any, rec: Recorder, work: _Work,
+                 options: CollectOptions, now: datetime, listed: list[m.Vault], backup: Any, asr: Any) -> None:
+        self.vaults, self.rec, self.work, self.options, self.now = vaults, rec, work, options, now
+        self.backup, self.asr = backup, asr
+        self.window_start = now - timedelta(days=options.job_window_days)
+        for c in (*VAULT_COLLECTORS, *ASR_VAULT_LISTS):
+            rec.ok(c)
+        self.listed = listed
+        self._rest: dict[str, Future[dict[str, list[Any]]]] = {}
+        self._lock = threading.Lock()
+        # Submitted before any other vault list: the pool serves them first.
+        self._selection = [work.lists.submit(self._select, v) for v in self.listed]
+
+    def selection(self) -> tuple[list[m.ProtectedItem], list[m.ReplicationItem]]:
+        """Every vault's protected items and replication items, once all are in."""
+        got = _results(self._selection)
+        return [p for pi, _ in got for p in pi], [r for _, ri in got for r in ri]
+
+    def finish(self, out: _Parts) -> None:
+        """Everything of every vault, into `out`, in the order of the vault list."""
+        selected = _results(self._selection)
+        with self._lock:
+            rest = [self._rest[v.id] for v in self.listed]
+        for (protected, replicated), f in zip(selected, rest):
+            got = f.result()
+            got["protected_items"], got["replication_items"] = protected, replicated
+            for key in ("vaults", "protected_items", "backup_policies", "backup_jobs", "replication_items",
+                        "replication_jobs", "recovery_plans", "replication_fabrics", "container_mappings"):
+                getattr(out, key).extend(got.get(key, ()))
+
+    def _select(self, v: m.Vault) -> tuple[list[m.ProtectedItem], list[m.ReplicationItem]]:
+        rec, name, rg = self.rec, ids.name_of(v.display_id), v.resource_group
+        protected = read_list(
             rec, m.PROTECTED_ITEMS,
-            lambda: backup.backup_protected_items.list(name, rg, filter=f"{AZURE_IAAS_VM} and itemType eq 'VM'"),
+            lambda: self.backup.backup_protected_items.list(name, rg, filter=f"{AZURE_IAAS_VM} and itemType eq 'VM'"),
             rsv.map_protected_item, scope=v.id)
+        replicated = read_list(rec, m.REPLICATION_ITEMS, lambda: self.asr.replication_protected_items.list(rg, name),
+                               rsv.map_replication_item, scope=v.id)
+        with self._lock:  # queued behind every vault's selection lists (submitted before any of these)
+            self._rest[v.id] = self.work.lists.submit(self._rest_of, v, replicated)
+        return protected, replicated
+
+    def _rest_of(self, v: m.Vault, replicated: list[m.ReplicationItem]) -> dict[str, list[Any]]:
+        rec, backup, asr, now = self.rec, self.backup, self.asr, self.now
+        name, rg = ids.name_of(v.display_id), v.resource_group
+        got: dict[str, list[Any]] = {"vaults": [_vault_settings(self.vaults, rec, v)]}
         got["backup_policies"] = read_list(
             rec, m.BACKUP_POLICIES, lambda: backup.backup_policies.list(name, rg, filter=AZURE_IAAS_VM),
             rsv.map_policy, scope=v.id)
@@ -311,28 +431,26 @@ def _collect_vaults(factory: ClientFactory, vaults: Any, sub: str, rec: Recorder
         recent = read_list(
             rec, m.BACKUP_JOBS,
             lambda: backup.backup_jobs.list(name, rg, filter=(
-                f"{AZURE_IAAS_VM} and startTime eq '{job_filter_time(window_start)}' "
+                f"{AZURE_IAAS_VM} and startTime eq '{job_filter_time(self.window_start)}' "
                 f"and endTime eq '{job_filter_time(now)}'")),
             rsv.map_backup_job, scope=v.id)
+        # The job GETs start now, beside the next list.
+        f_details = self.work.each(_streak_without_details(recent, self.options.job_details_per_item),
+                                   lambda j: _job_details(backup, rec, v, j))
         # Cancelling jobs, like InProgress ones, are read whatever their age: one stuck for weeks is
         # exactly what BCDR704 looks for, and it started long before the window (rule-catalog-v2 A).
         cancelling = read_list(
             rec, m.BACKUP_JOBS,
             lambda: backup.backup_jobs.list(name, rg, filter=f"status eq 'Cancelling' and {AZURE_IAAS_VM}"),
             rsv.map_backup_job, scope=v.id)
-        jobs = in_progress + cancelling + recent
-        detailed = {j.id: _job_details(backup, rec, v, j)
-                    for j in _streak_without_details(recent, options.job_details_per_item)}
-        got["backup_jobs"] = [detailed.get(j.id, j) for j in jobs]
-        got["replication_items"] = read_list(
-            rec, m.REPLICATION_ITEMS, lambda: asr.replication_protected_items.list(rg, name),
-            rsv.map_replication_item, scope=v.id)
+        detailed = {j.id: j for j in _results(f_details)}
+        got["backup_jobs"] = [detailed.get(j.id, j) for j in in_progress + cancelling + recent]
         got["replication_jobs"] = read_list(
             rec, m.REPLICATION_JOBS, lambda: asr.replication_jobs.list(rg, name),
             rsv.map_replication_job, scope=v.id)
         cov = rec.get(m.REPLICATION_ITEMS)
         items_read = cov is not None and cov.status != m.FAILED and v.id not in cov.failed_scopes
-        wanted = asrc.vault_needs(got["replication_items"], items_read)
+        wanted = asrc.vault_needs(replicated, items_read)
         for collector, key, pager, mapper in (
                 (m.RECOVERY_PLANS, "recovery_plans", lambda: asr.replication_recovery_plans.list(rg, name),
                  asrc.map_recovery_plan),
@@ -343,8 +461,3 @@ def _collect_vaults(factory: ClientFactory, vaults: Any, sub: str, rec: Recorder
             if collector in wanted:
                 got[key] = read_list(rec, collector, pager, mapper, scope=v.id)
         return got
-
-    listed, out.vaults = out.vaults, []
-    for got in _parallel(min(options.workers, 4), listed, one_vault):
-        for key, items in got.items():
-            getattr(out, key).extend(items)

@@ -42,7 +42,7 @@ from scanner.timeutil import parse, utcnow  # noqa: E402
 
 SCENARIO = ROOT / "fixtures" / "scenarios" / "cassette.json"
 # One worker: a cassette is an ordered transcript, and replay must not depend on thread timing.
-OPTIONS = CollectOptions(workers=1, subscription_workers=1)
+OPTIONS = CollectOptions(workers=1, subscription_workers=1, list_workers=1)
 
 # name -> faults injected while recording (the faults are what the replay tests assert on)
 SIM_CASSETTES = {

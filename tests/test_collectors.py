@@ -32,8 +32,8 @@ def no_network(monkeypatch):
 def replay(name: str) -> m.Inventory:
     factory = ClientFactory(StaticTokenCredential(FAKE_TOKEN),
                             ArmSettings(timeout=60, max_retry_after=0, retry_total=0))
-    with make_vcr().use_cassette(f"{name}.yaml") as cassette:
-        inv = collect(factory, [SUB], CollectOptions(workers=1, subscription_workers=1), now=parse(FROZEN_NOW))
+    with make_vcr().use_cassette(f"{name}.yaml") as cassette:  # vcrpy plays back one request at a time
+        inv = collect(factory, [SUB], CollectOptions(workers=1, subscription_workers=1, list_workers=1), now=parse(FROZEN_NOW))
     assert cassette.all_played, f"{len(cassette.data) - cassette.play_count} recorded requests were not replayed"
     return inv
 

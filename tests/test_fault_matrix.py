@@ -327,7 +327,7 @@ def _check_breaker(vault: str, status_retries: int = 3) -> Callable[[Run], None]
 def _check_nothing_lost_before_the_deadline(run: Run) -> None:
     # The trickling GET held one worker until the deadline; the rest of what was read is reported.
     assert run.timeout <= run.elapsed
-    for rule, vm_id in (("BCDR201", VM_WEB_02), ("BCDR601", VM_ARCHIVE_01), ("BCDR602", VM_FIN_01)):
+    for rule, vm_id in (("BCDR201", VM_WEB_02), ("BCDR601", VM_ARCHIVE_01), ("BCDR602", VM_FIN_01), ("BCDR501", VM_SQL_01)):
         assert vm_id in {f["resource_id"].lower() for f in run.findings(rule, FAIL)}, rule
 
 
@@ -480,10 +480,10 @@ ROWS = [
         args=("--read-timeout", "1", *FAST_RETRIES), max_seconds=60),
     Row("trickle-instance-view-until-the-deadline",
         lambda sim: [Fault.trickle(r"/vm-app-03/instanceView$", seconds=0.5)], EXIT_INCOMPLETE,
-        coverage={m.INSTANCE_VIEWS: ("partial", "DeadlineExceeded", (VM_APP_03,)),
-                  m.RESTORE_POINTS: ("partial", "DeadlineExceeded", None),
-                  m.KEY_VAULTS: ("partial", "DeadlineExceeded", None)},
-        blind={**{r: (VM_APP_03,) for r in BACKUP_VM_INSTANCE_VIEW_RULES}, "BCDR501": (VM_SQL_01,)},
+        # The restore point counts and key vault GETs run beside the instance views (scanner.collect): the
+        # trickle holds one GET until the deadline, not the ones after it.
+        coverage={m.INSTANCE_VIEWS: ("partial", "DeadlineExceeded", (VM_APP_03,))},
+        blind={r: (VM_APP_03,) for r in BACKUP_VM_INSTANCE_VIEW_RULES},
         args=("--timeout", "8"), max_seconds=14, check=_check_nothing_lost_before_the_deadline),
     Row("dead-vault-breaker", lambda sim: [Fault.server_error(r"/vaults/rsv-prod-weu(/|$)", status=503)], EXIT_INCOMPLETE,
         coverage={c: ("partial", "ServiceUnavailable", (VAULT_WEU,)) for c in

@@ -84,7 +84,7 @@ def test_live_recording_holds_the_vault_get_and_failed_job_details_scrubbed(tmp_
     monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("network during playback"))
     factory = ClientFactory(StaticTokenCredential("playback"), ArmSettings(timeout=60, max_retry_after=0, retry_total=0))
     with make_vcr(library=tmp_path).use_cassette(collection.name) as cassette:
-        inv = collect(factory, [pseudonym(sub)], CollectOptions(workers=1, subscription_workers=1), now=parse(NOW))
+        inv = collect(factory, [pseudonym(sub)], CollectOptions(workers=1, subscription_workers=1, list_workers=1), now=parse(NOW))
     assert cassette.all_played
     [vault] = inv.vaults
     assert (vault.soft_delete_state, vault.immutability_state) == ("Enabled", m.IMMUTABILITY_NOT_CONFIGURED)

@@ -10,7 +10,7 @@ dropped and leave an allow or a deny unseen.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .. import ids
 from .. import inventory as m
@@ -111,17 +111,14 @@ def map_virtual_network(raw: dict[str, Any]) -> m.VirtualNetwork:
     return m.VirtualNetwork(**where, subnets=tuple(subnets))
 
 
-def collect(factory: Any, sub: str, rec: Any) -> dict[str, list[Any]]:
-    """The four subscription-wide lists (one paged call each), keyed like the Inventory fields."""
-    from .base import read_list
-
+def lists(factory: Any, sub: str) -> list[tuple[str, str, Callable[[], Any], Callable[[dict[str, Any]], Any]]]:
+    """The four subscription-wide lists (one paged call each): (Inventory field, collector, pager,
+    mapper), for scanner.collect to read at once."""
     net = factory.network(sub)
-    return {
-        "network_interfaces": read_list(rec, m.NETWORK_INTERFACES, lambda: net.network_interfaces.list_all(),
-                                        map_network_interface),
-        "network_security_groups": read_list(rec, m.NETWORK_SECURITY_GROUPS,
-                                             lambda: net.network_security_groups.list_all(), map_network_security_group),
-        "route_tables": read_list(rec, m.ROUTE_TABLES, lambda: net.route_tables.list_all(), map_route_table),
-        "virtual_networks": read_list(rec, m.VIRTUAL_NETWORKS, lambda: net.virtual_networks.list_all(),
-                                      map_virtual_network),
-    }
+    return [
+        ("network_interfaces", m.NETWORK_INTERFACES, lambda: net.network_interfaces.list_all(), map_network_interface),
+        ("network_security_groups", m.NETWORK_SECURITY_GROUPS, lambda: net.network_security_groups.list_all(),
+         map_network_security_group),
+        ("route_tables", m.ROUTE_TABLES, lambda: net.route_tables.list_all(), map_route_table),
+        ("virtual_networks", m.VIRTUAL_NETWORKS, lambda: net.virtual_networks.list_all(), map_virtual_network),
+    ]
