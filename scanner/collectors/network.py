@@ -122,3 +122,10 @@ def lists(factory: Any, sub: str) -> list[tuple[str, str, Callable[[], Any], Cal
         ("route_tables", m.ROUTE_TABLES, lambda: net.route_tables.list_all(), map_route_table),
         ("virtual_networks", m.VIRTUAL_NETWORKS, lambda: net.virtual_networks.list_all(), map_virtual_network),
     ]
+
+
+def collect(factory: Any, sub: str, rec: Any) -> dict[str, list[Any]]:
+    """The four lists one after another, keyed like the Inventory fields (benchmarks/arg.py reads
+    them so; the scanner reads them at once, scanner.collect)."""
+    from .base import read_list
+    return {key: read_list(rec, collector, pager, mapper) for key, collector, pager, mapper in lists(factory, sub)}
