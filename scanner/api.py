@@ -44,7 +44,7 @@ class ScanOptions:
     max_retry_after: float = 60.0  # cap on a server's Retry-After, seconds
     read_timeout: float = 60.0  # per response, seconds
     max_pages: int = 2000  # per list: a service that keeps handing out new nextLinks stops here
-    workers: int = 8  # concurrent per-VM requests per subscription
+    workers: int = 16  # per-resource requests per subscription in flight at most (fewer when they keep up)
     job_window_days: int = 7  # backup job history to read
     shard: tuple[int, int] | None = None  # (K, N): scan only shard K of N of the subscriptions (scanner.merge)
     management_groups: tuple[str, ...] = ()  # also every subscription under these groups (scanner.scope)

@@ -17,6 +17,7 @@ import contextvars
 import heapq
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -383,12 +384,13 @@ _SUBSCRIPTION_PATH = re.compile(r"^/subscriptions/([^/?#]+)", re.IGNORECASE)
 
 
 class _Bucket:
-    __slots__ = ("tokens", "stamp", "pending")
+    __slots__ = ("tokens", "stamp", "pending", "latency")
 
     def __init__(self, tokens: float, stamp: float) -> None:
         self.tokens = tokens  # after every reservation made so far (may be negative: a queue)
         self.stamp = stamp
         self.pending = 0  # requests that took a token and have no answer yet
+        self.latency: float | None = None  # seconds from send to answer, moving average
 
 
 class ReadPacer:
@@ -434,10 +436,27 @@ class ReadPacer:
             bucket.tokens = min(self.burst, bucket.tokens + 1.0)
             bucket.pending = max(0, bucket.pending - 1)
 
-    def answered(self, key: str, status: int | None, remaining: str | None) -> None:
+    LATENCY_WEIGHT = 0.2  # of the newest answer in the moving average
+
+    def in_flight(self, key: str, cap: int) -> int:
+        """How many requests to `key`'s subscription to keep in flight: enough to send at the refill
+        rate at the latency seen so far (rate x latency, twice over for the client's own time, plus
+        two), at least 2 and at most `cap`; `cap` until an answer has come."""
+        with self._lock:
+            bucket = self._buckets.get(key)
+            latency = bucket.latency if bucket is not None else None
+        if latency is None:
+            return max(1, cap)
+        return max(min(2, cap), min(cap, math.ceil(2 * self.rate * latency) + 2))
+
+    def answered(self, key: str, status: int | None, remaining: str | None, seconds: float | None = None) -> None:
+        """An answer to a request that took a token (status None: none came), after `seconds`."""
         with self._lock:
             bucket = self._refilled(key, time.monotonic())
             bucket.pending = max(0, bucket.pending - 1)
+            if seconds is not None and 0 <= seconds < float("inf"):
+                bucket.latency = seconds if bucket.latency is None else (
+                    bucket.latency + self.LATENCY_WEIGHT * (seconds - bucket.latency))
             left: float | None = None
             if remaining is not None:
                 try:
@@ -522,6 +541,7 @@ class GuardedTransport(RequestsTransport):
                     self._pacer.cancel(paced)
                     raise self._deadline.expired(False)
                 left = self._deadline.check()
+        sent = time.monotonic()
         try:
             response = self._send(request, method, parts.path, left, **kwargs)
         except BaseException:
@@ -529,7 +549,8 @@ class GuardedTransport(RequestsTransport):
                 self._pacer.answered(paced, None, None)
             raise
         if paced is not None:
-            self._pacer.answered(paced, response.status_code, response.headers.get(REMAINING_READS))
+            self._pacer.answered(paced, response.status_code, response.headers.get(REMAINING_READS),
+                                 time.monotonic() - sent)
         return response
 
     def _send(self, request: Any, method: str, path: str, left: float, **kwargs: Any) -> Any:

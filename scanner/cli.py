@@ -245,7 +245,8 @@ def _formats() -> list[str]:
               help="Seconds to wait for each whole response before retrying it (a stalled or trickling proxy or service).")
 @click.option("--max-pages", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Page limit for each list (a service that keeps handing out new nextLinks stops there).")
-@click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Concurrent per-VM requests per subscription.")
+@click.option("--workers", type=click.IntRange(1, 32), default=16, show_default=True,
+              help="At most this many per-resource requests per subscription in flight (fewer when they keep up with ARM's read refill).")
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
 @click.option("--mask-subscription-ids", "mask", is_flag=True,
               help="Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY).")

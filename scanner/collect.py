@@ -41,7 +41,9 @@ AZURE_IAAS_VM = "backupManagementType eq 'AzureIaasVM'"
 @dataclass
 class CollectOptions:
     job_window_days: int = 7  # backup jobs: every InProgress and Cancelling job plus those started in this window
-    workers: int = 8  # concurrent per-resource GETs within one subscription
+    # Per-resource GETs of one subscription in flight at most; within that, as many as keep up with
+    # the read refill at the latency seen (scanner.arm.ReadPacer.in_flight).
+    workers: int = 16
     # Subscriptions collected at once. Each has its own read bucket at ARM, so every subscription is
     # scanned concurrently up to this cap (beyond it one interpreter's CPU binds before ARM does).
     subscription_workers: int = 16
@@ -110,7 +112,7 @@ def _isolated(factory: ClientFactory, sub: str, options: CollectOptions, now: da
 def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:
     rec = Recorder(sub, factory.list_limits)
     factory.recorders.append(rec)  # the progress display reads how many collectors have started
-    work = _Work(options)
+    work = _Work(options, lambda: factory.pacer.in_flight(sub, options.workers))
     try:
         parts = _collect_subscription(factory, sub, rec, work, options, now)
     except BaseException:
@@ -126,9 +128,12 @@ class _Work:
     GET tasks, never the reverse, and only the subscription's own thread waits for list tasks, so no
     pool ever waits on itself. Every request of both goes through the subscription's read pacer."""
 
-    def __init__(self, options: CollectOptions) -> None:
+    def __init__(self, options: CollectOptions, in_flight: Callable[[], int] | None = None) -> None:
         self.lists: Executor
         self.gets: Executor
+        self._in_flight = in_flight
+        self._busy = 0
+        self._slots = threading.Condition()
         if options.workers <= 1 and options.list_workers <= 1:
             # One request at a time, in a fixed order (cassette recording and playback need it).
             self.lists = self.gets = _Inline()
@@ -137,7 +142,23 @@ class _Work:
             self.gets = ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="az-bcdr-get")
 
     def each(self, items: list[Any], fn: Callable[[Any], Any]) -> list[Future[Any]]:
-        return [self.gets.submit(fn, item) for item in items]
+        return [self.gets.submit(self._limited, fn, item) for item in items]
+
+    def _limited(self, fn: Callable[[Any], Any], item: Any) -> Any:
+        """`fn(item)` once fewer than `in_flight()` GETs are running: the ones waiting beyond what
+        keeps up with the refill take no token, so the lists' pages never queue behind them."""
+        if self._in_flight is None:
+            return fn(item)
+        with self._slots:
+            while self._busy >= self._in_flight():
+                self._slots.wait(0.05)
+            self._busy += 1
+        try:
+            return fn(item)
+        finally:
+            with self._slots:
+                self._busy -= 1
+                self._slots.notify()
 
     def close(self, cancel: bool = False) -> None:
         self.lists.shutdown(wait=True, cancel_futures=cancel)

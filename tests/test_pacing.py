@@ -44,3 +44,21 @@ def test_a_429_holds_back_only_its_own_request_and_garbage_headers_are_ignored()
     assert pacer.reserve(key) == 0.0
     pacer.answered(key, 200, "-1")  # not a count
     assert pacer.reserve(key) == 0.0
+
+
+def test_in_flight_follows_the_latency_within_its_bounds():
+    pacer = ReadPacer(burst=250, rate=25.0)
+    key = pacer.key(SUB)
+    assert pacer.in_flight(key, 16) == 16  # nothing answered yet: the cap
+    pacer.reserve(key)
+    pacer.answered(key, 200, "249", seconds=0.04)  # 25/s x 40 ms = 1 in flight: twice that, plus 2
+    assert pacer.in_flight(key, 16) == 4
+    for _ in range(40):  # the latency grows to 300 ms: 15 in flight, twice over, is above the cap
+        pacer.reserve(key)
+        pacer.answered(key, 200, "249", seconds=0.3)
+    assert pacer.in_flight(key, 16) == 16
+    assert pacer.in_flight(key, 1) == 1
+    fast = ReadPacer(burst=250, rate=25.0)
+    fast.reserve(key)
+    fast.answered(key, 200, "249", seconds=0.0)
+    assert fast.in_flight(key, 16) == 2  # never fewer than two
