@@ -170,3 +170,14 @@ def test_backup_jobs_derive_their_name_and_save_as_before(synthetic_200):
     assert (saved["id"], saved["name"]) == (job.id, job.name)
     assert set(m.BackupJob.SAVED_AS) == {f.name for f in dataclasses.fields(m.BackupJob)} | {"name"}
     assert m.Inventory.from_json(synthetic_200.to_json()).backup_jobs == synthetic_200.backup_jobs
+
+
+def test_affected_vms_index_is_tuples_shared_per_vm(synthetic_200):
+    from scanner import readiness
+    index = readiness._index(synthetic_200)
+    assert all(isinstance(v, tuple) for v in index.values())  # a set is about 4x the memory
+    vm = synthetic_200.virtual_machines[0]
+    disks = [index[d.id] for d in synthetic_200.disks if d.managed_by == vm.id]
+    assert disks and all(entry is index[vm.id] for entry in disks) and index[vm.id] == (vm.id,)
+    assert readiness.affected_vms(synthetic_200, "Microsoft.Compute/disks", synthetic_200.disks[0].display_id) == (
+        synthetic_200.disks[0].managed_by,)
