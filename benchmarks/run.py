@@ -133,6 +133,8 @@ def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, pro
     from scanner.api import evaluate_inventory
     from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential
     from scanner.collect import CollectOptions, collect
+    from scanner.malloc import limit_malloc_arenas
+    limit_malloc_arenas()  # what the az-bcdr-scan command does first (cli.console_main)
     factory = ClientFactory(StaticTokenCredential("benchmark-token"),
                             ArmSettings(endpoint=endpoint, verify=ca, timeout=36000,
                                         reads_per_second=REFILL * scale))  # the scanner's clock runs as fast
