@@ -919,14 +919,7 @@ def _load_object(text: str) -> Inventory:
         raise InventoryFormatError(f"inventory schema_version {version!r} is not {SCHEMA_VERSION!r}")
     if error is not None:
         raise error
-    kwargs: dict[str, Any] = dict(collections)
-    for f in dataclasses.fields(Inventory):
-        if f.name in plain:
-            kwargs[f.name] = _from_plain(hints[f.name], plain[f.name], f"inventory.{f.name}", pool)
-    try:
-        return Inventory(**kwargs)
-    except TypeError as exc:
-        raise InventoryFormatError(f"inventory: {exc}") from None
+    return _construct(Inventory, plain, "inventory", pool, collections)
 
 
 def _item_type(tp: Any) -> type | None:
@@ -965,17 +958,7 @@ def _from_plain(tp: Any, value: Any, where: str, pool: dict[str, str] | None = N
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise InventoryFormatError(f"{where}: expected an object")
-        hints = _HINTS.get(tp)
-        if hints is None:
-            hints = _HINTS[tp] = typing.get_type_hints(tp)
-        kwargs = {}
-        for f in dataclasses.fields(tp):
-            if f.name in value:
-                kwargs[f.name] = _from_plain(hints[f.name], value[f.name], f"{where}.{f.name}", pool)
-        try:
-            return tp(**kwargs)
-        except TypeError as exc:
-            raise InventoryFormatError(f"{where}: {exc}") from None
+        return _construct(tp, value, where, pool)
     if origin is tuple:
         if not isinstance(value, list):
             raise InventoryFormatError(f"{where}: expected a list")
@@ -998,6 +981,23 @@ def _from_plain(tp: Any, value: Any, where: str, pool: dict[str, str] | None = N
             raise InventoryFormatError(f"{where}: expected a string")
         return value if pool is None else pool.setdefault(value, value)
     return value
+
+
+def _construct(tp: Any, value: dict[str, Any], where: str, pool: dict[str, str] | None,
+               ready: dict[str, Any] | None = None) -> Any:
+    """The model `tp` from the fields `value` holds (unknown keys ignored), plus `ready` (fields
+    already converted: the collections the streaming loader read item by item)."""
+    hints = _HINTS.get(tp)
+    if hints is None:
+        hints = _HINTS[tp] = typing.get_type_hints(tp)
+    kwargs: dict[str, Any] = dict(ready or {})
+    for f in dataclasses.fields(tp):
+        if f.name in value:
+            kwargs[f.name] = _from_plain(hints[f.name], value[f.name], f"{where}.{f.name}", pool)
+    try:
+        return tp(**kwargs)
+    except TypeError as exc:
+        raise InventoryFormatError(f"{where}: {exc}") from None
 
 
 def build_inventory(collected_at: str, subscriptions: Iterable[str], **parts: Iterable[Any]) -> Inventory:
