@@ -14,9 +14,9 @@ T = TypeVar("T")
 def per_inventory(fn: Callable[..., T]) -> Callable[..., T]:
     """Memoise `fn(inv, **options)` for the inventory it last saw: several rules judge the same
     derived set (the protected VMs, their instance views) and would otherwise each rebuild it. The
-    result is shared between those rules, so it must be immutable (tuples), or a cache the rules fill
-    for that inventory. One slot per thread (an
-    engine view, scanner.engine.view, is a new inventory and gets its own), like readiness's index."""
+    result is shared between those rules, so it must be immutable (tuples), or a cache the rules
+    fill for that inventory (see `remembered`). One slot per thread; an engine view
+    (scanner.engine.view) is a new inventory and gets its own, like readiness's index."""
     local = threading.local()
 
     @functools.wraps(fn)
@@ -29,6 +29,16 @@ def per_inventory(fn: Callable[..., T]) -> Callable[..., T]:
             slot[1][key] = fn(inv, **options)
         return slot[1][key]
     return memoised
+
+
+def remembered(memo: dict[Any, Any], owner: Any, compute: Callable[[], T], key: Any = None) -> T:
+    """compute(), once per (owner object, key) in `memo`: what rules derive per VM, item or NSG rule
+    and read again (a VM's disks, an item's finished jobs, an NSG rule's match). Keyed by identity;
+    the owner is kept with the value, so its id() cannot be reused while the memo lives."""
+    hit = memo.get((id(owner), key))
+    if hit is None or hit[0] is not owner:
+        hit = memo[(id(owner), key)] = (owner, compute())
+    return hit[1]
 
 
 def collected_at(inv: m.Inventory):

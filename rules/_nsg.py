@@ -26,9 +26,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from scanner import inventory as m
+
+from ._common import remembered
 
 HTTPS = 443
 EPHEMERAL = (1024, 65535)
@@ -44,8 +46,6 @@ DEFAULT_OUTBOUND = (
                    source_prefixes=("*",), source_ports=("*",), destination_prefixes=("*",),
                    destination_ports=("*",), is_default=True),
 )
-
-T = TypeVar("T")
 
 # Tri-state match: True, False, or None (cannot be decided from what the control plane shows).
 Match = bool | None
@@ -220,14 +220,14 @@ def evaluate(nsg: m.NetworkSecurityGroup, flow: Flow, memo: dict[Any, Any] | Non
     `memo`: a dict the caller keeps while it evaluates many VMs' flows through the same NSGs (one rule
     run): each NSG's rules are then ordered once, and each rule's match on the parts of a flow that do
     not depend on the VM (protocol, ports, destination) is decided once per service and region."""
-    for rule in outbound_rules(nsg) if memo is None else _remembered(memo, nsg, None, lambda: outbound_rules(nsg)):
+    for rule in outbound_rules(nsg) if memo is None else remembered(memo, nsg, lambda: outbound_rules(nsg)):
         if memo is None:
             hit = rule_matches(rule, flow)
         elif rule.direction != "Outbound":
             hit = False
         else:
-            hit = _remembered(memo, rule, (flow.service, flow.region, flow.port, flow.protocol),
-                              lambda: _beyond_source(rule, flow))
+            hit = remembered(memo, rule, lambda: _beyond_source(rule, flow),
+                             (flow.service, flow.region, flow.port, flow.protocol))
             if hit is not False:
                 hit = _all([hit, source_address_matches(rule.source_prefixes, rule.source_asg_ids, flow)])
         if hit is False:
@@ -236,14 +236,6 @@ def evaluate(nsg: m.NetworkSecurityGroup, flow: Flow, memo: dict[Any, Any] | Non
             return Verdict(None, rule)
         return Verdict(rule.access == "Allow", rule)
     return Verdict(True, None)  # not reached: DenyAllOutBound matches everything
-
-
-def _remembered(memo: dict[Any, Any], owner: Any, key: Any, compute: Callable[[], T]) -> T:
-    """compute(), once per (owner object, key) in memo; the owner is kept so its id is not reused."""
-    hit = memo.get((id(owner), key))
-    if hit is None or hit[0] is not owner:
-        hit = memo[(id(owner), key)] = (owner, compute())
-    return hit[1]
 
 
 def route_for(table: m.RouteTable, flow: Flow) -> m.Route | None:

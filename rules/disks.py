@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 from scanner import ids
 from scanner import inventory as m
 
-from ._common import per_inventory, policy_is_v2
+from ._common import per_inventory, policy_is_v2, remembered
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_DISK_SIZE, DOC_ENCRYPTED_BACKUP, DOC_ENHANCED, DOC_SUPPORT
 
@@ -17,10 +17,10 @@ def _vm_disks(inv: m.Inventory, vm: m.VirtualMachine) -> VmDisks:
     """(key, name, size in GiB, Disk) for every disk attached to the VM. Managed disks are sized from
     the disk resource; unmanaged (VHD) disks from the VM's storage profile. Built once per VM for the
     disk rules (BCDR601-605)."""
-    memo = _vm_disks_memo(inv)
-    hit = memo.get(vm.id)
-    if hit is not None and hit[0] is vm:
-        return hit[1]
+    return remembered(_vm_disks_memo(inv), vm, lambda: _attached(inv, vm))
+
+
+def _attached(inv: m.Inventory, vm: m.VirtualMachine) -> VmDisks:
     out: dict[str, tuple[str, str, int | None, m.Disk | None]] = {}
     for disk in inv.disks_by_vm.get(vm.id, ()):
         out[disk.id] = (disk.id, disk.name, disk.size_gb, disk)
@@ -28,12 +28,11 @@ def _vm_disks(inv: m.Inventory, vm: m.VirtualMachine) -> VmDisks:
         key = ref.managed_disk_id or f"{vm.id}/disks/{ref.name.lower()}"
         if key not in out:
             out[key] = (key, ref.name, ref.size_gb, inv.disk_by_id.get(ref.managed_disk_id))
-    found = memo[vm.id] = (vm, tuple(sorted(out.values())))
-    return found[1]
+    return tuple(sorted(out.values()))
 
 
 @per_inventory
-def _vm_disks_memo(inv: m.Inventory) -> dict[str, tuple[m.VirtualMachine, VmDisks]]:
+def _vm_disks_memo(inv: m.Inventory) -> dict[Any, Any]:
     return {}
 
 

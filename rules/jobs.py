@@ -9,7 +9,7 @@ from scanner import inventory as m
 from scanner.timeutil import hours_between, parse
 
 from . import knowledge
-from ._common import collected_at, first_backup_pending, no_time, per_inventory
+from ._common import collected_at, first_backup_pending, no_time, per_inventory, remembered
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_IN_PROGRESS, DOC_MONITOR, DOC_VM_TROUBLESHOOT, DOC_VMS_TROUBLESHOOT
 
@@ -154,18 +154,16 @@ def _finished_backups(inv: m.Inventory, item: m.ProtectedItem) -> tuple[m.Backup
     """Finished (succeeded or failed) Backup jobs of the item's VM in the item's vault, newest first.
     Cancelled jobs say nothing about whether a backup can succeed and are left out. Sorted once per
     item for the rules that read them (BCDR703, BCDR705)."""
-    memo = _finished_memo(inv)
-    hit = memo.get(item.id)
-    if hit is None or hit[0] is not item:
+    def newest_first() -> tuple[m.BackupJob, ...]:
         dated = [(started, j) for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
                  if j.vault_id == item.vault_id and _is_backup_job(j) and (started := parse(j.start_time)) is not None
                  and j.status.lower() in FINISHED]
-        hit = memo[item.id] = (item, tuple(j for _, j in sorted(dated, key=lambda pair: pair[0], reverse=True)))
-    return hit[1]
+        return tuple(j for _, j in sorted(dated, key=lambda pair: pair[0], reverse=True))
+    return remembered(_finished_memo(inv), item, newest_first)
 
 
 @per_inventory
-def _finished_memo(inv: m.Inventory) -> dict[str, tuple[m.ProtectedItem, tuple[m.BackupJob, ...]]]:
+def _finished_memo(inv: m.Inventory) -> dict[Any, Any]:
     return {}
 
 
