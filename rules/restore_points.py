@@ -12,7 +12,7 @@ from scanner import ids
 from scanner import inventory as m
 from scanner.timeutil import parse
 
-from ._common import collected_at, policy_is_v2
+from ._common import collected_at, per_inventory, policy_is_v2
 from .base import Param, Result, fail, not_assessed, passed, rule
 from .docs import DOC_ENHANCED, DOC_RP_CLEANUP, DOC_RP_LIMIT
 
@@ -47,8 +47,10 @@ class _Count:
 COUNT_NEEDS = (m.RESTORE_POINT_COLLECTIONS, m.PROTECTED_ITEMS)
 
 
-def _counts(inv: m.Inventory) -> list[_Count]:
-    """One count per backed-up VM (restore points summed over all its collections)."""
+@per_inventory
+def _counts(inv: m.Inventory) -> tuple[_Count, ...]:
+    """One count per backed-up VM (restore points summed over all its collections); BCDR501 and
+    BCDR502 read the same counts."""
     counts: list[_Count] = []
     seen: set[str] = set()
     for item in inv.protected_items:
@@ -69,7 +71,7 @@ def _counts(inv: m.Inventory) -> list[_Count]:
             reason = ""
         total = None if reason else sum(r.restore_point_count or 0 for r in rpcs)
         counts.append(_Count(resource, item, total, bool(v2), reason, evidence))
-    return counts
+    return tuple(counts)
 
 
 def _scheduled_per_day(policy: m.BackupPolicy) -> float | None:
@@ -262,12 +264,12 @@ def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
         # With n days of instant retention, n + 1 days of points can exist (cleanup runs up to a day
         # after expiry), and the backup being taken adds one.
         projected = (retention + lag) * (1 + per_day) + 1
-        evidence = dict(instant_rp_retention_days=retention, cleanup_lag_days=lag, on_demand_backups=on_demand,
-                        days_observed=days, on_demand_per_day=round(per_day, 2),
-                        projected_restore_points=round(projected, 1), limit=limit, method=method,
-                        formula="(retention days + cleanup lag) x backups per day + 1",
-                        policy=policy.name if policy else "")
         if projected > limit:
+            evidence = dict(instant_rp_retention_days=retention, cleanup_lag_days=lag, on_demand_backups=on_demand,
+                            days_observed=days, on_demand_per_day=round(per_day, 2),
+                            projected_restore_points=round(projected, 1), limit=limit, method=method,
+                            formula="(retention days + cleanup lag) x backups per day + 1",
+                            policy=policy.name if policy else "")
             yield fail(resource, f"({retention} + {lag}) day(s) x {round(1 + per_day, 2)} backups a day + 1 = "
                                  f"{round(projected, 1)} instant restore points, over the limit of {limit}", **evidence)
         else:
