@@ -11,6 +11,7 @@ not be read, so a rule can say NOT_ASSESSED for exactly the resources affected.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import types
 import typing
@@ -820,15 +821,15 @@ class Inventory:
 
     @classmethod
     def from_json(cls, text: str) -> "Inventory":
-        """The Inventory a JSON document holds (any layout of it, not only `write_json`'s). The
-        collections are read one item at a time (each item's dict is dropped once it is a model), and
-        repeated strings are shared: loading needs the text plus the Inventory, not a plain-dict tree."""
-        try:
-            if text[_skip_ws(text, 0):][:1] != "{":  # not an object: the whole-document path says what it is
-                return cls.from_dict(json.loads(text))
-            return _load_object(text)
-        except json.JSONDecodeError as exc:
-            raise InventoryFormatError(f"inventory file is not valid JSON: {exc}") from None
+        """The Inventory a JSON document holds (any layout of it, not only `write_json`'s)."""
+        return _read(io.StringIO(text))
+
+    @classmethod
+    def read_json(cls, fh: TextIO) -> "Inventory":
+        """from_json of a text stream (`evaluate FILE`), read a chunk at a time. The collections are
+        decoded one item at a time (each item's dict is dropped once it is a model) and repeated
+        strings are shared: loading needs about the Inventory, not the file's text plus a tree of it."""
+        return _read(fh)
 
 
 def _group(items: Iterable[Any], keys: Any) -> dict[str, tuple[Any, ...]]:
@@ -857,63 +858,126 @@ _DECODER = json.JSONDecoder()
 _WHITESPACE = " \t\n\r"
 
 
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _WHITESPACE:
-        pos += 1
-    return pos
+class _Reader:
+    """A JSON text read from a stream a chunk at a time. Positions index `buf`: what was read and not
+    yet dropped (`compact`, between items), so a saved inventory is never in memory whole."""
+    CHUNK = 1 << 20
+
+    def __init__(self, fh: TextIO):
+        self.fh, self.buf, self.eof = fh, "", False
+        self.dropped, self.dropped_lines = 0, 0  # for error positions in the whole text
+
+    def more(self) -> bool:
+        if not self.eof:
+            chunk = self.fh.read(self.CHUNK)
+            if chunk:
+                self.buf += chunk
+                return True
+            self.eof = True
+        return False
+
+    def char(self, pos: int) -> str:
+        while pos >= len(self.buf) and self.more():
+            pass
+        return self.buf[pos:pos + 1]
+
+    def skip(self, pos: int) -> int:
+        while True:
+            while pos < len(self.buf) and self.buf[pos] in _WHITESPACE:
+                pos += 1
+            if pos < len(self.buf) or not self.more():
+                return pos
+
+    def expect(self, pos: int, chars: str, what: str) -> str:
+        found = self.char(pos)
+        if not found or found not in chars:
+            raise json.JSONDecodeError(f"Expecting {what}", self.buf, pos)
+        return found
+
+    def decode(self, pos: int) -> tuple[Any, int]:
+        """The JSON value at `pos` and where it ends, reading on while it is cut off by the chunk's
+        end (a number that ends the buffer may go on: read on and decode it again)."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buf, pos)
+            except json.JSONDecodeError:
+                if self.more():
+                    continue
+                raise
+            if end < len(self.buf) or not self.more():
+                return value, end
+
+    def compact(self, pos: int) -> int:
+        if pos < self.CHUNK:
+            return pos
+        self.dropped += pos
+        self.dropped_lines += self.buf.count("\n", 0, pos)
+        self.buf = self.buf[pos:]
+        return 0
+
+    def error(self, exc: json.JSONDecodeError) -> InventoryFormatError:
+        line = self.dropped_lines + exc.lineno
+        return InventoryFormatError(f"inventory file is not valid JSON: {exc.msg}: line {line} "
+                                    f"(char {self.dropped + exc.pos})")
 
 
-def _expect(text: str, pos: int, chars: str, what: str) -> str:
-    if pos >= len(text) or text[pos] not in chars:
-        raise json.JSONDecodeError(f"Expecting {what}", text, pos)
-    return text[pos]
+def _read(fh: TextIO) -> Inventory:
+    """Inventory.read_json: the top-level object is walked key by key; a collection (a list of models)
+    is decoded item by item and each item turned into its model at once. Errors are those of
+    from_dict: the schema version first, then the first bad field."""
+    src = _Reader(fh)
+    try:
+        pos = src.skip(0)
+        if src.char(pos) != "{":  # not an object: the whole-document path says what it is
+            src.buf += fh.read()
+            return Inventory.from_dict(json.loads(src.buf))
+        return _read_object(src, src.skip(pos + 1))
+    except json.JSONDecodeError as exc:
+        raise src.error(exc) from None
 
 
-def _load_object(text: str) -> Inventory:
-    """Inventory.from_json of a document that starts with '{': the top-level object is walked key by
-    key; a collection (a list of models) is decoded item by item and each item turned into its model
-    at once. Errors are those of from_dict: the schema version first, then the first bad field."""
+def _read_object(src: _Reader, pos: int) -> Inventory:
     hints = typing.get_type_hints(Inventory)
     pool: dict[str, str] = {}
     plain: dict[str, Any] = {}  # top-level values that are not collections
     collections: dict[str, tuple[Any, ...]] = {}
     error: InventoryFormatError | None = None
-    pos = _skip_ws(text, _skip_ws(text, 0) + 1)
-    if text[pos:pos + 1] != "}":
+    if src.char(pos) != "}":
         while True:
-            _expect(text, pos, '"', "property name enclosed in double quotes")
-            key, pos = _DECODER.raw_decode(text, pos)
-            pos = _skip_ws(text, pos)
-            _expect(text, pos, ":", "':' delimiter")
-            pos = _skip_ws(text, pos + 1)
+            src.expect(pos, '"', "property name enclosed in double quotes")
+            key, pos = src.decode(pos)
+            pos = src.skip(pos)
+            src.expect(pos, ":", "':' delimiter")
+            pos = src.skip(pos + 1)
             item_tp = _item_type(hints.get(key))
-            if item_tp is not None and text[pos:pos + 1] == "[":
+            if item_tp is not None and src.char(pos) == "[":
                 items: list[Any] = []
-                pos = _skip_ws(text, pos + 1)
-                empty = text[pos:pos + 1] == "]"
+                pos = src.skip(pos + 1)
+                empty = src.char(pos) == "]"
                 while not empty:
-                    value, pos = _DECODER.raw_decode(text, pos)
+                    value, pos = src.decode(pos)
                     if error is None:
                         try:
                             items.append(_from_plain(item_tp, value, f"inventory.{key}[{len(items)}]", pool))
                         except InventoryFormatError as exc:
                             error = exc
-                    pos = _skip_ws(text, pos)
-                    if _expect(text, pos, ",]", "',' delimiter") == "]":
+                    pos = src.skip(pos)
+                    if src.expect(pos, ",]", "',' delimiter") == "]":
                         break
-                    pos = _skip_ws(text, pos + 1)  # a value must follow: raw_decode refuses ']'
+                    pos = src.compact(src.skip(pos + 1))  # a value must follow: decode refuses ']'
                 pos += 1
                 collections[key] = tuple(items)
                 plain.pop(key, None)
             else:
-                plain[key], pos = _DECODER.raw_decode(text, pos)
+                plain[key], pos = src.decode(pos)
                 collections.pop(key, None)
-            pos = _skip_ws(text, pos)
-            if _expect(text, pos, ",}", "',' delimiter") == "}":
+            pos = src.skip(pos)
+            if src.expect(pos, ",}", "',' delimiter") == "}":
                 break
-            pos = _skip_ws(text, pos + 1)
-    if _skip_ws(text, pos + 1) != len(text):
-        raise json.JSONDecodeError("Extra data", text, _skip_ws(text, pos + 1))
+            pos = src.compact(src.skip(pos + 1))
+    end = src.skip(pos + 1)
+    if src.char(end):
+        raise json.JSONDecodeError("Extra data", src.buf, end)
     version = str(plain.get("schema_version", ""))
     if version != SCHEMA_VERSION:
         raise InventoryFormatError(f"inventory schema_version {version!r} is not {SCHEMA_VERSION!r}")

@@ -181,3 +181,32 @@ def test_affected_vms_index_is_tuples_shared_per_vm(synthetic_200):
     assert disks and all(entry is index[vm.id] for entry in disks) and index[vm.id] == (vm.id,)
     assert readiness.affected_vms(synthetic_200, "Microsoft.Compute/disks", synthetic_200.disks[0].display_id) == (
         synthetic_200.disks[0].managed_by,)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 4096])
+def test_loader_reads_across_chunk_boundaries(monkeypatch, chunk):
+    monkeypatch.setattr(m._Reader, "CHUNK", chunk)  # every value, number and delimiter cut somewhere
+    inv = rs.scenario(hostile=True)
+    for text in (inv.to_json(), json.dumps(inv.to_dict()), " " + json.dumps(inv.to_dict(), indent=5) + "\n"):
+        assert m.Inventory.read_json(io.StringIO(text)) == inv
+    with pytest.raises(m.InventoryFormatError, match="not valid JSON"):
+        m.Inventory.read_json(io.StringIO(inv.to_json()[:-40]))
+    with pytest.raises(m.InventoryFormatError, match="virtual_machines"):
+        m.Inventory.read_json(io.StringIO(inv.to_json().replace('"id": "/subscriptions', '"id": 7, "x": "', 1)))
+
+
+def test_evaluate_reads_the_file_a_chunk_at_a_time(tmp_path, synthetic_200, monkeypatch):
+    path = tmp_path / "inventory.json"
+    emit_inventory(synthetic_200, str(path))
+    reads: list[int] = []
+    real = m._Reader.more
+
+    def more(self):  # the real reader, recording how much text it holds
+        got = real(self)
+        reads.append(len(self.buf))
+        return got
+    monkeypatch.setattr(m._Reader, "CHUNK", 64 * 1024)
+    monkeypatch.setattr(m._Reader, "more", more)
+    with open(path, encoding="utf-8") as fh:
+        assert m.Inventory.read_json(fh) == synthetic_200
+    assert len(reads) > 10 and max(reads) < path.stat().st_size / 4
