@@ -21,7 +21,7 @@ make the failover of a VM that is not replicated fail), except for the rules in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from . import ids
 from . import inventory as m
@@ -192,90 +192,130 @@ def affected_vms(inv: m.Inventory, resource_type: str, resource_id: str) -> tupl
 
 
 _VM_MARK = "/providers/microsoft.compute/virtualmachines/"
-_cache: tuple[m.Inventory, dict[str, tuple[str, ...]]] | None = None
 
 
-def _index(inv: m.Inventory) -> dict[str, tuple[str, ...]]:
-    """resource id -> VM ids, for every resource of the inventory; built once per inventory (a
-    one-slot cache: the engine evaluates one inventory at a time; two threads evaluating two
-    inventories each get their own index, at worst built twice)."""
+class _Index:
+    """resource id -> VM ids, for every resource of the inventory, as a lookup (`get`).
+
+    The resources that concern one VM each (the VMs, their disks, restore point collections, backup
+    items, backup jobs: at 10,000 VMs about 100,000 of them, jobs half) are not copied into an index:
+    `get` looks them up in per-id maps when a finding names one (about one resource in ten), so
+    neither their entries nor the time to build them is spent on the resources that pass. Only what
+    concerns several VMs or needs a join (vaults, policies, replication, plans, fabrics, container
+    mappings, resource groups, locks) is gathered up front, as tuples. Ids shared by several
+    resources (two collections naming the same id) are merged as before: such an id goes to the
+    gathered part with every VM of every resource that has it."""
+
+    def __init__(self, inv: m.Inventory) -> None:
+        index: dict[str, set[str]] = {}
+        self._gathered: Mapping[str, Iterable[str]] = index  # complete once built
+
+        def add(rid: str, vms: Iterable[str]) -> None:
+            index.setdefault(rid, set()).update(v for v in vms if v)
+
+        def add1(rid: str, vm: str) -> None:  # add(rid, (vm,)) for the many one-VM resources
+            found = index.setdefault(rid, set())
+            if vm:
+                found.add(vm)
+
+        singles: list[dict[str, str]] = [
+            {vm.id: vm.id for vm in inv.virtual_machines},
+            {d.id: d.managed_by for d in inv.disks},
+            {r.id: r.source_id for r in inv.restore_point_collections},
+            {p.id: p.source_resource_id for p in inv.protected_items},
+        ]
+        jobs = inv.backup_job_vms  # job id -> (the job, its VM), built for the rules anyway
+        listed = (len(inv.virtual_machines) + len(inv.disks) + len(inv.restore_point_collections)
+                  + len(inv.protected_items) + len(inv.backup_jobs))
+        if len(set(jobs).union(*singles)) == listed:  # no id twice: each resource is its own entry
+            self._singles, self._jobs = singles, jobs
+        else:  # an id twice (in one list, or in two): gathered, with the VMs of every resource that has it
+            self._singles, self._jobs = [], {}
+            for vm in inv.virtual_machines:
+                add1(vm.id, vm.id)
+            for d in inv.disks:
+                add1(d.id, d.managed_by)
+            for rpc in inv.restore_point_collections:
+                add1(rpc.id, rpc.source_id)
+            for p in inv.protected_items:
+                add1(p.id, p.source_resource_id)
+            for bjob in inv.backup_jobs:
+                add1(bjob.id, inv.vm_id_for_job(bjob))
+        for p in inv.protected_items:
+            add1(p.vault_id, p.source_resource_id)
+            if p.policy_id:
+                add1(p.policy_id, p.source_resource_id)
+        items_by_name: dict[tuple[str, str], m.ReplicationItem] = {}
+        for ri in inv.replication_items:
+            vms = (ri.source_vm_id, ri.recovery_vm_id)
+            add(ri.id, vms)
+            add(ri.vault_id, vms)
+            add(ri.container_id, vms)
+            items_by_name[(ri.vault_id, ri.name.lower())] = ri
+        by_name: dict[tuple[str, str], list[str]] = {}
+        for vm in inv.virtual_machines:
+            by_name.setdefault((vm.subscription_id.lower(), vm.name.lower()), []).append(vm.id)
+        for rjob in inv.replication_jobs:
+            target = rjob.target_object_id.lower()
+            item = inv.replication_item_by_id.get(ids.norm(target)) or items_by_name.get((rjob.vault_id, target))
+            if item is not None:
+                add(rjob.id, (item.source_vm_id, item.recovery_vm_id))
+            else:  # no item (enable replication failed): the VM of that name, when only one has it
+                same = by_name.get((rjob.subscription_id.lower(), rjob.target_object_name.lower()), [])
+                add(rjob.id, same if len(same) == 1 else ())
+        for plan in inv.recovery_plans:
+            for item_id in plan.item_ids:
+                member = inv.replication_item_by_id.get(item_id)
+                add(plan.id, (member.source_vm_id, member.recovery_vm_id) if member else ())
+            add(plan.id, ())
+        inmage: dict[str, set[str]] = {}
+        for ri in inv.replication_items:
+            if ri.instance_type.lower().startswith("inmage"):
+                inmage.setdefault(ri.vault_id, set()).update(v for v in (ri.source_vm_id, ri.recovery_vm_id) if v)
+        for fabric in inv.replication_fabrics:  # failback infrastructure: every VMware / physical item of the vault
+            add(fabric.id, inmage.get(fabric.vault_id, ()))
+        for mapping in inv.container_mappings:
+            add(mapping.id, self.get(mapping.source_container_id) or ())
+        for rg in inv.resource_groups:  # its VMs, and the VMs whose restore points it holds (AzureBackupRG_*)
+            add(rg.id, _under(inv, rg.id))
+        for rpc in inv.restore_point_collections:
+            add1(ids.norm(ids.resource_group_id(rpc.subscription_id, rpc.resource_group)), rpc.source_id)
+        if inv.locks:  # the restore point collections a lock's scope holds: the scope or any parent of their id
+            collections_under: dict[str, list[str]] = {}
+            for r in inv.restore_point_collections:
+                for cut in [i for i, c in enumerate(r.id) if c == "/"] + [len(r.id)]:
+                    collections_under.setdefault(r.id[:cut], []).append(r.source_id)
+            for lock in inv.locks:
+                add(lock.id, _under(inv, lock.scope))
+                add(lock.id, collections_under.get(lock.scope, ()))
+        # Kept as tuples, not sets (a set is about 4x the memory).
+        self._gathered = {k: tuple(v) for k, v in index.items()}
+
+    def get(self, rid: str) -> Iterable[str] | None:
+        """The VMs of the resource (in no order), or None when it is none of the inventory's."""
+        found = self._gathered.get(rid)
+        one = self._jobs.get(rid)
+        vm = one[1] if one is not None else next((v for single in self._singles if (v := single.get(rid)) is not None), None)
+        if vm is None:
+            return found
+        mine = (vm,) if vm else ()  # the per-id maps share no id: at most one of them has it
+        return mine if found is None else set(found).union(mine)
+
+
+_cache: tuple[m.Inventory, _Index] | None = None
+
+
+def _index(inv: m.Inventory) -> _Index:
+    """The affected-VMs lookup of the inventory, built once per inventory (a one-slot cache: the
+    engine evaluates one inventory at a time; two threads evaluating two inventories each get their
+    own, at worst built twice)."""
     global _cache
     cached = _cache  # read once: another thread may replace it for another inventory
     if cached is not None and cached[0] is inv:
         return cached[1]
-    index: dict[str, set[str]] = {}
-
-    def add(rid: str, vms: Iterable[str]) -> None:
-        index.setdefault(rid, set()).update(v for v in vms if v)
-
-    def add1(rid: str, vm: str) -> None:  # add(rid, (vm,)) for the many one-VM resources
-        found = index.setdefault(rid, set())
-        if vm:
-            found.add(vm)
-
-    for vm in inv.virtual_machines:
-        add1(vm.id, vm.id)
-    for d in inv.disks:
-        add1(d.id, d.managed_by)
-    for rpc in inv.restore_point_collections:
-        add1(rpc.id, rpc.source_id)
-    for p in inv.protected_items:
-        add1(p.id, p.source_resource_id)
-        add1(p.vault_id, p.source_resource_id)
-        if p.policy_id:
-            add1(p.policy_id, p.source_resource_id)
-    for bjob in inv.backup_jobs:
-        add1(bjob.id, inv.vm_id_for_job(bjob))
-    items_by_name: dict[tuple[str, str], m.ReplicationItem] = {}
-    for ri in inv.replication_items:
-        vms = (ri.source_vm_id, ri.recovery_vm_id)
-        add(ri.id, vms)
-        add(ri.vault_id, vms)
-        add(ri.container_id, vms)
-        items_by_name[(ri.vault_id, ri.name.lower())] = ri
-    by_name: dict[tuple[str, str], list[str]] = {}
-    for vm in inv.virtual_machines:
-        by_name.setdefault((vm.subscription_id.lower(), vm.name.lower()), []).append(vm.id)
-    for rjob in inv.replication_jobs:
-        target = rjob.target_object_id.lower()
-        item = inv.replication_item_by_id.get(ids.norm(target)) or items_by_name.get((rjob.vault_id, target))
-        if item is not None:
-            add(rjob.id, (item.source_vm_id, item.recovery_vm_id))
-        else:  # no item (enable replication failed): the VM of that name, when only one has it
-            same = by_name.get((rjob.subscription_id.lower(), rjob.target_object_name.lower()), [])
-            add(rjob.id, same if len(same) == 1 else ())
-    for plan in inv.recovery_plans:
-        for item_id in plan.item_ids:
-            member = inv.replication_item_by_id.get(item_id)
-            add(plan.id, (member.source_vm_id, member.recovery_vm_id) if member else ())
-        add(plan.id, ())
-    inmage: dict[str, set[str]] = {}
-    for ri in inv.replication_items:
-        if ri.instance_type.lower().startswith("inmage"):
-            inmage.setdefault(ri.vault_id, set()).update(v for v in (ri.source_vm_id, ri.recovery_vm_id) if v)
-    for fabric in inv.replication_fabrics:  # failback infrastructure: every VMware / physical item of the vault
-        add(fabric.id, inmage.get(fabric.vault_id, ()))
-    for mapping in inv.container_mappings:
-        add(mapping.id, index.get(mapping.source_container_id, ()))
-    for rg in inv.resource_groups:  # its VMs, and the VMs whose restore points it holds (AzureBackupRG_*)
-        add(rg.id, _under(inv, rg.id))
-    for rpc in inv.restore_point_collections:
-        add1(ids.norm(ids.resource_group_id(rpc.subscription_id, rpc.resource_group)), rpc.source_id)
-    if inv.locks:  # the restore point collections a lock's scope holds: the scope or any parent of their id
-        collections_under: dict[str, list[str]] = {}
-        for r in inv.restore_point_collections:
-            for cut in [i for i, c in enumerate(r.id) if c == "/"] + [len(r.id)]:
-                collections_under.setdefault(r.id[:cut], []).append(r.source_id)
-        for lock in inv.locks:
-            add(lock.id, _under(inv, lock.scope))
-            add(lock.id, collections_under.get(lock.scope, ()))
-    # Kept as tuples, not sets (a set is about 4x the memory: at 10,000 VMs the 100,000 entries are
-    # most of it), and the many one-VM entries (disks, jobs, items...) share one tuple per VM.
-    one: dict[str, tuple[str, ...]] = {}
-    frozen = {k: (one.setdefault(only, (only,)) if len(v) == 1 and (only := next(iter(v))) else tuple(v))
-              for k, v in index.items()}
-    _cache = (inv, frozen)
-    return frozen
+    built = _Index(inv)
+    _cache = (inv, built)
+    return built
 
 
 def _under(inv: m.Inventory, scope: str) -> tuple[str, ...]:

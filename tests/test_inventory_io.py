@@ -172,13 +172,18 @@ def test_backup_jobs_derive_their_name_and_save_as_before(synthetic_200):
     assert m.Inventory.from_json(synthetic_200.to_json()).backup_jobs == synthetic_200.backup_jobs
 
 
-def test_affected_vms_index_is_tuples_shared_per_vm(synthetic_200):
+def test_affected_vms_index_keeps_tuples_and_no_entry_per_one_vm_resource(synthetic_200):
     from scanner import readiness
     index = readiness._index(synthetic_200)
-    assert all(isinstance(v, tuple) for v in index.values())  # a set is about 4x the memory
+    gathered = index._gathered
+    assert gathered and all(isinstance(v, tuple) for v in gathered.values())  # a set is about 4x the memory
+    # VMs, disks, collections, items and jobs are looked up in per-id maps, not copied into entries.
+    one_vm = [x.id for x in (*synthetic_200.virtual_machines, *synthetic_200.disks, *synthetic_200.protected_items,
+                             *synthetic_200.restore_point_collections, *synthetic_200.backup_jobs)]
+    assert one_vm and not set(one_vm) & set(gathered)
     vm = synthetic_200.virtual_machines[0]
-    disks = [index[d.id] for d in synthetic_200.disks if d.managed_by == vm.id]
-    assert disks and all(entry is index[vm.id] for entry in disks) and index[vm.id] == (vm.id,)
+    assert index.get(vm.id) == (vm.id,)
+    assert all(index.get(d.id) == (vm.id,) for d in synthetic_200.disks if d.managed_by == vm.id)
     assert readiness.affected_vms(synthetic_200, "Microsoft.Compute/disks", synthetic_200.disks[0].display_id) == (
         synthetic_200.disks[0].managed_by,)
 

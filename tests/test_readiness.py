@@ -212,3 +212,28 @@ def test_a_backup_resource_group_and_a_failed_enable_job_name_their_vms():
     # Two VMs of that name: guessing would blame the wrong one, so none is named.
     inv = f.inventory(virtual_machines=[vm, twin], replication_jobs=[job])
     assert r.affected_vms(inv, "", job.display_id) == ()
+
+
+def test_an_id_listed_twice_concerns_the_vms_of_both_resources():
+    """The one-VM resources are looked up per id; an id two resources share (a disk listed twice, a
+    job id given twice, a disk id that is also a collection's) names the VMs of both, as one entry."""
+    a, b = f.vm("a"), f.vm("b")
+    v = f.vault()
+    disk = f.disk("shared-disk", managed_by=a.id)
+    twice = f.with_(disk, managed_by=b.id)
+    job_a, job_b = f.job(v, target=a), f.job(v, target=b)
+    assert job_a.id == job_b.id
+    items = [f.protected_item(a, v), f.protected_item(b, v)]
+    plain = f.inventory(virtual_machines=[a, b], vaults=[v], disks=[disk], protected_items=items, backup_jobs=[job_a])
+    assert r.affected_vms(plain, "", disk.display_id) == (a.id,)
+    assert r.affected_vms(plain, "", job_a.display_id) == (a.id,)
+    assert r._index(plain)._singles  # the per-id maps, not entries
+    both = tuple(sorted((a.id, b.id)))
+    inv = f.inventory(virtual_machines=[a, b], vaults=[v], disks=[disk, twice], protected_items=items, backup_jobs=[job_a])
+    assert r.affected_vms(inv, "", disk.display_id) == both
+    inv = f.inventory(virtual_machines=[a, b], vaults=[v], disks=[disk], protected_items=items, backup_jobs=[job_a, job_b])
+    assert r.affected_vms(inv, "", job_a.display_id) == both
+    assert r.affected_vms(inv, "", disk.display_id) == (a.id,)
+    collection = f.with_(f.rpc(b, 3), id=disk.id)
+    inv = f.inventory(virtual_machines=[a, b], disks=[disk], restore_point_collections=[collection])
+    assert r.affected_vms(inv, "", disk.display_id) == both
