@@ -306,7 +306,7 @@ def run_case(name: str, scale: float) -> dict:
     sim.start()
     info = parent.recv()
     out: dict[str, Any] = {"case": name, "subscriptions": n_subs, "vms": n_subs * each, "scale": scale}
-    for phase, target, args in (("scan", _scan, (scale, False, None)), ("arm", _arm_lists, (scale,)),
+    for phase, target, args in (("scan", _scan, (scale, False, None, 1)), ("arm", _arm_lists, (scale,)),
                                 ("arg", _arg_lists, (scale,))):
         got = _child(target, info["endpoint"], info["ca"], subs, *args, ctx=ctx)
         parent.send("count")

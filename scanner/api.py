@@ -45,6 +45,9 @@ class ScanOptions:
     read_timeout: float = 60.0  # per response, seconds
     max_pages: int = 2000  # per list: a service that keeps handing out new nextLinks stops here
     workers: int = 16  # per-resource requests per subscription in flight at most (fewer when they keep up)
+    # Processes the subscriptions are spread over (scanner.workers); None: auto, one unless there are
+    # more than 16 subscriptions and more than one CPU.
+    processes: int | None = None
     job_window_days: int = 7  # backup job history to read
     shard: tuple[int, int] | None = None  # (K, N): scan only shard K of N of the subscriptions (scanner.merge)
     management_groups: tuple[str, ...] = ()  # also every subscription under these groups (scanner.scope)
@@ -72,6 +75,7 @@ def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None 
                            max_pages=options.max_pages)
     factory = ClientFactory(options.credential if options.credential is not None else make_credential(), settings,
                             interrupt=options.interrupt)
+    factory.credential_from_environment = options.credential is None  # worker processes rebuild it the same way
     started = utcnow()
     scope = establish(factory, options.scope_request)
     progress: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
@@ -80,7 +84,8 @@ def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None 
         progress = live(factory, list(scope.subscriptions), options.progress)
     with progress:
         inv = collect(factory, list(scope.subscriptions),
-                      CollectOptions(job_window_days=options.job_window_days, workers=options.workers), now=started)
+                      CollectOptions(job_window_days=options.job_window_days, workers=options.workers,
+                                     processes=options.processes), now=started)
     inv = dataclasses.replace(inv, scope=scope.kind)
     if on_inventory is not None:
         on_inventory(inv)

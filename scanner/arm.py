@@ -178,9 +178,11 @@ class Deadline:
     request after it fails before it is sent, every retry wait wakes, and the watchdog cuts the
     responses in flight."""
 
-    def __init__(self, seconds: float | None, interrupt: threading.Event | None = None):
+    def __init__(self, seconds: float | None, interrupt: threading.Event | None = None, remaining: float | None = None):
+        """`remaining`: seconds left of the `seconds` (a worker process continuing the parent's scan)."""
         self.seconds = seconds
-        self._end = time.monotonic() + seconds if seconds else None
+        left = remaining if remaining is not None else seconds
+        self._end = time.monotonic() + left if seconds and left is not None else None
         self.interrupt = interrupt if interrupt is not None else threading.Event()
 
     def remaining(self) -> float:
@@ -830,6 +832,9 @@ class ClientFactory:
         self.deadline = Deadline(settings.timeout, interrupt)
         self.waits = WaitStats()  # throttling waits, for the progress display
         self.recorders: list[Any] = []  # one coverage Recorder per subscription being collected (progress)
+        self.remote: tuple[int, int, float] = (0, 0, 0.0)  # worker processes' requests, waits, seconds (progress)
+        # The credential is arm.make_credential()'s from the environment: a worker process rebuilds it so.
+        self.credential_from_environment = False
         self.breakers = Breakers()
         self.pacer = ReadPacer(settings.read_burst, settings.reads_per_second)
         self.list_limits = ListLimits(max_pages=settings.max_pages, breakers=self.breakers,

@@ -247,6 +247,9 @@ def _formats() -> list[str]:
               help="Page limit for each list (a service that keeps handing out new nextLinks stops there).")
 @click.option("--workers", type=click.IntRange(1, 32), default=16, show_default=True,
               help="At most this many per-resource requests per subscription in flight (fewer when they keep up with ARM's read refill).")
+@click.option("--processes", default="auto", show_default=True, metavar="N|auto", callback=lambda c, p, v: _processes(v),
+              help="Processes to spread the subscriptions over; auto: one, or for more than 16 subscriptions "
+                   "min(CPUs, subscriptions / 16).")
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
 @click.option("--mask-subscription-ids", "mask", is_flag=True,
               help="Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY).")
@@ -262,8 +265,8 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
         output: tuple[str, ...], arm_endpoint: str,
         fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, suppressions_path: str | None,
         config_path: str | None, save_inventory: str | None, timeout: float,
-        max_retry_after: float, read_timeout: float, max_pages: int, workers: int, job_window_days: int,
-        mask: bool, shard: str | None, demo: bool,
+        max_retry_after: float, read_timeout: float, max_pages: int, workers: int, processes: int | None,
+        job_window_days: int, mask: bool, shard: str | None, demo: bool,
         debug: bool, quiet: bool) -> None:
     """Predict which Azure VMs will fail their next backup, restore or failover, why, and what to fix.
 
@@ -286,7 +289,7 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
     from .api import ScanOptions, demo_options, scan
     common = ScanOptions(rule_settings=cfg.rule_settings, timeout=timeout, max_retry_after=max_retry_after,
                          read_timeout=read_timeout, max_pages=max_pages, workers=workers, job_window_days=job_window_days,
-                         shard=_parse_shard(shard), management_groups=groups)
+                         shard=_parse_shard(shard), management_groups=groups, processes=processes)
     saver = _inventory_saver(save_inventory)
     interrupt = threading.Event()
     # Progress only for a person at a terminal: never with --quiet or --debug (log lines), never in a CI log.
@@ -297,9 +300,11 @@ def cli(ctx: click.Context, subscriptions: tuple[str, ...], all_subscriptions: b
             with demo_options(common) as options:
                 report = scan(options, on_inventory=saver)
         else:
-            from .arm import make_credential, tls_verify_from_env
+            from .arm import tls_verify_from_env
+            # credential None: scan() builds it from the environment (arm.make_credential), and so does
+            # each worker process of --processes.
             options = replace(common, subscriptions=tuple(subs), all_subscriptions=all_subscriptions, endpoint=endpoint,
-                              verify=tls_verify_from_env(), credential=make_credential())
+                              verify=tls_verify_from_env(), credential=None)
             report = scan(options, on_inventory=saver)
     code = _write_and_exit(report, cfg, targets, fail_on, baseline, fail_on_new, mask, suppressions)
     if interrupt.is_set():
@@ -369,6 +374,19 @@ def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], outp
     from .api import evaluate_inventory
     ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on, baseline, fail_on_new,
                              suppressions=suppressions))
+
+
+def _processes(value: str) -> int | None:
+    """--processes: a positive number, or auto (None)."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise click.BadParameter(f"{value!r}: a number of processes from 1 to 64, or auto", param_hint="'--processes'")
+    return n
 
 
 def _parse_shard(value: str | None) -> tuple[int, int] | None:

@@ -49,6 +49,9 @@ class CollectOptions:
     subscription_workers: int = 16
     job_details_per_item: int = 3  # job GETs per VM for failed Backup jobs listed without errorDetails
     list_workers: int = 8  # lists of one subscription read at once (the pages of one list follow each other)
+    # Processes the subscriptions are spread over (scanner.workers); None: auto (more than one only
+    # for more subscriptions than subscription_workers on more than one CPU). 1: this process.
+    processes: int | None = 1
     # workers = list_workers = 1: one request at a time, in a fixed order.
 
 
@@ -86,14 +89,33 @@ def collect(factory: ClientFactory, subscriptions: list[str], options: CollectOp
     options = options or CollectOptions()
     now = now or utcnow()
     subs = [s.lower() for s in subscriptions]
-    with ThreadPoolExecutor(max_workers=max(1, min(options.subscription_workers, len(subs) or 1))) as pool:
-        parts = list(pool.map(lambda sub: _isolated(factory, sub, options, now), subs))
+    parts, requests = _in_processes(factory, subs, options, now)
+    if parts is None:
+        with ThreadPoolExecutor(max_workers=max(1, min(options.subscription_workers, len(subs) or 1))) as pool:
+            parts = list(pool.map(lambda sub: _isolated(factory, sub, options, now), subs))
     merged: dict[str, list[Any]] = {}
     for p in parts:
         for name, items in vars(p).items():
             merged.setdefault(name, []).extend(items)
     inv = m.build_inventory(iso(now), subs, **merged)
-    return replace(inv, arm_requests=factory.ledger.count)
+    return replace(inv, arm_requests=factory.ledger.count + requests)
+
+
+def _in_processes(factory: ClientFactory, subs: list[str], options: CollectOptions,
+                  now: datetime) -> tuple[list[_Parts] | None, int]:
+    """Each subscription's parts from worker processes (scanner.workers) and their requests, or
+    (None, 0) when this process collects them all."""
+    from . import workers
+    processes = workers.plan_processes(options.processes, len(subs))
+    if processes < 2:
+        return None, 0
+    spec = workers.credential_spec(factory)
+    if spec is None:
+        log.warning("--processes %d: the credential cannot be rebuilt in a worker process; one process collects",
+                    processes)
+        return None, 0
+    by_sub, requests = workers.collect_parts(factory, subs, replace(options, processes=1), now, processes, spec)
+    return [by_sub[s] for s in subs], requests
 
 
 def _isolated(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:

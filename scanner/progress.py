@@ -27,10 +27,11 @@ def render(factory: Any, subscriptions: list[str]) -> Text:
         n = min(started.get(sub.lower(), 0), total)
         bar = "#" * round(20 * n / total) + "-" * (20 - round(20 * n / total))
         out.append(f"{sub}  [{bar}] {n}/{total} collectors\n")
-    waits = factory.waits
-    out.append(f"{factory.ledger.count} ARM requests", style="bold")
-    if waits.count:
-        out.append(f", throttled {waits.count} time(s), {waits.seconds:.0f} s waited", style="yellow")
+    remote_requests, remote_waits, remote_seconds = factory.remote  # what worker processes reported (--processes)
+    waits, seconds = factory.waits.count + remote_waits, factory.waits.seconds + remote_seconds
+    out.append(f"{factory.ledger.count + remote_requests} ARM requests", style="bold")
+    if waits:
+        out.append(f", throttled {waits} time(s), {seconds:.0f} s waited", style="yellow")
     return out
 
 
