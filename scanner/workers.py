@@ -219,10 +219,13 @@ class _Worker:
             self.result = failed_parts(self.subscriptions, code, message)
         self.close()
 
-    def close(self) -> None:
+    def close(self, wait: float = 0.0) -> None:
+        """Stop the process (after `wait` seconds for it to end on its own)."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self.process is not None and wait:
+            self.process.join(wait)
         if self.process is not None and self.process.is_alive():
             self.process.terminate()
             self.process.join(5)
@@ -247,7 +250,8 @@ class _Worker:
             self.progress = message[1]
         elif message[0] == "done":
             self.result, self.requests = message[1], message[2]
-            self.close()
+            self.conn.close()  # the process is ending (collect_parts waits for it)
+            self.conn = None
         else:
             self.fail(f"the worker process failed: {message[1]}")
 
@@ -266,6 +270,8 @@ def collect_parts(factory: ClientFactory, subscriptions: list[str], options: Any
         for chunk in split(subscriptions, processes):
             workers.append(_Worker(ctx, WorkerSpec(factory.settings, spec, tuple(chunk), options, now, ends_at, debug)))
         _wait_for(factory, workers, remotes)
+        for w in workers:
+            w.close(wait=5.0)  # they have sent their results and are ending
     finally:  # normally every worker has ended by now; after a second Ctrl-C they are stopped here
         for w in workers:
             w.close()

@@ -58,6 +58,20 @@ def test_two_processes_report_what_one_process_reports():
     assert two.scan.arm_requests == requests_two == requests_one == one.scan.arm_requests
 
 
+def test_the_progress_display_counts_the_workers_requests():
+    from scanner.arm import ClientFactory
+    from scanner.collect import collect
+    from scanner.progress import render
+    subs = [subscription_id(k) for k in range(2)]
+    with Simulator(tenant(len(subs), 4)) as sim:
+        factory = ClientFactory(StaticTokenCredential(TOKEN), ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path))
+        inv = collect(factory, subs, CollectOptions(processes=2))
+    assert factory.ledger.count == 0 and inv.arm_requests > 0  # every request was a worker's
+    text = render(factory, subs).plain
+    assert f"{inv.arm_requests} ARM requests" in text
+    assert all(sub in text for sub in subs)
+
+
 def test_processes_auto_and_the_split():
     assert plan_processes(None, 16, cpus=8) == 1  # within one process's cap
     assert plan_processes(None, 40, cpus=8) == 3
