@@ -256,13 +256,14 @@ def is_persistent_failure(exc: BaseException) -> bool:
 
 # --------------------------------------------------------------------------- watchdog
 class _Watch:
-    __slots__ = ("expires", "conn", "fired", "done")
+    __slots__ = ("expires", "conn", "fired", "done", "cut")
 
     def __init__(self, expires: float) -> None:
         self.expires = expires
         self.conn: Any = None
         self.fired = False
         self.done = False
+        self.cut: Any = None  # the socket shut down last
 
 
 class Watchdog:
@@ -271,12 +272,16 @@ class Watchdog:
     A socket read timeout only bounds each recv(): a body trickling one byte a second never trips
     it. The watchdog knows, per thread, the connection the request in flight uses (our urllib3
     connection class tells it) and shuts that socket down when the request's time is up, so the
-    blocked read returns at once."""
+    blocked read returns at once. Until a fired request is done, the watchdog keeps shutting down
+    whatever socket its connection holds: one told before it connected has none yet, and during the
+    TLS handshake the socket is replaced by its TLS wrapper (a Ctrl-C landing then would otherwise
+    shut down the discarded one and let the request be sent and stall)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._by_thread: dict[int, _Watch] = {}
         self._heap: list[tuple[float, int, _Watch]] = []
+        self._fired: list[_Watch] = []  # fired and not done: their sockets are watched until done
         self._seq = 0
         self._thread: threading.Thread | None = None
 
@@ -298,9 +303,7 @@ class Watchdog:
             watches = list(self._by_thread.values())
             for w in watches:
                 w.fired = True
-        for w in watches:
-            if w.conn is not None:
-                _abort(w.conn)
+        self._cut(watches)
 
     def stop(self, w: _Watch) -> None:
         with self._cond:
@@ -317,7 +320,15 @@ class Watchdog:
             w.conn = conn
             fired = w.fired
         if fired:
-            _abort(conn)
+            self._cut([w])
+
+    def _cut(self, watches: list[_Watch]) -> None:
+        """Shut down the sockets of fired watches, and keep watching them until they are done."""
+        for w in watches:
+            _cut_socket(w)
+        with self._cond:
+            self._fired.extend(w for w in watches if not w.done and w not in self._fired)
+            self._cond.notify()
 
     def _run(self) -> None:
         while True:
@@ -330,24 +341,39 @@ class Watchdog:
                         w.fired = True
                         due.append(w)
                 wait = self._heap[0][0] - now if self._heap else 5.0
-            for w in due:
-                if w.conn is not None:
-                    _abort(w.conn)
+                self._fired = [w for w in self._fired if not w.done]
+                again = list(self._fired)
+            self._cut(due + again)
             with self._cond:
+                if self._fired:
+                    wait = min(wait, 0.01)  # fired requests not done yet: look at their sockets again soon
                 if not due:
-                    self._cond.wait(timeout=max(0.01, min(wait, 5.0)))
+                    self._cond.wait(timeout=max(0.005, min(wait, 5.0)))
 
 
-def _abort(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is None:
+def _cut_socket(w: _Watch) -> None:
+    """Shut down the socket `w`'s connection holds now, unless it already was."""
+    sock = getattr(w.conn, "sock", None)
+    if sock is None or sock is w.cut:
         return
+    try:
+        if sock.fileno() == -1:  # detached into its TLS wrapper, or closed: nothing to shut down
+            return
+    except OSError:
+        return
+    if _abort(sock):
+        w.cut = sock
+
+
+def _abort(sock: Any) -> bool:
+    """Shut down `sock`; False when that failed."""
     try:
         # The plain socket's shutdown, not SSLSocket's (which also drops its SSL object under the
         # reading thread's feet): the blocked read then returns at once.
         socket.socket.shutdown(sock, socket.SHUT_RDWR) if isinstance(sock, socket.socket) else sock.shutdown(socket.SHUT_RDWR)
     except OSError:
-        pass
+        return False
+    return True
 
 
 WATCHDOG = Watchdog()
@@ -565,6 +591,11 @@ class GuardedTransport(RequestsTransport):
         # A stall (no byte at all) is the socket timeout's to report; the watchdog, a little later, is
         # for bodies still trickling in. At the deadline it does not wait.
         watch = WATCHDOG.start(min(read_timeout + WATCHDOG_GRACE, left))
+        if self._deadline.interrupt.is_set():
+            # Ctrl-C came after the deadline check above but before this request's watch existed, so
+            # the interrupt's fire_all() could not cut it: do not send it (it could stall for minutes).
+            WATCHDOG.stop(watch)
+            raise self._deadline.expired(False)
         try:
             return super().send(request, **kwargs)
         except Exception as exc:
@@ -850,45 +881,60 @@ class ClientFactory:
                                                    retry_total=s.retry_total),
                     logging_enable=False)
 
+    def _not_interrupted(self) -> None:
+        """After Ctrl-C no client is built: importing an SDK takes a good part of a second (seconds
+        on a loaded machine) that the interrupted scan would otherwise wait for before its report."""
+        if self.deadline.interrupt.is_set():
+            raise self.deadline.expired(False)
+
     def _build(self, cls: Callable[..., Any], subscription_id: str) -> Any:
         from .collectors.base import enable_raw_json
         enable_raw_json(cls)  # type: ignore[arg-type]
         return cls(self.credential, subscription_id, **self._kwargs())
 
     def compute(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.compute import ComputeManagementClient
         return self._build(ComputeManagementClient, subscription_id)
 
     def resources(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.resource.resources import ResourceManagementClient
         return self._build(ResourceManagementClient, subscription_id)
 
     def locks(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.resource.locks import ManagementLockClient
         return self._build(ManagementLockClient, subscription_id)
 
     def vaults(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.recoveryservices import RecoveryServicesClient
         return self._build(RecoveryServicesClient, subscription_id)
 
     def backup(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
         return self._build(RecoveryServicesBackupClient, subscription_id)
 
     def site_recovery(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
         return self._build(SiteRecoveryManagementClient, subscription_id)
 
     def network(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.network import NetworkManagementClient
         return self._build(NetworkManagementClient, subscription_id)
 
     def keyvault(self, subscription_id: str):
+        self._not_interrupted()
         from azure.mgmt.keyvault import KeyVaultManagementClient
         return self._build(KeyVaultManagementClient, subscription_id)
 
     def management_groups(self):
         """The management-group client (tenant-level: no subscription), with the same guard."""
+        self._not_interrupted()
         from azure.mgmt.managementgroups import ManagementGroupsMgmtClient
 
         from .collectors.base import enable_raw_json

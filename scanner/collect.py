@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -92,7 +93,8 @@ def collect(factory: ClientFactory, subscriptions: list[str], options: CollectOp
     parts, requests = _in_processes(factory, subs, options, now)
     if parts is None:
         with ThreadPoolExecutor(max_workers=max(1, min(options.subscription_workers, len(subs) or 1))) as pool:
-            parts = list(pool.map(lambda sub: _isolated(factory, sub, options, now), subs))
+            futures = [pool.submit(_isolated, factory, sub, options, now) for sub in subs]
+            parts = [result_interruptibly(f) for f in futures]
     merged: dict[str, list[Any]] = {}
     for p in parts:
         for name, items in vars(p).items():
@@ -116,6 +118,19 @@ def _in_processes(factory: ClientFactory, subs: list[str], options: CollectOptio
         return None, 0
     by_sub, requests = workers.collect_parts(factory, subs, replace(options, processes=1), now, processes, spec)
     return [by_sub[s] for s in subs], requests
+
+
+def result_interruptibly(future: Future[Any]) -> Any:
+    """`future.result()`, for the main thread: waiting in slices lets Python run the Ctrl-C handler.
+
+    A process-directed SIGINT reaches whichever thread the kernel picks; when that is not the main
+    thread, a main thread blocked in one untimed lock wait (`Future.result()`) is not woken, and the
+    handler (which ends the scan) waits until that future is done: with a stalled response, minutes."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except FutureTimeout:
+            continue
 
 
 def _isolated(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:

@@ -10,6 +10,7 @@ dropped and leave an allow or a deny unseen.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 from .. import ids
@@ -111,16 +112,31 @@ def map_virtual_network(raw: dict[str, Any]) -> m.VirtualNetwork:
     return m.VirtualNetwork(**where, subnets=tuple(subnets))
 
 
+def _built_once(build: Callable[[], Any]) -> Callable[[], Any]:
+    """The client, built by the first list that needs it, inside that list's read (so that a client
+    that cannot be built, or an interrupted scan, is that list's failure and not the subscription's),
+    and shared by the others."""
+    lock = threading.Lock()
+    built: list[Any] = []
+
+    def get() -> Any:
+        with lock:
+            if not built:
+                built.append(build())
+            return built[0]
+    return get
+
+
 def lists(factory: Any, sub: str) -> list[tuple[str, str, Callable[[], Any], Callable[[dict[str, Any]], Any]]]:
     """The four subscription-wide lists (one paged call each): (Inventory field, collector, pager,
     mapper), for scanner.collect to read at once."""
-    net = factory.network(sub)
+    net = _built_once(lambda: factory.network(sub))
     return [
-        ("network_interfaces", m.NETWORK_INTERFACES, lambda: net.network_interfaces.list_all(), map_network_interface),
-        ("network_security_groups", m.NETWORK_SECURITY_GROUPS, lambda: net.network_security_groups.list_all(),
+        ("network_interfaces", m.NETWORK_INTERFACES, lambda: net().network_interfaces.list_all(), map_network_interface),
+        ("network_security_groups", m.NETWORK_SECURITY_GROUPS, lambda: net().network_security_groups.list_all(),
          map_network_security_group),
-        ("route_tables", m.ROUTE_TABLES, lambda: net.route_tables.list_all(), map_route_table),
-        ("virtual_networks", m.VIRTUAL_NETWORKS, lambda: net.virtual_networks.list_all(), map_virtual_network),
+        ("route_tables", m.ROUTE_TABLES, lambda: net().route_tables.list_all(), map_route_table),
+        ("virtual_networks", m.VIRTUAL_NETWORKS, lambda: net().virtual_networks.list_all(), map_virtual_network),
     ]
 
 
