@@ -78,10 +78,11 @@ def test_ctrl_c_stops_within_2_s_writes_what_was_read_and_exits_3(case, tmp_path
     print(f"{case}: Ctrl-C to exit {took:.3f} s")
 
 
-def test_ctrl_c_between_the_deadline_check_and_the_watch_does_not_let_the_request_stall(monkeypatch):
-    """The race a loaded machine hits: the interrupt (on_sigint: interrupt.set(), then
-    WATCHDOG.fire_all()) lands after a request passed its deadline check but before its watch was
-    registered, so fire_all could not cut it. That request must not be sent to stall."""
+
+def _ctrl_c_at(monkeypatch, hook: str, before=lambda *args: None) -> tuple[float, int]:
+    """One instance-view GET (the simulator stalls it 8 s) with Ctrl-C injected where the watchdog's
+    `hook` is called, as on_sigint does it (interrupt.set(), then WATCHDOG.fire_all()); the seconds
+    the GET took to end Interrupted, and how many times the stall was hit."""
     from scanner import arm
     from scanner.arm import ArmSettings, ClientFactory, Interrupted, StaticTokenCredential
 
@@ -92,46 +93,34 @@ def test_ctrl_c_between_the_deadline_check_and_the_watch_does_not_let_the_reques
                                 ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path, timeout=600), interrupt=interrupt)
         compute = factory.compute(SUB)
         vm = SCENARIO["virtualMachines"][0]["id"].split("/")
-        real_start = arm.WATCHDOG.start
+        real = getattr(arm.WATCHDOG, hook)
 
-        def ctrl_c_then_start(seconds: float):
-            interrupt.set()  # what on_sigint does, in its order, just before this request's watch exists
+        def ctrl_c_then_hook(*args):
+            before(*args)
+            interrupt.set()
             arm.WATCHDOG.fire_all()
-            return real_start(seconds)
+            return real(*args)
 
-        monkeypatch.setattr(arm.WATCHDOG, "start", ctrl_c_then_start)
+        monkeypatch.setattr(arm.WATCHDOG, hook, ctrl_c_then_hook)
         sent = time.monotonic()
         with pytest.raises(Interrupted):
             compute.virtual_machines.instance_view(vm[4], vm[8])
-        took = time.monotonic() - sent
+        return time.monotonic() - sent, fault.hits
+
+
+def test_ctrl_c_between_the_deadline_check_and_the_watch_does_not_let_the_request_stall(monkeypatch):
+    """The race a loaded machine hits: the interrupt lands after a request passed its deadline check
+    but before its watch was registered, so fire_all could not cut it. That request must not be sent."""
+    took, hits = _ctrl_c_at(monkeypatch, "start")
     assert took < 2.0, f"the request stalled {took:.2f} s after Ctrl-C"
-    assert fault.hits == 0
+    assert hits == 0
 
 
 def test_ctrl_c_while_the_request_connects_still_cuts_it(monkeypatch):
     """The other half of that race: the interrupt lands as the request's new connection is handed to
     the watchdog, before it has a socket to shut down. The socket is shut down once it exists."""
-    from scanner import arm
-    from scanner.arm import ArmSettings, ClientFactory, Interrupted, StaticTokenCredential
+    def not_connected_yet(conn):
+        assert getattr(conn, "sock", None) is None  # a new connection: not connected yet
 
-    fault = Fault.stall(r"/instanceView$", seconds=8)
-    with FaultySimulator(SCENARIO, [fault], max_stall=8) as sim:
-        interrupt = threading.Event()
-        factory = ClientFactory(StaticTokenCredential(TOKEN),
-                                ArmSettings(endpoint=sim.endpoint, verify=sim.ca_path, timeout=600), interrupt=interrupt)
-        compute = factory.compute(SUB)
-        vm = SCENARIO["virtualMachines"][0]["id"].split("/")
-        real_bind = arm.WATCHDOG.bind
-
-        def ctrl_c_then_bind(conn):
-            assert getattr(conn, "sock", None) is None  # a new connection: not connected yet
-            interrupt.set()
-            arm.WATCHDOG.fire_all()
-            return real_bind(conn)
-
-        monkeypatch.setattr(arm.WATCHDOG, "bind", ctrl_c_then_bind)
-        sent = time.monotonic()
-        with pytest.raises(Interrupted):
-            compute.virtual_machines.instance_view(vm[4], vm[8])
-        took = time.monotonic() - sent
+    took, _ = _ctrl_c_at(monkeypatch, "bind", not_connected_yet)
     assert took < 2.0, f"the request stalled {took:.2f} s after Ctrl-C"
