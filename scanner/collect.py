@@ -140,10 +140,16 @@ def _isolated(factory: ClientFactory, sub: str, options: CollectOptions, now: da
         return collect_subscription(factory, sub, options, now)
     except Exception as exc:  # noqa: BLE001 - recorded as the subscription's coverage
         log.debug("collecting %s failed", sub, exc_info=exc)
-        rec = Recorder(sub, factory.list_limits)
-        for collector in m.ALL_COLLECTORS:
-            rec.failed(collector, exc)
-        return _Parts(coverage=rec.records())
+        return all_failed(sub, exc)
+
+
+def all_failed(sub: str, exc: BaseException | None = None, code: str = "", message: str = "") -> _Parts:
+    """A subscription none of whose collectors could read anything: every one FAILED (the rules
+    say NOT_ASSESSED for it), with `exc`'s classification or `code` and `message`."""
+    rec = Recorder(sub)
+    for collector in m.ALL_COLLECTORS:
+        rec.failed(collector, exc, code=code, message=message)
+    return _Parts(coverage=rec.records())
 
 
 def collect_subscription(factory: ClientFactory, sub: str, options: CollectOptions, now: datetime) -> _Parts:

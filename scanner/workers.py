@@ -30,9 +30,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterator
 
-from . import inventory as m
 from .arm import ArmSettings, ClientFactory, Deadline, StaticTokenCredential
-from .collectors.base import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -155,14 +153,8 @@ def _worker(spec: WorkerSpec, conn: Connection) -> None:
 
 def failed_parts(subscriptions: list[str], code: str, message: str) -> dict[str, Any]:
     """Every collector of each subscription FAILED with `code` (NOT_ASSESSED in the rules)."""
-    from .collect import _Parts
-    out: dict[str, Any] = {}
-    for sub in subscriptions:
-        rec = Recorder(sub)
-        for collector in m.ALL_COLLECTORS:
-            rec.failed(collector, code=code, message=message)
-        out[sub] = _Parts(coverage=rec.records())
-    return out
+    from .collect import all_failed
+    return {sub: all_failed(sub, code=code, message=message) for sub in subscriptions}
 
 
 class _Remote:
