@@ -10,7 +10,7 @@ dropped and leave an allow or a deny unseen.
 """
 from __future__ import annotations
 
-import threading
+import functools
 from typing import Any, Callable
 
 from .. import ids
@@ -112,25 +112,12 @@ def map_virtual_network(raw: dict[str, Any]) -> m.VirtualNetwork:
     return m.VirtualNetwork(**where, subnets=tuple(subnets))
 
 
-def _built_once(build: Callable[[], Any]) -> Callable[[], Any]:
-    """The client, built by the first list that needs it, inside that list's read (so that a client
-    that cannot be built, or an interrupted scan, is that list's failure and not the subscription's),
-    and shared by the others."""
-    lock = threading.Lock()
-    built: list[Any] = []
-
-    def get() -> Any:
-        with lock:
-            if not built:
-                built.append(build())
-            return built[0]
-    return get
-
-
 def lists(factory: Any, sub: str) -> list[tuple[str, str, Callable[[], Any], Callable[[dict[str, Any]], Any]]]:
     """The four subscription-wide lists (one paged call each): (Inventory field, collector, pager,
     mapper), for scanner.collect to read at once."""
-    net = _built_once(lambda: factory.network(sub))
+    # The client is built by the first list that needs it, inside that list's read (a client that
+    # cannot be built, or an interrupted scan, is that list's failure, not the subscription's).
+    net = functools.cache(lambda: factory.network(sub))
     return [
         ("network_interfaces", m.NETWORK_INTERFACES, lambda: net().network_interfaces.list_all(), map_network_interface),
         ("network_security_groups", m.NETWORK_SECURITY_GROUPS, lambda: net().network_security_groups.list_all(),
