@@ -86,7 +86,7 @@ def scan(options: ScanOptions, on_inventory: Callable[[Inventory], None] | None 
         inv = collect(factory, list(scope.subscriptions),
                       CollectOptions(job_window_days=options.job_window_days, workers=options.workers,
                                      processes=options.processes), now=started)
-    inv = dataclasses.replace(inv, scope=scope.kind)
+    inv = dataclasses.replace(inv, scope=scope.kind, management_groups=scope.management_groups)
     if on_inventory is not None:
         on_inventory(inv)
     report = evaluate_inventory(inv, options.rule_settings, started_at=iso(started), arm_requests=inv.arm_requests)

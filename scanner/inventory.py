@@ -622,6 +622,7 @@ class Inventory:
     # "all-subscriptions" (every enabled subscription the identity can see). Cross-subscription
     # backup means a vault in a subscription that was not scanned may protect a VM (BCDR801).
     scope: str = "subscriptions"
+    management_groups: tuple[str, ...] = ()  # the --management-group ids given (the report's scan.scope)
     schema_version: str = SCHEMA_VERSION
 
     # ---- indexes, built once on first use (not serialised)

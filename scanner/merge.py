@@ -79,8 +79,12 @@ def merge_reports(reports: Sequence[Report]) -> Report:
         subs += [s for s in report.scan.subscriptions if s not in subs]
     ordered = sorted(findings.values(), key=lambda f: (f.status != FAIL, -SEVERITY_RANK[f.severity], f.rule_id,
                                                         f.resource_id.lower()))
+    # The shards of one matrix share their scope; reports of different (or unknown) scopes leave it unknown.
+    scopes = {(r.scan.scope, r.scan.management_groups) for r in reports}
+    scope, groups = scopes.pop() if len(scopes) == 1 else ("", ())
     scan = ScanInfo(started_at=min(r.scan.started_at for r in reports), finished_at=max(r.scan.finished_at for r in reports),
-                    subscriptions=tuple(subs), arm_requests=sum(r.scan.arm_requests for r in reports))
+                    subscriptions=tuple(subs), arm_requests=sum(r.scan.arm_requests for r in reports),
+                    scope=scope, management_groups=groups)
     return dataclasses.replace(
         reports[0], scan=scan, rules=tuple(rules.values()), coverage=tuple(coverage.values()),
         findings=tuple(ordered), passed_by_rule=passed, resources_by_type=resources,

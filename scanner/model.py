@@ -19,6 +19,10 @@ Schema 2.3 added status SUPPRESSED with `suppression` (rule, resource glob, reas
 expiry) on the finding, `summary.suppressed`, and top-level `suppressions` (expired and unmatched
 entries), the last only when a --suppressions file was given. Older reports load without them.
 
+Schema 2.4 added `scan.scope`: how the subscriptions were chosen (`kind`: subscriptions named one by
+one, every visible subscription, or the subscriptions under management groups) and the management
+group ids given. Older reports load without it (the scope is unknown: `ScanInfo.scope` is "").
+
 Schema 2.1 added `readiness` (three verdicts per VM, backup / restore / failover, derived from the
 findings by scanner.readiness) and `affected_vms` on every finding (the VMs it concerns). Reports of
 2.0 and 1.0 load with an empty readiness and no affected VMs.
@@ -39,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .inventory import FAILED, OK, PARTIAL, Coverage
 from .readiness import OPERATIONS, VERDICTS, Verdict, VmReadiness
 from .readiness import summary as readiness_summary
+from .scope import SCOPE_KINDS
 from .vocabulary import CATEGORIES, FAIL, NOT_ASSESSED, SEVERITIES, SEVERITY_RANK, SUPPRESSED
 
 if TYPE_CHECKING:  # annotations only: the model loads the rule catalog only to read a 1.0 report
@@ -46,8 +51,8 @@ if TYPE_CHECKING:  # annotations only: the model loads the rule catalog only to 
 
 # Bump the minor version when keys are added, the major when a key changes meaning or goes away.
 # The schema pins it with `const`, so a dashboard can tell which shape it is reading.
-REPORT_SCHEMA_VERSION = "2.3"
-READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", "2.1", "2.2", REPORT_SCHEMA_VERSION)
+REPORT_SCHEMA_VERSION = "2.4"
+READABLE_SCHEMA_VERSIONS = ("1.0", "2.0", "2.1", "2.2", "2.3", REPORT_SCHEMA_VERSION)
 TOOL_NAME = "az-bcdr-scan"
 FINDING_STATUSES = (FAIL, NOT_ASSESSED, SUPPRESSED)
 COVERAGE_STATUSES = (OK, PARTIAL, FAILED)
@@ -208,18 +213,32 @@ class ScanInfo:
     subscriptions: tuple[str, ...]
     arm_requests: int  # the cost the throttling budget is measured against
     shard: str = ""  # "K/N" for a --shard run (schema 2.2), else ""
+    # How the subscriptions were chosen (schema 2.4): one of SCOPE_KINDS (Inventory.scope), or ""
+    # when unknown (a report of an older schema, shards of different scopes merged).
+    scope: str = ""
+    management_groups: tuple[str, ...] = ()  # the --management-group ids given (schema 2.4)
+
+    def scope_dict(self) -> dict[str, Any] | None:
+        """`scan.scope` of the JSON document; None when the scope is unknown."""
+        if not self.scope:
+            return None
+        return {"kind": self.scope, "management_groups": list(self.management_groups)}
 
     def to_dict(self) -> dict[str, Any]:
+        scope = self.scope_dict()
         return {"started_at": self.started_at, "finished_at": self.finished_at,
                 "subscriptions": list(self.subscriptions), "arm_requests": self.arm_requests,
-                **({"shard": self.shard} if self.shard else {})}
+                **({"shard": self.shard} if self.shard else {}), **({"scope": scope} if scope else {})}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "scan") -> "ScanInfo":
         d = _object(data, where)
+        scope = _object(d["scope"], f"{where}/scope") if "scope" in d else None
         return cls(started_at=_str(d, "started_at", where), finished_at=_str(d, "finished_at", where),
                    subscriptions=_strs(d, "subscriptions", where), arm_requests=_count(d, "arm_requests", where),
-                   shard=_str(d, "shard", where) if "shard" in d else "")
+                   shard=_str(d, "shard", where) if "shard" in d else "",
+                   scope=_str(scope, "kind", f"{where}/scope") if scope is not None else "",
+                   management_groups=_strs(scope, "management_groups", f"{where}/scope") if scope is not None else ())
 
 
 @dataclass(frozen=True)
@@ -361,6 +380,8 @@ class Report:
                 raise ReportFormatError(f"findings/{i}/suppression: present exactly when the status is SUPPRESSED")
         for i, c in enumerate(self.coverage):
             _check_word(c.status, COVERAGE_STATUSES, f"coverage/{i}/status")
+        if self.scan.scope:
+            _check_word(self.scan.scope, SCOPE_KINDS, "scan/scope/kind")
         for code in self.passed_by_rule:
             if code not in known:
                 raise ReportFormatError(f"summary/passed_by_rule: {code} is not in rules")

@@ -28,7 +28,7 @@ __all__ = ["REPORT_SCHEMA_VERSION", "TOOL_NAME", "Report", "ReportFormatError", 
 SCHEMA_RESOURCE = "report.schema.json"
 
 # Inventory fields that are not resource collections (everything else that is a tuple is one).
-_NOT_RESOURCES = frozenset({"subscriptions", "coverage"})
+_NOT_RESOURCES = frozenset({"subscriptions", "management_groups", "coverage"})
 
 
 class ReportValidationError(ValueError):
@@ -42,7 +42,8 @@ def build_report(evaluation: "engine.Evaluation", inventory: "Inventory", starte
     return Report(
         tool_version=str(tool_version),
         scan=ScanInfo(started_at=started_at, finished_at=finished_at, subscriptions=tuple(inventory.subscriptions),
-                      arm_requests=int(arm_requests)),
+                      arm_requests=int(arm_requests), scope=inventory.scope,
+                      management_groups=tuple(inventory.management_groups)),
         rules=evaluation.rules,
         coverage=tuple(inventory.coverage),
         findings=tuple(_finding(f) for f in evaluation.findings),

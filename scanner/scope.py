@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the CLI imports ScopeError at start-up; the SDK stack loads only for a scan
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 NAMED = "subscriptions"  # Inventory.scope: the subscriptions were named one by one
 ALL_VISIBLE = "all-subscriptions"  # every enabled subscription the identity can see was read
 MANAGEMENT_GROUP = "management-group"  # every subscription under the named management group(s)
+SCOPE_KINDS = (NAMED, ALL_VISIBLE, MANAGEMENT_GROUP)  # the report's scan.scope.kind (schema 2.4)
 
 # A management group id (its name, as in /providers/Microsoft.Management/managementGroups/{id}):
 # 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.' (Azure's resource naming rules
@@ -72,6 +73,7 @@ class Scope:
     kind: str  # NAMED | ALL_VISIBLE | MANAGEMENT_GROUP (Inventory.scope)
     # Found only under a management group (not named, not visible-listed): a disabled one is left out.
     from_groups: frozenset[str] = frozenset()
+    management_groups: tuple[str, ...] = ()  # the groups asked for (the report names them)
 
 
 def establish(factory: "ClientFactory", request: ScopeRequest) -> Scope:
@@ -80,7 +82,7 @@ def establish(factory: "ClientFactory", request: ScopeRequest) -> Scope:
     scope = resolve(factory, request)
     if request.shard is not None:  # before the preflight: each shard reads only its own
         from .merge import shard_subscriptions
-        scope = Scope(shard_subscriptions(scope.subscriptions, *request.shard), scope.kind, scope.from_groups)
+        scope = replace(scope, subscriptions=shard_subscriptions(scope.subscriptions, *request.shard))
     return preflight(factory, scope)
 
 
@@ -120,7 +122,8 @@ def resolve(factory: "ClientFactory", request: ScopeRequest) -> Scope:
         log.warning("management group %s has no subscription under it that this identity can see", group)
     # The most complete description wins: every visible subscription covers the groups' ones.
     kind = ALL_VISIBLE if request.all_subscriptions else MANAGEMENT_GROUP if request.management_groups else NAMED
-    return Scope(subscriptions=subscriptions, kind=kind, from_groups=frozenset(grouped - named - visible))
+    return Scope(subscriptions=subscriptions, kind=kind, from_groups=frozenset(grouped - named - visible),
+                 management_groups=tuple(request.management_groups))
 
 
 def management_group_subscriptions(factory: "ClientFactory", group: str) -> list[str]:
@@ -181,5 +184,5 @@ def preflight(factory: "ClientFactory", scope: Scope) -> Scope:
     kept = tuple(s for s in scope.subscriptions if s not in left_out)
     if not kept:
         raise ScopeError("every subscription under the management group(s) is disabled, deleted or gone: nothing to scan")
-    return Scope(kept, scope.kind, scope.from_groups - left_out)
+    return replace(scope, subscriptions=kept, from_groups=scope.from_groups - left_out)
 

@@ -34,7 +34,7 @@ def test_findings_are_new_or_unchanged_and_the_gone_ones_resolved():
     assert [r.fingerprint for r in compared.baseline.resolved] == ["f" * 32]
     doc = compared.to_dict()
     validate_report(doc)
-    assert doc["schema_version"] == "2.3"
+    assert doc["schema_version"] == "2.4"
     assert doc["baseline"]["new"] == sum(1 for f in now.findings if f.rule_id == "BCDR501") > 0
     assert doc["baseline"]["resolved"][0]["resource_id"] == "/subscriptions/x/gone"
     assert Report.from_dict(doc) == compared  # reads back

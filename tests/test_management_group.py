@@ -104,6 +104,8 @@ def test_named_subscriptions_and_groups_are_deduplicated_and_bcdr801_says_the_sc
     assert report["scan"]["subscriptions"] == sorted([SUB, S3])  # mg-a holds SUB and mg-b; given twice, read once
     assert sorted(c.path.rsplit("/", 2)[1] for c in calls) == ["mg-a", "mg-b"]
     assert load(inv)["scope"] == MANAGEMENT_GROUP
+    # The report says so too: the kind and each group once, as parsed (a full group id becomes its name).
+    assert report["scan"]["scope"] == {"kind": MANAGEMENT_GROUP, "management_groups": ["mg-a", "mg-b"]}
     # BCDR801 (VM without backup) tells the reader that vaults outside the group were not looked at.
     bcdr801 = [f for f in report["findings"] if f["rule_id"] == "BCDR801" and f["status"] == "FAIL"]
     assert bcdr801 and all("management group" in f["evidence"]["vault_elsewhere"] for f in bcdr801)
@@ -142,6 +144,14 @@ def test_with_all_subscriptions_the_scope_is_every_visible_one_and_the_groups_ex
         scope = establish(factory, ScopeRequest(all_subscriptions=True, management_groups=("mg-b",)))
     # Visible (GET /subscriptions leaves the disabled one out) plus mg-b's; the one gone is left out.
     assert scope.subscriptions == tuple(sorted((SUB, S2, S3))) and scope.kind == ALL_VISIBLE
+
+
+def test_with_all_subscriptions_the_report_says_every_visible_one_and_names_the_groups(tmp_path, cli):
+    out = tmp_path / "r.json"
+    with Simulator(SCENARIO, token=TOKEN) as sim:
+        code, _, err = cli(*args("--all-subscriptions", "-m", "mg-b", "-o", str(out)), sim=sim)
+    assert code == 0, err
+    assert load(out)["scan"]["scope"] == {"kind": ALL_VISIBLE, "management_groups": ["mg-b"]}
 
 
 def test_demo_management_group(tmp_path, cli):

@@ -38,10 +38,11 @@ def test_report_top_level_shape():
     doc = rs.report(inv, arm_requests=57, tool_version="1.2.3").to_dict()
     assert list(doc) == ["schema_version", "tool", "scan", "rules", "coverage", "summary", "readiness", "findings",
                          "passed"]
-    assert doc["schema_version"] == REPORT_SCHEMA_VERSION == "2.3"
+    assert doc["schema_version"] == REPORT_SCHEMA_VERSION == "2.4"
     assert doc["tool"] == {"name": "az-bcdr-scan", "version": "1.2.3"}
     assert doc["scan"] == {"started_at": rs.STARTED, "finished_at": rs.FINISHED,
-                           "subscriptions": [f.SUB, f.SUB2], "arm_requests": 57}
+                           "subscriptions": [f.SUB, f.SUB2], "arm_requests": 57,
+                           "scope": {"kind": "subscriptions", "management_groups": []}}
 
 
 def test_passed_resources_are_kept_by_rule_and_match_the_counts():

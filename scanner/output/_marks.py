@@ -1,11 +1,12 @@
-"""Small readings of a finding that several writers share (HTML, markdown, JUnit)."""
+"""Small readings of a finding, or of the scan, that several writers share (HTML, markdown, JUnit, table)."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
 from .. import ids
-from ..model import Finding, Suppression
+from ..model import Finding, ScanInfo, Suppression
+from ..scope import ALL_VISIBLE, MANAGEMENT_GROUP, NAMED
 
 NEW, UNCHANGED = "new", "unchanged"
 
@@ -26,6 +27,19 @@ def baseline_mark(f: Finding) -> str:
 def suppression_note(s: Suppression) -> str:
     """Why a SUPPRESSED finding is not counted: the entry's expiry, owner and reason."""
     return f"suppressed until {s.expires}" + (f" by {s.owner}" if s.owner else "") + f": {s.reason}"
+
+
+def scope_note(scan: ScanInfo) -> str:
+    """What was scanned, in words (schema 2.4's scan.scope), unescaped; "" when the report does not say."""
+    if scan.scope == NAMED:
+        return "subscriptions named one by one"
+    if scan.scope == ALL_VISIBLE:
+        return "every subscription the identity can see"
+    if scan.scope == MANAGEMENT_GROUP:
+        groups = ", ".join(scan.management_groups)
+        return (f"every subscription under management group{'s' if len(scan.management_groups) > 1 else ''} {groups}"
+                if groups else "every subscription under the management group(s) given")
+    return ""
 
 
 def has_baseline(findings: tuple[Finding, ...] | list[Finding]) -> bool:

@@ -24,7 +24,7 @@ from ..model import TOOL_NAME, Finding, Report
 from ..readiness import NOT_APPLICABLE, OPERATIONS, READY, VERDICTS
 from ..readiness import summary as readiness_summary
 from ..vocabulary import NOT_ASSESSED, SEVERITIES
-from ._marks import baseline_mark, evidence_value, has_baseline, short_name, suppression_note
+from ._marks import baseline_mark, evidence_value, has_baseline, scope_note, short_name, suppression_note
 from ._text import html_text as h
 from ._text import safe_url
 
@@ -142,6 +142,8 @@ class HtmlWriter:
         w(f"<h1>{h(TOOL_NAME)} report</h1>\n<ul class=\"meta\">\n")
         w(f"<li>Scan {h(scan.started_at)} to {h(scan.finished_at)}</li>\n")
         w(f"<li>{len(scan.subscriptions)} subscription(s): {h(', '.join(scan.subscriptions) or 'none')}</li>\n")
+        if scope_note(scan):
+            w(f"<li>Scope: {h(scope_note(scan))}</li>\n")
         w(f"<li>{h(scan.arm_requests)} ARM requests</li>\n<li>version {h(report.tool_version)}</li>\n</ul>\n")
         _banner(report, w)
         _readiness(report, w)

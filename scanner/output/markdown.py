@@ -21,7 +21,7 @@ from ..model import TOOL_NAME, Finding, Report
 from ..readiness import OPERATIONS, VERDICTS
 from ..readiness import summary as readiness_summary
 from ..vocabulary import SEVERITIES
-from ._marks import NEW, baseline_mark, has_baseline, short_name, suppression_note
+from ._marks import NEW, baseline_mark, has_baseline, scope_note, short_name, suppression_note
 from ._text import markdown as md
 from ._text import safe_url
 
@@ -63,8 +63,10 @@ class MarkdownWriter:
         scan, summary = report.scan, report.summary
         w = out.force  # the head is small and always written
         w(f"# {md(TOOL_NAME)} report\n\n")
-        w(f"Scan {md(scan.started_at)} to {md(scan.finished_at)}, {len(scan.subscriptions)} subscription(s), "
-          f"{scan.arm_requests} ARM requests, version {md(report.tool_version)}.\n\n")
+        scope = scope_note(scan)
+        w(f"Scan {md(scan.started_at)} to {md(scan.finished_at)}, {len(scan.subscriptions)} subscription(s)"
+          + (f" (scope: {md(scope)})" if scope else "")
+          + f", {scan.arm_requests} ARM requests, version {md(report.tool_version)}.\n\n")
 
         w("## Summary\n\n")
         baseline = has_baseline(report.findings)

@@ -128,6 +128,7 @@ def to_sarif(report: Report, max_results: int = MAX_RESULTS) -> dict[str, Any]:
         "results": [_result(f, index[f.rule_id]) for f in kept],
         "properties": {
             "subscriptions": list(scan.subscriptions),
+            **({"scope": scan.scope_dict()} if scan.scope else {}),
             "armRequests": scan.arm_requests,
             "summary": report.summary.to_dict(),
             "reportSchemaVersion": REPORT_SCHEMA_VERSION,

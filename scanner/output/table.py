@@ -25,7 +25,7 @@ from ..model import TOOL_NAME, Finding, Report
 from ..readiness import AT_RISK, NOT_APPLICABLE, NOT_ASSESSED, OPERATIONS, READY, VERDICTS, WILL_FAIL
 from ..readiness import summary as readiness_summary
 from ..vocabulary import SEVERITIES
-from ._marks import suppression_note
+from ._marks import scope_note, suppression_note
 from ._text import terminal
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -86,6 +86,8 @@ def _header(console: Console, report: Report) -> None:
     line.append(f"  scan {terminal(scan.started_at)} .. {terminal(scan.finished_at)}"
                 f"  {len(scan.subscriptions)} subscription(s)  {scan.arm_requests} ARM request(s)")
     console.print(line)
+    if scope_note(scan):
+        console.print(Text(f"scope: {terminal(scope_note(scan))}"))
 
 
 VERDICT_STYLE = {WILL_FAIL: "bold red", AT_RISK: "yellow", NOT_ASSESSED: NOT_ASSESSED_STYLE, READY: "green",
