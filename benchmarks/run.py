@@ -19,7 +19,10 @@ its own). Columns:
 - floor: the least time the bucket allows for the minimum, max over subscriptions of
   (minimum - 250) / 25, in ARM seconds; wall: the scan's wall time times K (ARM seconds); x floor;
 - CPU/req: the scanner process's CPU time per request sent; RSS: its peak resident set, without and
-  with --save-inventory (that second run is unthrottled: memory does not depend on pacing);
+  with --save-inventory (that second run is unthrottled: memory does not depend on pacing). The
+  scanner process does what the command does after collect: --save-inventory (scanner.emit's
+  writer), the rules, and the JSON report file (scanner.emit.emit_reports, as the CLI writes it);
+  `--memory` prints its RSS at the end of each of those phases and over time;
 - rules: what a scan does between collect and writing its outputs (scanner.api.evaluate_inventory,
   as the CLI calls it: every rule, readiness verdicts, the typed Report), seconds; K: the time scale
   the case ran at.
@@ -126,16 +129,57 @@ def _serve(case: Case, scale: float, throttle: bool, conn: Any) -> None:
 
 
 # --------------------------------------------------------------------------- the scanner process
+class RssTimeline:
+    """The scanner process's resident set over time: sampled from /proc/self/statm every `every`
+    seconds by a thread, with the high-water mark (ru_maxrss) read at each phase's end, so the
+    phase in which the peak happened is known exactly and the samples show where inside it."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        import threading
+        self.every = every
+        self.t0 = time.perf_counter()
+        self.samples: list[tuple[float, float]] = []  # (s since start, RSS MiB)
+        self.phases: list[tuple[str, float, float, float]] = []  # (phase, s at its end, RSS MiB then, peak MiB so far)
+        self._page = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-timeline", daemon=True)
+        self._thread.start()
+
+    def rss(self) -> float:
+        try:
+            with open("/proc/self/statm", encoding="ascii") as fh:
+                return int(fh.read().split()[1]) * self._page
+        except OSError:  # not Linux: the marks still carry ru_maxrss
+            return float("nan")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append((time.perf_counter() - self.t0, self.rss()))
+
+    def mark(self, phase: str) -> None:
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.phases.append((phase, time.perf_counter() - self.t0, self.rss(), peak))
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join()
+        return {"phases": self.phases, "samples": self.samples}
+
+
 def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, profile: str | None,
           processes: int | None, conn: Any) -> None:
     import resource
 
+    from scanner.malloc import limit_malloc_arenas
+    limit_malloc_arenas()  # what the az-bcdr-scan command does first (cli.console_main)
+    memory = RssTimeline()
     from scanner import inventory as m
     from scanner.api import evaluate_inventory
     from scanner.arm import ArmSettings, ClientFactory, StaticTokenCredential
     from scanner.collect import CollectOptions, collect
-    from scanner.malloc import limit_malloc_arenas
-    limit_malloc_arenas()  # what the az-bcdr-scan command does first (cli.console_main)
+    from scanner.emit import OutputTarget, emit_inventory, emit_reports
+    memory.mark("imports")
     factory = ClientFactory(StaticTokenCredential("benchmark-token"),
                             ArmSettings(endpoint=endpoint, verify=ca, timeout=36000,
                                         reads_per_second=REFILL * scale))  # the scanner's clock runs as fast
@@ -153,18 +197,24 @@ def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, pro
     c0, t0 = time.process_time() + _children_cpu(), time.perf_counter()
     inv = collect(factory, subs, CollectOptions(processes=processes))  # --processes: worker processes
     c1, t1 = time.process_time() + _children_cpu(), time.perf_counter()
+    memory.mark("collect")
     if profile:
         import pstats
         import threading
         threading.setprofile(None)
         profiles[0].disable()
         pstats.Stats(*profiles).dump_stats(profile)
-    report = evaluate_inventory(inv, arm_requests=inv.arm_requests)
-    t2 = time.perf_counter()
-    if save:  # what --save-inventory runs
-        from scanner.emit import emit_inventory
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        if save:  # what --save-inventory runs (api.scan's on_inventory: before the rules)
             emit_inventory(inv, str(Path(tmp, "inventory.json")))
+            memory.mark("save inventory")
+        t1s = time.perf_counter()
+        report = evaluate_inventory(inv, arm_requests=inv.arm_requests)
+        t2 = time.perf_counter()
+        memory.mark("evaluate")
+        # What the command does then (cli._write_and_exit): the report file, by the CLI's own writer.
+        emit_reports(report, [OutputTarget("json", str(Path(tmp, "report.json")))])
+        memory.mark("write report")
     backed_up = {p.source_resource_id for p in inv.protected_items if p.is_backed_up}
     replicated = {r.source_vm_id for r in inv.replication_items if r.source_vm_id}
     views = sum(1 for v in inv.virtual_machines if v.power_state == "running" and (v.id in backed_up or v.id in replicated)
@@ -172,8 +222,8 @@ def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, pro
     rps = sum(1 for r in inv.restore_point_collections if r.source_id in backed_up and r.restore_point_count is not None)
     gaps = [f"{c.collector}:{c.status}:{c.error_code}" for c in inv.coverage if c.status != m.OK]
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    conn.send({"requests": inv.arm_requests, "wall": t1 - t0, "cpu": c1 - c0, "rules": t2 - t1,  # workers' included
-               "rss_mib": rss / 1024, "vms": len(inv.virtual_machines),
+    conn.send({"requests": inv.arm_requests, "wall": t1 - t0, "cpu": c1 - c0, "rules": t2 - t1s,  # workers' included
+               "rss_mib": rss / 1024, "vms": len(inv.virtual_machines), "memory": memory.stop(),
                "views": views, "rps": rps, "gaps": gaps, "findings": len(report.findings)})
 
 
@@ -328,6 +378,35 @@ def timeline(res: dict) -> str:
     return "\n".join(lines)
 
 
+def memory_timeline(res: dict, buckets: int = 24) -> str:
+    """Per run (scan, and scan with --save-inventory): each phase's end (s since the process
+    started), the RSS then and the peak so far (the phase whose end raised the peak is where it
+    happened), then the RSS samples as `buckets` slices of the run, each slice's highest."""
+    lines = []
+    for mode in ("throttled", "save"):
+        mem = res.get(mode, {}).get("memory")
+        if not mem:
+            continue
+        lines.append(f"  {res['case']} memory, {'scan' if mode == 'throttled' else 'scan --save-inventory'} "
+                     f"(MiB; s since the scanner process started)")
+        lines.append(f"  {'phase':>16} {'ends s':>8} {'RSS':>6} {'peak':>6} {'+peak':>6}")
+        before = 0.0
+        for phase, at, rss, peak in mem["phases"]:
+            lines.append(f"  {phase:>16} {at:>8.1f} {rss:>6.0f} {peak:>6.0f} {peak - before:>+6.0f}")
+            before = peak
+        samples = mem["samples"]
+        if samples:
+            end = samples[-1][0]
+            width = end / buckets or 1.0
+            highs: dict[int, float] = {}
+            for at, rss in samples:
+                k = min(buckets - 1, int(at / width))
+                highs[k] = max(highs.get(k, 0.0), rss)
+            lines.append("  RSS samples, highest per slice: " + " ".join(
+                f"{k * width:.0f}s:{highs[k]:.0f}" for k in sorted(highs)))
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--case", action="append", choices=list(CASES), help="repeatable; default: all")
@@ -342,6 +421,8 @@ def main() -> int:
     ap.add_argument("--processes", default="1", metavar="N|auto",
                     help="the scanner's own --processes: its worker processes (default 1)")
     ap.add_argument("--timeline", action="store_true", help="print when each kind of request ran, and the refill lost")
+    ap.add_argument("--memory", action="store_true",
+                    help="print the scanner's RSS per phase (collect, evaluate, writing) and over time")
     args = ap.parse_args()
     try:
         default, scales = time_scales(args.time_scale)
@@ -357,6 +438,8 @@ def main() -> int:
         print(table(results[-1:]) if i == 0 else table(results[-1:]).split("\n", 1)[1], flush=True)
         if args.timeline:
             print(timeline(results[-1]), flush=True)
+        if args.memory:
+            print(memory_timeline(results[-1]), flush=True)
     print(f"wall and floor in ARM seconds (wall measured x K, the case's time scale); {os.cpu_count()} CPUs")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
