@@ -146,19 +146,31 @@ def plan_outputs(formats: Sequence[str], outputs: Sequence[str], known: Sequence
 
 
 def emit_reports(report: "Report", targets: Sequence[OutputTarget]) -> None:
-    """Redact the report once and write it to every target. Files are written to temporaries first
+    """Redact the report once and write it to every target (JSON: redacted entry by entry as it is
+    streamed, scanner.output.json_format; the other formats read one redacted copy of the typed
+    report, built when the first of them needs it). Files are written to temporaries first
     and renamed over their targets only when every one of them was written, so a failure leaves all
     previous files as they were; stdout comes last."""
     from .model import Report
     from .output import write_report
-    clean = Report.from_dict(scrub(report.to_dict()))
+    from .output.json_format import JsonWriter
+    redacted: list[Report] = []
+
+    def write(t: OutputTarget, stream: TextIO) -> None:
+        if t.fmt == "json":  # the document redacted as it is streamed: the same text, no copy of it
+            JsonWriter().write(report, stream, scrub)
+            return
+        if not redacted:
+            redacted.append(Report.from_dict(scrub(report.to_dict())))
+        write_report(redacted[0], t.fmt, stream)
+
     with contextlib.ExitStack() as stack:
         for t in targets:
             if t.path is not None:
-                write_report(clean, t.fmt, stack.enter_context(atomic_text(t.path, "--output")))
+                write(t, stack.enter_context(atomic_text(t.path, "--output")))
     for t in targets:
         if t.path is None:
-            write_report(clean, t.fmt, sys.stdout)
+            write(t, sys.stdout)
 
 
 def emit_inventory(inventory: Any, path: str) -> None:

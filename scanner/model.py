@@ -38,7 +38,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from .inventory import FAILED, OK, PARTIAL, Coverage
 from .readiness import OPERATIONS, VERDICTS, Verdict, VmReadiness
@@ -449,6 +449,12 @@ class Report:
     # ---- the JSON document
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON types only, in the shape of report.schema.json."""
+        return _made(self.document())
+
+    def document(self) -> dict[str, Any]:
+        """`to_dict()` with its two long lists (readiness VMs, findings: one entry per VM or
+        finding, tens of MiB at 10,000 VMs) left as `Items`, made one entry at a time by whoever
+        walks them: the JSON writer streams them without the whole document in memory."""
         out = {
             "schema_version": REPORT_SCHEMA_VERSION,
             "tool": {"name": TOOL_NAME, "version": self.tool_version},
@@ -457,8 +463,8 @@ class Report:
             "coverage": [coverage_to_dict(c) for c in self.coverage],
             "summary": self.summary.to_dict(),
             "readiness": {"summary": readiness_summary(self.readiness),
-                          "vms": [readiness_to_dict(r) for r in self.readiness]},
-            "findings": [f.to_dict() for f in self.findings],
+                          "vms": Items(lambda: (readiness_to_dict(r) for r in self.readiness))},
+            "findings": Items(lambda: (f.to_dict() for f in self.findings)),
             "passed": {code: list(ids) for code, ids in self.passed_resources.items()},
         }
         if self.baseline is not None:
@@ -507,6 +513,25 @@ class Report:
         except json.JSONDecodeError as exc:
             raise ReportFormatError(f"not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list of the report document (Report.document) whose entries are made on demand, each a
+    JSON value of its own."""
+    make: Callable[[], Iterator[Any]]
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.make()
+
+
+def _made(value: Any) -> Any:
+    """A document part with every `Items` in it made into a list."""
+    if isinstance(value, Items):
+        return list(value)
+    if isinstance(value, dict):
+        return {k: _made(v) for k, v in value.items()}
+    return value
 
 
 def _passed(d: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
