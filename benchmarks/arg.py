@@ -25,6 +25,8 @@ Three runs, each in its own process (CPU is the client's own), against the same 
 - ARG: one query per table/type for all the subscriptions, paged, pacing itself to the quota headers.
 The per-VM GETs (instance views, restore-point counts), vault and key vault GETs, locks, jobs and the
 other Site Recovery lists stay the same in both: `scan with ARG` = scan - ARM lists + ARG queries.
+A child process (the simulator or a run) that dies before sending its result ends the command with
+one line and exit 2 (benchmarks/children.py), instead of the parent waiting for it forever.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import children  # noqa: E402
 from benchmarks.run import BURST, LATENCY, PAGE, REFILL, _child, _scan  # noqa: E402
 from benchmarks.synthetic import subscription_id, tenant  # noqa: E402
 
@@ -301,18 +304,19 @@ def run_case(name: str, scale: float) -> dict:
     n_subs, each = CASES[name]
     ctx = mp.get_context("spawn")
     subs = [subscription_id(k) for k in range(n_subs)]
-    parent, child = ctx.Pipe()
-    sim = ctx.Process(target=_serve, args=(n_subs, each, scale, child))
-    sim.start()
-    info = parent.recv()
+    sim, parent = children.spawn(ctx, _serve, n_subs, each, scale, name="simulator")
     out: dict[str, Any] = {"case": name, "subscriptions": n_subs, "vms": n_subs * each, "scale": scale}
-    for phase, target, args in (("scan", _scan, (scale, False, None, 1)), ("arm", _arm_lists, (scale,)),
-                                ("arg", _arg_lists, (scale,))):
-        got = _child(target, info["endpoint"], info["ca"], subs, *args, ctx=ctx)
-        parent.send("count")
-        out[phase] = {**got, **parent.recv()}
-    parent.send("stop")
-    sim.join()
+    try:
+        info = children.receive(parent, sim)
+        for phase, target, args in (("scan", _scan, (scale, False, None, 1)), ("arm", _arm_lists, (scale,)),
+                                    ("arg", _arg_lists, (scale,))):
+            got = _child(target, info["endpoint"], info["ca"], subs, *args, ctx=ctx)
+            children.send(parent, sim, "count")
+            out[phase] = {**got, **children.receive(parent, sim)}
+        children.send(parent, sim, "stop")
+        sim.join()
+    finally:
+        children.stop(sim)  # gone already, unless a phase failed
     out["expected_rows"] = sum(n for key, n in info["expected"].items())
     # Both ways read every row once, except the VM list, which ARM reads twice (full and status-only).
     out["expected_arm_rows"] = out["expected_rows"] + info["expected"]["virtualMachines"]
@@ -343,7 +347,11 @@ def main() -> int:
     ns = ap.parse_args()
     results = []
     for name in ns.case or DEFAULT_CASES:
-        r = run_case(name, ns.time_scale)
+        try:
+            r = run_case(name, ns.time_scale)
+        except children.ChildDied as exc:  # one line, not a parent waiting forever on a dead child's pipe
+            print(f"benchmarks/arg.py: case {name}: {exc}", file=sys.stderr)
+            return 2
         checks = {"ARM rows": (r["arm"]["rows"], r["expected_arm_rows"]), "ARG rows": (r["arg"]["rows"], r["expected_rows"])}
         for what, (got, want) in checks.items():
             if got != want:

@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The repository first, ahead of benchmarks/ itself (whose rules.py would shadow the rules package).
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "benchmarks")]
 
+from benchmarks import children  # noqa: E402
 from benchmarks.synthetic import subscription_id, tenant  # noqa: E402
 
 BURST, REFILL, LATENCY, PAGE = 250, 25.0, 0.040, 1000
@@ -259,12 +260,9 @@ def _naive(endpoint: str, ca: str, subs: list[str], conn: Any) -> None:
 
 
 def _child(target: Any, *args: Any, ctx: Any) -> dict:
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(*args, child))
-    proc.start()
-    out = parent.recv()
-    proc.join()
-    return out
+    """`target(*args, conn)` in its own process: what it sends (children.ChildDied if it dies first)."""
+    result: dict = children.run(ctx, target, *args, name=target.__name__.strip("_"))
+    return result
 
 
 def _split(endpoint: str, ca: str, subs: list[str], scale: float, processes: int, ctx: Any) -> dict:
