@@ -193,13 +193,14 @@ def _arm_lists(endpoint: str, ca: str, subs: list[str], scale: float, conn: Any)
     def one(sub: str) -> tuple[int, list[str]]:
         rec = Recorder(sub, factory.list_limits)
         compute, vaults_client = factory.compute(sub), factory.vaults(sub)
-        got = [read_list(rec, m.VMS, lambda: compute.virtual_machines.list_all(), cmp.map_vm),
-               read_list(rec, m.VM_STATUS, lambda: compute.virtual_machines.list_all(status_only="true"), cmp.map_vm_status),
-               read_list(rec, m.RESOURCE_GROUPS, lambda: factory.resources(sub).resource_groups.list(), res.map_resource_group),
-               read_list(rec, m.DISKS, lambda: compute.disks.list(), cmp.map_disk),
-               *netc.collect(factory, sub, rec).values(),
-               read_list(rec, m.RESTORE_POINT_COLLECTIONS, lambda: compute.restore_point_collections.list_all(),
-                         cmp.map_restore_point_collection)]
+        got: list[list[Any]] = [
+            read_list(rec, m.VMS, lambda: compute.virtual_machines.list_all(), cmp.map_vm),
+            read_list(rec, m.VM_STATUS, lambda: compute.virtual_machines.list_all(status_only="true"), cmp.map_vm_status),
+            read_list(rec, m.RESOURCE_GROUPS, lambda: factory.resources(sub).resource_groups.list(), res.map_resource_group),
+            read_list(rec, m.DISKS, lambda: compute.disks.list(), cmp.map_disk),
+            *netc.collect(factory, sub, rec).values(),
+            read_list(rec, m.RESTORE_POINT_COLLECTIONS, lambda: compute.restore_point_collections.list_all(),
+                      cmp.map_restore_point_collection)]
         vaults = read_list(rec, m.VAULTS, lambda: vaults_client.vaults.list_by_subscription_id(), rsv.map_vault)
         got.append(vaults)
         backup, asr = factory.backup(sub), factory.site_recovery(sub)

@@ -248,6 +248,7 @@ def _naive(endpoint: str, ca: str, subs: list[str], conn: Any) -> None:
                                          connection_verify=ca)
         sent += 1
         for vm in client.virtual_machines.list_all():
+            assert vm.id is not None and vm.name is not None  # a listed VM has both (the SDK types them optional)
             rg, name = vm.id.split("/")[4], vm.name
             sent += 2
             client.virtual_machines.instance_view(rg, name)

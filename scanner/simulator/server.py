@@ -410,7 +410,7 @@ class Simulator:
                              "keyVault", self._get_key_vault))
 
     # ---- lifecycle
-    def start(self) -> "Simulator":
+    def start(self) -> Self:
         if self._server is not None:
             return self
         from .tls import server_context  # cryptography is imported only when a simulator starts
@@ -441,7 +441,7 @@ class Simulator:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Self:  # a subclass's own type (benchmarks' ThrottledSimulator)
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
