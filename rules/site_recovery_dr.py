@@ -198,14 +198,26 @@ def _test_failover_end(inv: m.Inventory, item: m.ReplicationItem) -> datetime | 
         results, then run 'Cleanup test failover' on the item or its recovery plan.""",
     references=(DOC_ASR_TEST_FAILOVER, DOC_ASR_DR_DRILL),
     params=(Param("max_hours", 24, "hours after the test failover ended before a missing cleanup is flagged", 1, 24 * 30),),
-    needs=(m.REPLICATION_ITEMS,),
+    # The jobs too: the newest TestFailover job's end is when the drill ended (the item's own time is
+    # only its last *successful* test failover). A subscription whose job list failed is the engine's
+    # to say; a vault whose job list could not be read is said below.
+    needs=(m.REPLICATION_ITEMS, m.REPLICATION_JOBS),
 )
 def asr_test_failover_not_cleaned_up(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     items = inv.replication_items
     now, limit = collected_at(inv), params["max_hours"]
+    unread: dict[str, str | None] = {}  # vault -> why its job list is missing (None: read)
     for item in items:
+        if item.vault_id not in unread:
+            unread[item.vault_id] = inv.gap(m.REPLICATION_JOBS, item.subscription_id, item.vault_id)
+        jobs_unread = unread[item.vault_id]
         if not _test_failover_pending(item):
-            yield passed(item)
+            if not jobs_unread:  # else no PASS in a vault the engine says it could not read (its NOT_ASSESSED)
+                yield passed(item)
+            continue
+        if jobs_unread:  # a later test failover may have ended since the item's own time: cannot tell when
+            yield not_assessed(item, f"a test failover awaits cleanup, but its vault's job list was not read: {jobs_unread}",
+                               test_failover_state=item.test_failover_state)
             continue
         ended = _test_failover_end(inv, item)
         if ended is None:

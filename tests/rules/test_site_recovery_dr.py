@@ -145,6 +145,45 @@ def test_bcdr910_pass_without_pending_cleanup_and_not_assessed_without_time():
     _items_unreadable("BCDR910", f.replication_item(allowed_operations=CLEANUP))
 
 
+def _jobs_unreadable(*items, **kw):
+    """The item list read, the vault's Site Recovery job list not (partial: this vault; failed: the subscription)."""
+    partial = _inv(*items, coverage_overrides={m.REPLICATION_JOBS: f.partial(m.REPLICATION_JOBS, (ASR.display_id,))}, **kw)
+    failed = _inv(*items, coverage_overrides={m.REPLICATION_JOBS: f.failed(m.REPLICATION_JOBS)}, **kw)
+    return partial, failed
+
+
+@pytest.mark.parametrize("last_test_failover", ["2026-11-19T06:00:00Z", "2026-11-22T04:00:00Z", None])
+def test_bcdr910_not_assessed_when_the_job_list_of_the_vault_was_not_read(last_test_failover):
+    """The newest TestFailover job is when the drill ended; without the job list the item's own (last
+    successful) test failover time can neither fail it (a later drill may have ended since) nor pass it."""
+    item = f.replication_item(allowed_operations=CLEANUP, test_failover_state="TestFailoverCompleted",
+                              last_successful_test_failover_time=last_test_failover)
+    partial, failed = _jobs_unreadable(item)
+    findings = run("BCDR910", partial)
+    assert {(x.status, x.resource_id) for x in findings} == {("NOT_ASSESSED", ASR.display_id), ("NOT_ASSESSED", item.display_id)}
+    assert all("replication_jobs partial: AuthorizationFailed" in x.message for x in findings)
+    assert passes("BCDR910", partial) == 0
+    assert [(x.status, x.resource_id) for x in run("BCDR910", failed)] == [("NOT_ASSESSED", f"/subscriptions/{f.SUB}")]
+    assert passes("BCDR910", failed) == 0
+
+
+def test_bcdr910_only_the_vault_whose_job_list_is_missing_is_not_assessed():
+    other = f.vault("other-vault", rg="rg-dr")
+    pending = f.replication_item(allowed_operations=CLEANUP, last_successful_test_failover_time="2026-11-19T06:00:00Z")
+    clean, elsewhere = f.replication_item("rpi-clean"), f.replication_item("rpi-elsewhere", other)
+    inv = f.inventory(vaults=[ASR, other], replication_items=[pending, clean, elsewhere],
+                      coverage_overrides={m.REPLICATION_JOBS: f.partial(m.REPLICATION_JOBS, (other.display_id,))})
+    assert {(x.status, x.resource_id) for x in run("BCDR910", inv)} == {("FAIL", pending.display_id),
+                                                                        ("NOT_ASSESSED", other.display_id)}
+    assert passes("BCDR910", inv) == 1  # rpi-clean; not the item of the vault whose jobs were not read
+
+
+def test_bcdr910_asks_for_the_job_list():
+    """The scan plan comes from the rules' needs: BCDR910 alone still collects the Site Recovery jobs."""
+    import rules
+    assert m.REPLICATION_JOBS in rules.collectors_needed(["BCDR910"])
+
+
 # ---------------------------------------------------------------- BCDR911 asr-not-reprotected
 def _committed(**kw):
     base = dict(active_location="Recovery", protection_state="FailoverCommitted",
