@@ -210,6 +210,9 @@ OUTPUT_HELP = ("Write the report here, repeatable: FORMAT=PATH, or PATH (format 
                ".csv .xml=junit .html .txt=table; else --format, else json). '-' is stdout. Default: stdout.")
 
 
+MASK_HELP = "Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY)."
+FAIL_ON_HELP = "Exit 1 when a FAIL finding is at or above this severity (default: high, or the config's fail_on)."
+CONFIG_HELP = "Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml)."
 SUPPRESSIONS_HELP = ("TOML file of accepted risks ([[suppress]] rule, resource glob, reason, expires, owner): matching FAIL "
                      "findings are reported SUPPRESSED and never fail the run.")
 
@@ -228,15 +231,13 @@ def _formats() -> list[str]:
 @click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
 @click.option("--arm-endpoint", default="https://management.azure.com", show_default=True,
               help="ARM endpoint (sovereign clouds, simulators). https only.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
-              help="Exit 1 when a FAIL finding is at or above this severity (default: high, or the config's fail_on).")
+@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None, help=FAIL_ON_HELP)
 @click.option("--baseline", "baseline_path", metavar="FILE",
               help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
 @click.option("--suppressions", "suppressions_path", metavar="FILE", help=SUPPRESSIONS_HELP)
-@click.option("--config", "config_path", metavar="FILE",
-              help="Config file (default: az-bcdr-scan.toml or [tool.az-bcdr-scan] in pyproject.toml).")
+@click.option("--config", "config_path", metavar="FILE", help=CONFIG_HELP)
 @click.option("--save-inventory", metavar="FILE", help="Also write the collected Inventory (JSON) for 'evaluate'.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=3600, show_default=True, help="Overall deadline for the scan, seconds.")
 @click.option("--max-retry-after", type=click.FloatRange(min=0), default=60, show_default=True,
@@ -251,8 +252,7 @@ def _formats() -> list[str]:
               help="Processes to spread the subscriptions over; auto: one, or for more than 16 subscriptions "
                    "min(CPUs, subscriptions / 16).")
 @click.option("--job-window-days", type=click.IntRange(1, 30), default=7, show_default=True, help="Backup job history to read, days.")
-@click.option("--mask-subscription-ids", "mask", is_flag=True,
-              help="Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY).")
+@click.option("--mask-subscription-ids", "mask", is_flag=True, help=MASK_HELP)
 @click.option("--shard", metavar="K/N", help="Scan only shard K of N of the subscriptions (a stable split, for a CI "
               "matrix; join the reports with 'merge').")
 @click.option("--demo", is_flag=True, help="Scan the bundled demo subscription on a loopback ARM simulator (no Azure account needed).")
@@ -345,18 +345,22 @@ def _ctrl_c_ends_the_scan(interrupt: threading.Event) -> Iterator[None]:
 @click.argument("inventory_file", type=click.Path(dir_okay=False))
 @click.option("--format", "-f", "fmt", type=click.Choice(_formats()), multiple=True, help=FORMAT_HELP)
 @click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
-@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None)
+@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None, help=FAIL_ON_HELP)
 @click.option("--baseline", "baseline_path", metavar="FILE",
               help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
+@click.option("--mask-subscription-ids", "mask", is_flag=True, help=MASK_HELP)
 @click.option("--suppressions", "suppressions_path", metavar="FILE", help=SUPPRESSIONS_HELP)
-@click.option("--config", "config_path", metavar="FILE")
+@click.option("--config", "config_path", metavar="FILE", help=CONFIG_HELP)
 @click.pass_context
 def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], output: tuple[str, ...],
-             fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, suppressions_path: str | None,
-             config_path: str | None) -> None:
-    """Re-run the rules offline over an Inventory saved with --save-inventory."""
+             fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, mask: bool,
+             suppressions_path: str | None, config_path: str | None) -> None:
+    """Re-run the rules offline over an Inventory saved with --save-inventory.
+
+    There is no --shard here: the inventory is already read, and the rules judge it whole (a backup
+    in another subscription's vault is only seen with that subscription). Shard the scan instead."""
     targets = plan_outputs(fmt, output)
     baseline = _load_baseline(baseline_path, fail_on_new)
     suppressions = _load_suppressions(suppressions_path)
@@ -373,7 +377,7 @@ def evaluate(ctx: click.Context, inventory_file: str, fmt: tuple[str, ...], outp
         raise InputError(f"{inventory_file}: collected_at {inv.collected_at[:40]!r} is not an ISO-8601 time")
     from .api import evaluate_inventory
     ctx.exit(_write_and_exit(evaluate_inventory(inv, cfg.rule_settings), cfg, targets, fail_on, baseline, fail_on_new,
-                             suppressions=suppressions))
+                             mask, suppressions))
 
 
 def _processes(value: str) -> int | None:
@@ -401,15 +405,14 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 @click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "-f", "fmt", type=click.Choice(_formats()), multiple=True, help=FORMAT_HELP)
 @click.option("--output", "-o", metavar="[FORMAT=]PATH", multiple=True, help=OUTPUT_HELP)
-@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None)
+@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None, help=FAIL_ON_HELP)
 @click.option("--baseline", "baseline_path", metavar="FILE",
               help="An earlier JSON report: mark findings new or unchanged, list the resolved ones.")
 @click.option("--fail-on-new", type=click.Choice(FAIL_ON_CHOICES), default=None,
               help="Exit 1 when a NEW finding (not in --baseline) FAILs at or above this severity.")
-@click.option("--mask-subscription-ids", "mask", is_flag=True,
-              help="Replace every subscription id in the outputs by a stable pseudonym (keyed by AZ_BCDR_MASK_KEY).")
+@click.option("--mask-subscription-ids", "mask", is_flag=True, help=MASK_HELP)
 @click.option("--suppressions", "suppressions_path", metavar="FILE", help=SUPPRESSIONS_HELP)
-@click.option("--config", "config_path", metavar="FILE")
+@click.option("--config", "config_path", metavar="FILE", help=CONFIG_HELP)
 @click.pass_context
 def merge(ctx: click.Context, reports: tuple[str, ...], fmt: tuple[str, ...], output: tuple[str, ...],
           fail_on: str | None, baseline_path: str | None, fail_on_new: str | None, mask: bool,
