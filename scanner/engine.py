@@ -22,7 +22,7 @@ from . import inventory as m
 from .inventory import Inventory
 from .model import RuleDescriptor
 from .readiness import affected_vms
-from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_assessed, not_assessed_subscription, shared_passes
+from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_assessed, not_assessed_subscription, own_passes, shared_passes
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,9 @@ def run_rule(rule: Rule, inv: Inventory, params: Mapping[str, Any]) -> tuple[lis
         return results, []
     said = {r.resource_id.lower() for r in results}
     refused: list[str] = []
-    for res in rule(view(inv, gate), params):
+    with own_passes():  # a refused PASS becomes a finding: its key goes into the fingerprint
+        judged = list(rule(view(inv, gate), params))
+    for res in judged:
         if res.status == PASS and res.resource_id.lower() in said:
             continue  # a PASS for the very resource the engine said NOT_ASSESSED for (a subscription)
         reason = gate.refusal(res) if res.status == PASS else None

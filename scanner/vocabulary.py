@@ -110,11 +110,7 @@ def passed(resource: Any, message: str = "", *, key: str = "") -> Result:
     hit = memo.get(id(resource))
     if hit is None or hit[0] is not resource:
         hit = memo[id(resource)] = (resource, _passed(resource, "", ""))
-    plain = hit[1]
-    if not message and not key:
-        return plain
-    return Result(PASS, plain.resource_id, plain.resource_type, plain.subscription_id, plain.resource_group, message,
-                  {}, None, key, (), plain.scopes)
+    return hit[1]
 
 
 def _passed(resource: Any, message: str, key: str) -> Result:
@@ -122,17 +118,29 @@ def _passed(resource: Any, message: str, key: str) -> Result:
     return Result(PASS, rid, rtype, sub, rg, message, {}, None, key, (), _scopes(resource))
 
 
-# While the engine evaluates an inventory, a plain PASS for a resource (no message, no key) is the
-# same Result whichever rule says it: it is built once per resource and shared (Results are frozen;
-# the engine only counts a PASS and reads its resource id and scopes), and a PASS with a message or
-# key copies its resource's fields from it. The memo holds each resource it saw (so an id() is never
-# reused within it) and is dropped when the evaluation ends.
+# While the engine evaluates a rule whose inputs were all read, a PASS is only counted and its
+# resource id listed: its message and key are never read. So a PASS for a resource is then the same
+# Result whichever rule says it, whatever message or key the rule gives: it is built once per
+# resource and shared (Results are frozen). Where the engine's coverage gate may turn a PASS into a
+# NOT_ASSESSED finding (whose fingerprint takes the key), the engine runs the rule with `own_passes`,
+# where every PASS is its own Result with its message and key. The memo holds each resource it saw
+# (so an id() is never reused within it) and is dropped when the evaluation ends.
 _PASSES: ContextVar[dict[int, tuple[Any, Result]] | None] = ContextVar("passes", default=None)
 
 
 @contextlib.contextmanager
 def shared_passes() -> Iterator[None]:
     token = _PASSES.set({})
+    try:
+        yield
+    finally:
+        _PASSES.reset(token)
+
+
+@contextlib.contextmanager
+def own_passes() -> Iterator[None]:
+    """Within shared_passes, a block where every PASS is a Result of its own (message and key kept)."""
+    token = _PASSES.set(None)
     try:
         yield
     finally:

@@ -209,3 +209,19 @@ def test_the_registry_says_which_collectors_a_scan_needs():
     # Turning off every rule that reads the locks list leaves it out of the plan.
     without = [c for c, r in registry.items() if m.LOCKS not in (*r.meta.needs, *r.meta.selects)]
     assert m.LOCKS in everything and m.LOCKS not in rules.collectors_needed(without)
+
+
+def test_a_refused_keyed_pass_keeps_its_key_while_passes_are_shared():
+    """During an evaluation (shared_passes) a PASS is one shared Result per resource, its key not
+    read; a PASS the gate refuses becomes a finding, whose fingerprint takes the key: two refused
+    PASSes of one VM with two keys stay two NOT_ASSESSED results."""
+    from scanner.vocabulary import shared_passes
+    meta = RuleMeta(code="BCDR999", slug="reckless", severity="low", title="t", predicts=(), source="s",
+                    remediation="r", references=("https://example.invalid",), needs=(m.INSTANCE_VIEWS,))
+    keyed = Rule(meta=meta, fn=lambda inv, params: (passed(vm, key=k) for vm in inv.vm_by_id.values() for k in "ab"))
+    inv, _ = blinded(m.INSTANCE_VIEWS, "partial")
+    with shared_passes():
+        results, refused = run_rule(keyed, inv, {})
+    blind = [r for r in results if r.subscription_id == SUB and r.resource_type.endswith("virtualMachines")]
+    assert blind and all(r.status == NOT_ASSESSED for r in blind) and len(refused) == len(blind)
+    assert sorted(r.key for r in blind) == sorted("ab" * (len(blind) // 2))
