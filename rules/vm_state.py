@@ -87,16 +87,29 @@ REPLICATION_SELECTS = (m.REPLICATION_ITEMS,)
 RUNNING_VM_NEEDS = (m.VMS, m.INSTANCE_VIEWS)
 
 
-@per_inventory
 def protected_vms(inv: m.Inventory, *, backup: bool = True, replication: bool = True) -> tuple[ProtectedVm, ...]:
     """VMs that are backed up (and/or replicated), joined on lower-cased ARM ids, in id order."""
+    return _protected_vms(inv, backup=backup, replication=replication)  # one memo key per selection
+
+
+@per_inventory
+def _protected_vms(inv: m.Inventory, *, backup: bool, replication: bool) -> tuple[ProtectedVm, ...]:
+    if not (backup and replication):  # a narrower selection: filtered from the full one, in its order
+        return tuple(_narrowed(pvm, backup, replication) for pvm in _protected_vms(inv, backup=True, replication=True)
+                     if (backup and pvm.backed_up) or (replication and pvm.replicated))
     out: list[ProtectedVm] = []
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
-        b = backup and inv.is_backed_up(vm.id)
-        r = replication and inv.is_replicated(vm.id)
+        b = inv.is_backed_up(vm.id)
+        r = inv.is_replicated(vm.id)
         if b or r:
             out.append(ProtectedVm(vm, b, r))
     return tuple(out)
+
+
+def _narrowed(pvm: ProtectedVm, backup: bool, replication: bool) -> ProtectedVm:
+    """The VM as a narrower selection sees it: only the protections it selects."""
+    b, r = backup and pvm.backed_up, replication and pvm.replicated
+    return pvm if (b, r) == (pvm.backed_up, pvm.replicated) else ProtectedVm(pvm.vm, b, r)
 
 
 def instance_view_gap(inv: m.Inventory, vm: m.VirtualMachine) -> str | None:
@@ -111,7 +124,6 @@ def instance_view_gap(inv: m.Inventory, vm: m.VirtualMachine) -> str | None:
     return None
 
 
-@per_inventory
 def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replication: bool = True
                                ) -> tuple[tuple[Result, ...], tuple[tuple[ProtectedVm, m.InstanceView], ...]]:
     """For the agent and extension rules: NOT_ASSESSED for the VMs whose power state or instance
@@ -121,28 +133,48 @@ def running_with_instance_view(inv: m.Inventory, *, backup: bool = True, replica
     VMs that are not running are left out on purpose: their agent does not report and their
     extensions do not run, so an agent or extension rule has nothing to judge (neither FAIL nor
     PASS). BCDR103 tells the operator that a backed-up VM is stopped and its agent is not checked."""
+    return _running_with_instance_view(inv, backup=backup, replication=replication)
+
+
+@per_inventory
+def _running_with_instance_view(inv: m.Inventory, *, backup: bool, replication: bool
+                                ) -> tuple[tuple[Result, ...], tuple[tuple[ProtectedVm, m.InstanceView], ...]]:
     gaps: list[Result] = []
     out: list[tuple[ProtectedVm, m.InstanceView]] = []
-    for pvm in protected_vms(inv, backup=backup, replication=replication):
+    for pvm, gap, view in _judged_running(inv):
+        if (backup and pvm.backed_up) or (replication and pvm.replicated):
+            if gap is not None:
+                gaps.append(gap)
+            elif view is not None:
+                out.append((_narrowed(pvm, backup, replication), view))
+    return tuple(gaps), tuple(out)
+
+
+@per_inventory
+def _judged_running(inv: m.Inventory) -> tuple[tuple[ProtectedVm, Result | None, m.InstanceView | None], ...]:
+    """Every protected VM that is (or may be) running, with its NOT_ASSESSED or its instance view:
+    judged once, whichever selection of protected VMs a rule asks for."""
+    out: list[tuple[ProtectedVm, Result | None, m.InstanceView | None]] = []
+    for pvm in protected_vms(inv):
         vm = pvm.vm
         power = power_state(vm)
         if power is None:
             reason = inv.gap(m.VM_STATUS, vm.subscription_id) or "the service did not report it"
-            gaps.append(not_assessed(vm, f"power state unknown ({reason})"))
+            out.append((pvm, not_assessed(vm, f"power state unknown ({reason})"), None))
             continue
         if power not in KNOWN_POWER:
             # A state the scanner does not know (the service added one): it may be running, and
             # its instance view was not read (only running VMs get one).
-            gaps.append(not_assessed(vm, f"power state {power!r} is not one the scanner knows"))
+            out.append((pvm, not_assessed(vm, f"power state {power!r} is not one the scanner knows"), None))
             continue
         if power != "running":
             continue
         gap = instance_view_gap(inv, vm)
         if gap or vm.instance_view is None:  # instance_view_gap names a missing view
-            gaps.append(not_assessed(vm, gap or "instance view missing", instance_view_error=vm.instance_view_error))
+            out.append((pvm, not_assessed(vm, gap or "instance view missing", instance_view_error=vm.instance_view_error), None))
             continue
-        out.append((pvm, vm.instance_view))
-    return tuple(gaps), tuple(out)
+        out.append((pvm, None, vm.instance_view))
+    return tuple(out)
 
 
 def _failed_extensions(vm: m.VirtualMachine) -> list[str]:
