@@ -721,8 +721,17 @@ class Inventory:
 
     @cached_property
     def backup_job_vms(self) -> dict[str, tuple[BackupJob, str]]:
-        """job id -> (the job, the VM it is about): vm_id_for_job resolved once per job of the list."""
-        return {job.id: (job, self._resolve_job_vm(job)) for job in self.backup_jobs}
+        """job id -> (the job, the VM it is about): vm_id_for_job resolved once per job of the list,
+        and once per vault, container and name the jobs share (a VM's jobs all name its container)."""
+        seen: dict[tuple[str, str, str], str] = {}
+        out: dict[str, tuple[BackupJob, str]] = {}
+        for job in self.backup_jobs:
+            key = (job.vault_id, job.container_name, job.entity_friendly_name)  # all _resolve_job_vm reads
+            vm = seen.get(key)
+            if vm is None:
+                vm = seen[key] = self._resolve_job_vm(job)
+            out[job.id] = (job, vm)
+        return out
 
     def vm_id_for_job(self, job: BackupJob) -> str:
         hit = self.backup_job_vms.get(job.id)
