@@ -109,37 +109,44 @@ def level_of(rule_id: str, operation: str, status: str, severity: str) -> str:
 def readiness(inv: m.Inventory, findings: Iterable[Any]) -> tuple[VmReadiness, ...]:
     """Three verdicts for every VM of the inventory. `findings` are engine Findings (anything with
     rule_id, status, severity and affected_vms)."""
-    levels: dict[tuple[str, str], dict[str, set[str]]] = {}
-    overriding: dict[tuple[str, str], dict[str, set[str]]] = {}
+    # VM -> operation -> level -> the rule codes at that level (the VM first: one lookup per VM)
+    levels: dict[str, dict[str, dict[str, set[str]]]] = {}
+    overriding: dict[str, dict[str, dict[str, set[str]]]] = {}
     for f in findings:
         for op in FEEDS.get(f.rule_id, ()):
             level = level_of(f.rule_id, op, f.status, f.severity)
             target = overriding if f.rule_id in DECIDES_APPLICABILITY else levels
             for vm in f.affected_vms:
-                target.setdefault((vm, op), {}).setdefault(level, set()).add(f.rule_id)
+                target.setdefault(vm, {}).setdefault(op, {}).setdefault(level, set()).add(f.rule_id)
     out = []
     blind: dict[str, tuple[bool, bool]] = {}  # subscription -> (backup blind, Site Recovery blind)
+    nothing: dict[str, dict[str, set[str]]] = {}
     for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
         if vm.subscription_id not in blind:
             blind[vm.subscription_id] = _blind(inv, vm.subscription_id)
         applies = _applicable(inv, vm, *blind[vm.subscription_id])
+        decided, judged = overriding.get(vm.id, nothing), levels.get(vm.id, nothing)
         verdicts = {}
-        for op in OPERATIONS:
+        for op in OPERATIONS if decided or judged else ():
             seen: dict[str, set[str]] = {}
-            sources = (overriding, levels) if applies[op] is not False else (overriding,)
-            for source in sources:
-                for level, codes in source.get((vm.id, op), {}).items():
+            for source in (decided, judged) if applies[op] is not False else (decided,):
+                for level, codes in source.get(op, {}).items():
                     seen.setdefault(level, set()).update(codes)
             worst = max(seen, key=_RANK.__getitem__, default=None)
             if worst is not None and worst != READY:
                 verdicts[op] = Verdict(worst, tuple(sorted(seen[worst])))
-            elif applies[op] is None:
-                verdicts[op] = _PLAIN[NOT_ASSESSED]  # cannot tell whether the operation applies
             else:
-                verdicts[op] = _PLAIN[READY if applies[op] else NOT_APPLICABLE]
+                verdicts[op] = _unjudged(applies[op])
+        if not verdicts:  # no finding concerns the VM
+            verdicts = {op: _unjudged(applies[op]) for op in OPERATIONS}
         out.append(VmReadiness(vm_id=vm.display_id, name=vm.name, subscription_id=vm.subscription_id,
                                resource_group=vm.resource_group, **verdicts))
     return tuple(out)
+
+
+def _unjudged(applies: bool | None) -> Verdict:
+    """The verdict no finding decided: whether the operation applies (None: cannot tell)."""
+    return _PLAIN[NOT_ASSESSED if applies is None else READY if applies else NOT_APPLICABLE]
 
 
 def summary(rows: Iterable[VmReadiness]) -> dict[str, dict[str, int]]:
