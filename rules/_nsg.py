@@ -194,12 +194,6 @@ def destination_covers(text: str, flow: Flow) -> Match:
     return False  # VirtualNetwork, AzureLoadBalancer, another service's tag
 
 
-def rule_matches(rule: m.SecurityRule, flow: Flow) -> Match:
-    if rule.direction != "Outbound":
-        return False
-    return _all([_beyond_source(rule, flow), source_address_matches(rule.source_prefixes, rule.source_asg_ids, flow)])
-
-
 def _beyond_source(rule: m.SecurityRule, flow: Flow) -> Match:
     """The parts of the match that do not depend on the VM: protocol, ports, destination."""
     destination: Match = _any([destination_covers(p, flow) for p in rule.destination_prefixes]) \
@@ -218,18 +212,17 @@ def outbound_rules(nsg: m.NetworkSecurityGroup) -> list[m.SecurityRule]:
 def evaluate(nsg: m.NetworkSecurityGroup, flow: Flow, memo: dict[Any, Any] | None = None) -> Verdict:
     """The first rule by priority that matches decides; one that might match stops the walk undecided.
     `memo`: a dict the caller keeps while it evaluates many VMs' flows through the same NSGs (one rule
-    run): each NSG's rules are then ordered once, and each rule's match on the parts of a flow that do
-    not depend on the VM (protocol, ports, destination) is decided once per service and region."""
-    for rule in outbound_rules(nsg) if memo is None else remembered(memo, nsg, lambda: outbound_rules(nsg)):
-        if memo is None:
-            hit = rule_matches(rule, flow)
-        elif rule.direction != "Outbound":
-            hit = False
-        else:
-            hit = remembered(memo, rule, lambda: _beyond_source(rule, flow),
-                             (flow.service, flow.region, flow.port, flow.protocol))
-            if hit is not False:
-                hit = _all([hit, source_address_matches(rule.source_prefixes, rule.source_asg_ids, flow)])
+    run): each NSG's rules are then ordered, and matched on the parts of a flow that do not depend on
+    the VM (protocol, ports, destination), once per service and region; a VM's flow walks only the
+    rules left, matching its source address."""
+    if memo is None:
+        candidates = [(rule, _beyond_source(rule, flow)) for rule in outbound_rules(nsg)]
+    else:
+        candidates = remembered(memo, nsg, lambda: [(rule, beyond) for rule in outbound_rules(nsg)
+                                                    if (beyond := _beyond_source(rule, flow)) is not False],
+                                (flow.service, flow.region, flow.port, flow.protocol))
+    for rule, beyond in candidates:
+        hit = beyond if beyond is False else _all([beyond, source_address_matches(rule.source_prefixes, rule.source_asg_ids, flow)])
         if hit is False:
             continue
         if hit is None:

@@ -120,14 +120,19 @@ def _judge(inv: m.Inventory, pvm: ProtectedVm, params: Mapping[str, Any], memo: 
                 break
         else:
             route = _nsg.route_for(table, flow) if table else None
-            hop = route.next_hop_type.lower() if route else ""
-            entry = {"traffic": flow.label, "route_table": table.display_id if table else "",
-                     "route": route.name if route else "", "address_prefix": route.address_prefix if route else "",
-                     "next_hop_type": route.next_hop_type if route else "", "next_hop_ip": route.next_hop_ip if route else ""}
-            if hop == "none":
-                blocked.append({**entry, "level": "route"})
-            elif hop in APPLIANCE_HOPS:
-                appliance.append(entry)
+            if route is None:
+                continue  # the system routes: Internet
+            hop = route.next_hop_type.lower()
+            if hop == "none" or hop in APPLIANCE_HOPS:
+                entry = {"traffic": flow.label, "route_table": table.display_id if table else "", "route": route.name,
+                         "address_prefix": route.address_prefix, "next_hop_type": route.next_hop_type,
+                         "next_hop_ip": route.next_hop_ip}
+                if hop == "none":
+                    blocked.append({**entry, "level": "route"})
+                else:
+                    appliance.append(entry)
+    if not (blocked or undecided or appliance):
+        return passed(vm)
     where: dict[str, Any] = {"nic": nic.display_id, "subnet": subnet.display_id if subnet else "", "protection": pvm.protection}
     if blocked:
         first = blocked[0]
@@ -139,9 +144,7 @@ def _judge(inv: m.Inventory, pvm: ProtectedVm, params: Mapping[str, Any], memo: 
         first = undecided[0]
         return not_assessed(vm, f"cannot tell whether rule {first['rule']} (priority {first['priority']}) of the "
                                 f"{first['level']}'s NSG matches {first['traffic']}", undetermined=undecided, **where)
-    if appliance:
-        first = appliance[0]
-        return fail(vm, f"{first['traffic']} goes through {APPLIANCE_HOPS[first['next_hop_type'].lower()]} "
-                        f"({first['next_hop_ip'] or 'no address'}) by route {first['route']}: it must allow it",
-                    severity=params["appliance_route_severity"], appliance_routes=appliance, **where)
-    return passed(vm)
+    first = appliance[0]  # nothing blocked or undecided: an appliance on the path
+    return fail(vm, f"{first['traffic']} goes through {APPLIANCE_HOPS[first['next_hop_type'].lower()]} "
+                    f"({first['next_hop_ip'] or 'no address'}) by route {first['route']}: it must allow it",
+                severity=params["appliance_route_severity"], appliance_routes=appliance, **where)
