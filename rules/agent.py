@@ -14,6 +14,7 @@ Each VM's agent falls in one state, so that one problem gives one finding:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
@@ -46,6 +47,7 @@ def _good(status: m.Status) -> bool:
     return status.display_status.strip().lower() == "ready" or _status_word(status) == "succeeded"
 
 
+@lru_cache(maxsize=1024)  # a fleet runs a handful of agent versions: each is parsed once
 def parse_version(text: str | None) -> tuple[int, ...] | None:
     """(2, 7, 41491, 1010) from '2.7.41491.1010'; None for 'Unknown', '' or None."""
     match = _VERSION.search(text or "")

@@ -39,7 +39,12 @@ class _Count:
     count: int | None
     v2: bool
     reason: str  # why the count is unknown; empty when known
-    collections: list[dict[str, Any]]
+    rpcs: tuple[m.RestorePointCollection, ...]
+
+    @property
+    def collections(self) -> list[dict[str, Any]]:
+        """The evidence: each collection with its count (built for a finding only)."""
+        return [{"collection": r.display_id, "restore_points": r.restore_point_count} for r in self.rpcs]
 
 
 # Counting reads the collections and the backup items; a collection whose restore points could not be
@@ -61,7 +66,6 @@ def _counts(inv: m.Inventory) -> tuple[_Count, ...]:
         rpcs = inv.restore_point_collections_by_vm.get(item.source_resource_id, ())
         unknown = [r for r in rpcs if r.restore_point_count is None]
         v2 = policy_is_v2(inv, item)
-        evidence = [{"collection": r.display_id, "restore_points": r.restore_point_count} for r in rpcs]
         if unknown:
             reason = (f"restore points of {len(unknown)} collection(s) could not be counted "
                       f"({unknown[0].restore_point_error or 'not fetched'})")
@@ -70,7 +74,7 @@ def _counts(inv: m.Inventory) -> tuple[_Count, ...]:
         else:
             reason = ""
         total = None if reason else sum(r.restore_point_count or 0 for r in rpcs)
-        counts.append(_Count(resource, item, total, bool(v2), reason, evidence))
+        counts.append(_Count(resource, item, total, bool(v2), reason, tuple(rpcs)))
     return tuple(counts)
 
 
