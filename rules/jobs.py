@@ -384,8 +384,9 @@ def last_backup_stale(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[R
         if not jobs_gap:
             # A job's start is when its snapshot (the recovery point) was taken.
             # A ConfigureBackup job enables protection; it takes no recovery point.
-            candidates.extend(parse(j.start_time) for j in _finished_backups(inv, item)
-                              if j.status.lower() in SUCCEEDED and j.operation.lower() != "configurebackup")
+            # Newest first: the first successful one is the newest (its start parses: _finished_backups).
+            candidates.append(next((parse(j.start_time) for j in _finished_backups(inv, item)
+                                    if j.status.lower() in SUCCEEDED and j.operation.lower() != "configurebackup"), None))
         known = [c for c in candidates if c is not None]
         if not known:
             yield _first_backup_never_completed(inv, item, resource, policy, limit, basis, now, jobs_gap)
