@@ -94,7 +94,10 @@ def _where(resource: Any) -> tuple[str, str, str, str]:
 def _scopes(resource: Any) -> tuple[str, ...]:
     """The coverage scopes a resource sits in: itself, and the vault that holds it."""
     own = ids.norm(getattr(resource, "id", "") or getattr(resource, "display_id", ""))
-    return tuple(s for s in (own, getattr(resource, "vault_id", "")) if s)
+    vault = getattr(resource, "vault_id", "")
+    if own and vault:
+        return own, vault
+    return (own,) if own else (vault,) if vault else ()
 
 
 def fail(resource: Any, message: str, *, severity: str | None = None, key: str = "",
