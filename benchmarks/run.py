@@ -30,6 +30,8 @@ The time scale speeds up ARM's clock, not the scanner's CPU: a case whose CPU ti
 scaled floor is penalised by it, so run such a case (8x2500) at `--time-scale 8x2500=1`.
 The naive row is a per-VM script (list VMs, then one instance view GET and one restore point
 collection GET per VM, one after another, plain SDK retry) on the same simulator.
+Exit 1 when a case lost resources; exit 2, with one line, when a child process (the simulator or a
+scanner) died before sending its result (benchmarks/children.py).
 """
 from __future__ import annotations
 
@@ -270,16 +272,15 @@ def _split(endpoint: str, ca: str, subs: list[str], scale: float, processes: int
     """`processes` scanner processes at once, each scanning every `processes`-th subscription (what
     `--shard K/N` runs on one machine): requests and CPU summed, wall, RSS and rule time the worst."""
     parts = [subs[k::processes] for k in range(processes)]
-    pipes, procs = [], []
-    for part in parts:
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_scan, args=(endpoint, ca, part, scale, False, None, 1, child))
-        proc.start()
-        pipes.append(parent)
-        procs.append(proc)
-    got = [pipe.recv() for pipe in pipes]
-    for proc in procs:
-        proc.join()
+    started = [children.spawn(ctx, _scan, endpoint, ca, part, scale, False, None, 1, name=f"scan {k + 1}/{processes}")
+               for k, part in enumerate(parts)]
+    try:
+        got = [children.receive(pipe, proc) for proc, pipe in started]
+        for proc, _ in started:
+            proc.join()
+    finally:
+        for proc, _ in started:
+            children.stop(proc)
     out = {k: sum(g[k] for g in got) for k in ("requests", "cpu", "vms", "views", "rps", "findings")}
     out.update({k: max(g[k] for g in got) for k in ("wall", "rss_mib", "rules")})
     out["gaps"] = [gap for g in got for gap in g["gaps"]]
@@ -293,20 +294,21 @@ def run_case(case: Case, scale: float, *, naive: bool = False, rss_with_save: bo
     out: dict[str, Any] = {"case": case.name, "scale": scale, "processes": processes,
                            "collect_processes": collect_processes}
     for mode in (["throttled"] + (["save"] if rss_with_save else []) + (["naive"] if naive else [])):
-        parent, child = ctx.Pipe()
-        sim = ctx.Process(target=_serve, args=(case, scale, mode != "save", child))
-        sim.start()
-        info = parent.recv()
-        if mode == "naive":
-            got = _child(_naive, info["endpoint"], info["ca"], subs, ctx=ctx)
-        elif mode == "throttled" and processes > 1:
-            got = _split(info["endpoint"], info["ca"], subs, scale, processes, ctx)
-        else:
-            got = _child(_scan, info["endpoint"], info["ca"], subs, scale, mode == "save",
-                         profile if mode == "throttled" else None, collect_processes, ctx=ctx)
-        parent.send("stop")
-        served = parent.recv()
-        sim.join()
+        sim, parent = children.spawn(ctx, _serve, case, scale, mode != "save", name="simulator")
+        try:
+            info = children.receive(parent, sim)
+            if mode == "naive":
+                got = _child(_naive, info["endpoint"], info["ca"], subs, ctx=ctx)
+            elif mode == "throttled" and processes > 1:
+                got = _split(info["endpoint"], info["ca"], subs, scale, processes, ctx)
+            else:
+                got = _child(_scan, info["endpoint"], info["ca"], subs, scale, mode == "save",
+                             profile if mode == "throttled" else None, collect_processes, ctx=ctx)
+            children.send(parent, sim, "stop")
+            served = children.receive(parent, sim)
+            sim.join()
+        finally:
+            children.stop(sim)  # gone already, unless a child failed
         out[mode] = {**got, **served}
         out["minimum"], out["wanted"] = info["minimum"], info["wanted"]
     r, want = out["throttled"], out["wanted"]
@@ -430,10 +432,14 @@ def main() -> int:
     results = []
     for i, name in enumerate(args.case or list(CASES)):
         n_subs, each = CASES[name]
-        results.append(run_case(Case(name, n_subs, each), scales.get(name, default), naive=i == 0 and not args.no_naive,
-                                rss_with_save=not args.no_save, profile=args.profile if i == 0 else None,
-                                processes=max(1, args.scanner_processes),
-                                collect_processes=None if args.processes == "auto" else int(args.processes)))
+        try:
+            results.append(run_case(Case(name, n_subs, each), scales.get(name, default), naive=i == 0 and not args.no_naive,
+                                    rss_with_save=not args.no_save, profile=args.profile if i == 0 else None,
+                                    processes=max(1, args.scanner_processes),
+                                    collect_processes=None if args.processes == "auto" else int(args.processes)))
+        except children.ChildDied as exc:  # one line, not a wait on a dead child's pipe
+            print(f"benchmarks/run.py: case {name}: {exc}", file=sys.stderr)
+            return 2
         print(table(results[-1:]) if i == 0 else table(results[-1:]).split("\n", 1)[1], flush=True)
         if args.timeline:
             print(timeline(results[-1]), flush=True)

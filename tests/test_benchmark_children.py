@@ -1,6 +1,7 @@
 """A benchmark whose child process dies ends with one line and a non-zero exit instead of waiting
 forever on the dead child's pipe (benchmarks/children.py). Real children, really killed: the Resource
-Graph benchmark's simulator process (benchmarks/arg.py, the whole command), and a phase child."""
+Graph benchmark's and the scan benchmark's simulator processes (benchmarks/arg.py and run.py, the
+whole command), and a phase child."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -42,8 +43,10 @@ def _spawned_children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child through /proc (Linux)")
-def test_arg_benchmark_whose_simulator_is_killed_exits_with_one_line():
-    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "arg.py"), "--case", "3x10"], cwd=ROOT,
+@pytest.mark.parametrize("script,case", [("arg.py", "3x10"), ("run.py", "1k")])
+def test_a_benchmark_whose_simulator_is_killed_exits_with_one_line(script, case):
+    extra = ["--no-naive", "--no-save"] if script == "run.py" else []
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / script), "--case", case, *extra], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -57,7 +60,7 @@ def test_arg_benchmark_whose_simulator_is_killed_exits_with_one_line():
             proc.kill()
             proc.communicate()
     assert proc.returncode == 2
-    assert err.strip().splitlines() == ["benchmarks/arg.py: case 3x10: the simulator process ended (exit code -9) "
+    assert err.strip().splitlines() == [f"benchmarks/{script}: case {case}: the simulator process ended (exit code -9) "
                                         "before sending its result"]
 
 
