@@ -45,12 +45,11 @@ ENHANCED_DISK_SOURCE = "Enhanced policy: 64 TiB per disk (Azure Backup support m
 _ENHANCED_ONLY_SKUS = frozenset({"premiumv2_lrs", "ultrassd_lrs"})
 
 
-def _disk_limit(inv: m.Inventory, vm: m.VirtualMachine, params: Mapping[str, Any]) -> tuple[int | None, str, str]:
+def _disk_limit(inv: m.Inventory, items: tuple[m.ProtectedItem, ...], params: Mapping[str, Any]) -> tuple[int | None, str, str]:
     """(limit in GiB, policy word, where the limit comes from) for the VM's backup policy. A VM on
     several items takes the tightest policy; a VM not backed up yet gets the Enhanced limit, the most
     any policy allows (its evidence says a larger disk needs Enhanced). None: the policy type of a
-    backed-up VM is unknown."""
-    items = inv.backup_items_for(vm.id)
+    backed-up VM is unknown. `items`: the VM's backup items."""
     if not items:
         return params["enhanced_max_disk_gb"], "none (not backed up)", ENHANCED_DISK_SOURCE
     kinds = {policy_is_v2(inv, item) for item in items}
@@ -82,13 +81,18 @@ def _disk_limit(inv: m.Inventory, vm: m.VirtualMachine, params: Mapping[str, Any
 )
 def disk_over_backup_size_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     for vm in inv.virtual_machines:
-        backed_up = inv.is_backed_up(vm.id)
-        limit, policy, source = _disk_limit(inv, vm, params)
+        policy_read = False
         for key, name, size, disk in _vm_disks(inv, vm):
-            sku = disk.sku if disk else ""
             if size is None or size <= params["max_disk_gb"]:
                 yield passed(vm, key=key)  # within every policy's limit
-            elif limit is None and size <= params["enhanced_max_disk_gb"]:
+                continue
+            if not policy_read:  # the VM's policy matters only for a disk over the Standard limit
+                items = inv.backup_items_for(vm.id)
+                backed_up = bool(items)  # inv.is_backed_up
+                limit, policy, source = _disk_limit(inv, items, params)
+                policy_read = True
+            sku = disk.sku if disk else ""
+            if limit is None and size <= params["enhanced_max_disk_gb"]:
                 yield not_assessed(vm, f"disk {name} is {size} GiB: within the Enhanced limit, over the Standard one, "
                                        "and the VM's backup policy type is unknown", key=key,
                                    disk=name, disk_id=key, size_gb=size, sku=sku)
