@@ -129,15 +129,17 @@ def vm_disk_limits(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Resu
         data_disks = sum(1 for d in vm.disks if not d.is_os_disk)
         sizes = [size for _k, _n, size, _d in _vm_disks(inv, vm)]
         total = sum(s for s in sizes if s is not None)
+        unknown = None in sizes
+        if data_disks <= max_disks and total <= max_gib and not unknown:
+            yield passed(vm)
+            continue
         evidence = dict(data_disks=data_disks, max_data_disks=max_disks, total_gib=total, max_total_gib=max_gib)
         if data_disks > max_disks:
             yield fail(vm, f"{data_disks} data disks, over the {max_disks} VM backup supports", **evidence)
         elif total > max_gib:
             yield fail(vm, f"{total} GiB of disks, over the {params['max_total_tib']} TiB VM backup supports", **evidence)
-        elif any(s is None for s in sizes):
-            yield not_assessed(vm, "the size of some disks is unknown", **evidence)
         else:
-            yield passed(vm)
+            yield not_assessed(vm, "the size of some disks is unknown", **evidence)
 
 
 @rule(

@@ -114,7 +114,8 @@ def _ade_disks(vm: m.VirtualMachine, disks: VmDisks) -> Iterator[tuple[str, str,
     """The VM's disks encrypted with Azure Disk Encryption, with where that was read: the disk's
     encryptionSettingsCollection (single pass), or for the OS disk the VM model's
     storageProfile.osDisk.encryptionSettings (dual pass, ADE with an AAD app)."""
-    os_keys = {ids.norm(r.managed_disk_id) or f"{vm.id}/disks/{r.name.lower()}" for r in vm.disks if r.is_os_disk}
+    os_keys = ({ids.norm(r.managed_disk_id) or f"{vm.id}/disks/{r.name.lower()}" for r in vm.disks if r.is_os_disk}
+               if vm.ade_dual_pass else set())  # read only for a dual-pass VM
     for key, name, size, disk in disks:
         if disk is not None and disk.ade_enabled:
             yield key, name, size, disk, "disk encryptionSettingsCollection"
