@@ -72,19 +72,25 @@ class Verdict:
 
 
 def _all(parts: list[Match]) -> Match:
-    if any(p is False for p in parts):
-        return False
-    if any(p is None for p in parts):
-        return None
-    return True
+    """False if any part is False, else None if any is undecided, else True."""
+    out: Match = True
+    for p in parts:
+        if p is False:
+            return False
+        if p is None:
+            out = None
+    return out
 
 
 def _any(parts: list[Match]) -> Match:
-    if any(p is True for p in parts):
-        return True
-    if any(p is None for p in parts):
-        return None
-    return False
+    """True if any part is True, else None if any is undecided, else False."""
+    out: Match = False
+    for p in parts:
+        if p is True:
+            return True
+        if p is None:
+            out = None
+    return out
 
 
 @lru_cache(maxsize=4096)  # the same few prefixes recur in every NSG and route table, for every VM

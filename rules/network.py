@@ -41,8 +41,8 @@ def _primary_ip(nic: m.NetworkInterface) -> m.NicIpConfig | None:
 
 def flows_for(pvm: ProtectedVm, ipc: m.NicIpConfig) -> list[_nsg.Flow]:
     services = ["Storage"] + (["AzureBackup"] if pvm.backed_up else []) + (["AzureSiteRecovery"] if pvm.replicated else [])
-    return [_nsg.Flow(service=s, region=pvm.vm.location.lower(), source_ip=ipc.private_ip,
-                      source_asgs=frozenset(ipc.asg_ids)) for s in services]
+    region, asgs = pvm.vm.location.lower(), frozenset(ipc.asg_ids)
+    return [_nsg.Flow(service=s, region=region, source_ip=ipc.private_ip, source_asgs=asgs) for s in services]
 
 
 def _rule_evidence(level: str, nsg: m.NetworkSecurityGroup, flow: _nsg.Flow, verdict: _nsg.Verdict) -> dict[str, Any]:
