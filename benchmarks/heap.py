@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import children  # noqa: E402
 from benchmarks.run import Case, _serve  # noqa: E402
 from benchmarks.synthetic import subscription_id  # noqa: E402
 
@@ -79,10 +80,8 @@ _CHILD_RSS = ("import resource, runpy, sys; sys.argv = sys.argv[1:]\n"
 def cli_rss(vms: int, scale: float) -> int:
     """Peak RSS of the az-bcdr-scan command (a child process) at `vms` VMs."""
     ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    sim = ctx.Process(target=_serve, args=(Case("cli", 1, vms), scale, True, child))
-    sim.start()
-    info = parent.recv()
+    sim, parent = children.spawn(ctx, _serve, Case("cli", 1, vms), scale, True, name="simulator")
+    info = children.receive(parent, sim)
     env = {**os.environ, "AZURE_ACCESS_TOKEN": "benchmark-token", "REQUESTS_CA_BUNDLE": info["ca"]}
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -103,13 +102,28 @@ def cli_rss(vms: int, scale: float) -> int:
                 if not peak or proc.returncode not in (0, 1):
                     print(proc.stderr[-2000:])
     finally:
-        parent.send("stop")
-        parent.recv()
-        sim.join()
+        _stop(sim, parent)
     return 0
 
 
+def _stop(sim: Any, conn: Any) -> None:
+    """Stop the simulator and wait for it (children.ChildDied if it died meanwhile)."""
+    try:
+        children.send(conn, sim, "stop")
+        children.receive(conn, sim)
+    finally:
+        children.stop(sim)
+
+
 def main() -> int:
+    try:
+        return _main()
+    except children.ChildDied as exc:  # one line, not a wait on a dead child's pipe
+        print(f"benchmarks/heap.py: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vms", type=int, default=10000)
     ap.add_argument("--top", type=int, default=12, help="allocation sites to show at the collect peak")
@@ -127,10 +141,8 @@ def main() -> int:
     from scanner.engine import evaluate
 
     ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    sim = ctx.Process(target=_serve, args=(Case("heap", 1, args.vms), 1000.0, False, child))
-    sim.start()
-    info = parent.recv()
+    sim, parent = children.spawn(ctx, _serve, Case("heap", 1, args.vms), 1000.0, False, name="simulator")
+    info = children.receive(parent, sim)
     try:
         factory = ClientFactory(StaticTokenCredential("benchmark-token"),
                                 ArmSettings(endpoint=info["endpoint"], verify=info["ca"], timeout=36000,
@@ -185,9 +197,7 @@ def main() -> int:
             print(f"load (evaluate FILE): peak +{_mib(peak - base)} MiB, {_mib(now - base)} MiB held, "
                   f"{time.perf_counter() - t0:.1f} s, {len(loaded.virtual_machines)} VMs")
     finally:
-        parent.send("stop")
-        parent.recv()
-        sim.join()
+        _stop(sim, parent)
     return 0
 
 

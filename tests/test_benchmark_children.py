@@ -1,6 +1,6 @@
 """A benchmark whose child process dies ends with one line and a non-zero exit instead of waiting
 forever on the dead child's pipe (benchmarks/children.py). Real children, really killed: the Resource
-Graph benchmark's and the scan benchmark's simulator processes (benchmarks/arg.py and run.py, the
+Graph, scan and memory benchmarks' simulator processes (benchmarks/arg.py, run.py and heap.py, the
 whole command), and a phase child."""
 from __future__ import annotations
 
@@ -43,10 +43,13 @@ def _spawned_children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child through /proc (Linux)")
-@pytest.mark.parametrize("script,case", [("arg.py", "3x10"), ("run.py", "1k")])
-def test_a_benchmark_whose_simulator_is_killed_exits_with_one_line(script, case):
-    extra = ["--no-naive", "--no-save"] if script == "run.py" else []
-    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / script), "--case", case, *extra], cwd=ROOT,
+@pytest.mark.parametrize("script,args,where", [
+    ("arg.py", ["--case", "3x10"], "case 3x10: "),
+    ("run.py", ["--case", "1k", "--no-naive", "--no-save"], "case 1k: "),
+    ("heap.py", ["--vms", "50"], ""),
+], ids=["arg.py", "run.py", "heap.py"])
+def test_a_benchmark_whose_simulator_is_killed_exits_with_one_line(script, args, where):
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -60,7 +63,7 @@ def test_a_benchmark_whose_simulator_is_killed_exits_with_one_line(script, case)
             proc.kill()
             proc.communicate()
     assert proc.returncode == 2
-    assert err.strip().splitlines() == [f"benchmarks/{script}: case {case}: the simulator process ended (exit code -9) "
+    assert err.strip().splitlines() == [f"benchmarks/{script}: {where}the simulator process ended (exit code -9) "
                                         "before sending its result"]
 
 
