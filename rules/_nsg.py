@@ -71,26 +71,23 @@ class Verdict:
     rule: m.SecurityRule | None  # the rule that decided (or could not be decided)
 
 
-def _all(parts: list[Match]) -> Match:
-    """False if any part is False, else None if any is undecided, else True."""
-    out: Match = True
+def _decide(parts: list[Match], decisive: bool) -> Match:
+    """`decisive` if any part is, else None if any is undecided, else the other answer."""
+    out: Match = not decisive
     for p in parts:
-        if p is False:
-            return False
+        if p is decisive:
+            return decisive
         if p is None:
             out = None
     return out
+
+
+def _all(parts: list[Match]) -> Match:
+    return _decide(parts, False)
 
 
 def _any(parts: list[Match]) -> Match:
-    """True if any part is True, else None if any is undecided, else False."""
-    out: Match = False
-    for p in parts:
-        if p is True:
-            return True
-        if p is None:
-            out = None
-    return out
+    return _decide(parts, True)
 
 
 @lru_cache(maxsize=4096)  # the same few prefixes recur in every NSG and route table, for every VM
