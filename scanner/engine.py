@@ -242,8 +242,7 @@ def _incomplete(inv: Inventory, collector: str, subscription_id: str) -> str | N
 
 
 _INDEXES = tuple(name for name, attr in vars(Inventory).items() if isinstance(attr, cached_property))
-_COLLECTIONS = tuple(f.name for f in dataclasses.fields(Inventory)
-                     if f.name not in ("subscriptions", "management_groups", "coverage") and str(f.type).startswith("tuple["))
+_COLLECTIONS = m.RESOURCE_COLLECTIONS
 
 
 def view(inv: Inventory, gate: Gate) -> Inventory:

@@ -842,6 +842,14 @@ class Inventory:
         return _read(fh)
 
 
+# The Inventory's resource collections: its tuple fields except the scan's own lists (the
+# subscriptions and management groups asked for, the coverage records). A collection added to the
+# Inventory later is one too (the coverage gate's views, the report's resources_by_type).
+RESOURCE_COLLECTIONS = tuple(f.name for f in dataclasses.fields(Inventory)
+                             if f.name not in ("subscriptions", "management_groups", "coverage")
+                             and str(f.type).startswith("tuple["))
+
+
 def _group(items: Iterable[Any], keys: Any) -> dict[str, tuple[Any, ...]]:
     """Index items under each non-empty key `keys(item)` returns (an item can sit under several)."""
     out: dict[str, list[Any]] = {}

@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .inventory import RESOURCE_COLLECTIONS
 from .model import REPORT_SCHEMA_VERSION, TOOL_NAME, Finding, Report, ReportFormatError, ScanInfo
 from .readiness import readiness
 
@@ -27,8 +28,6 @@ __all__ = ["REPORT_SCHEMA_VERSION", "TOOL_NAME", "Report", "ReportFormatError", 
 
 SCHEMA_RESOURCE = "report.schema.json"
 
-# Inventory fields that are not resource collections (everything else that is a tuple is one).
-_NOT_RESOURCES = frozenset({"subscriptions", "management_groups", "coverage"})
 
 
 class ReportValidationError(ValueError):
@@ -63,15 +62,13 @@ def _finding(f: "engine.Finding") -> Finding:
 
 
 def resources_by_type(inventory: "Inventory") -> dict[str, int]:
-    """How many items of each kind the Inventory holds (virtual_machines, disks, vaults, ...).
-    Read from the dataclass fields so a collection added to the Inventory later is counted too."""
+    """How many items of each kind the Inventory holds (virtual_machines, disks, vaults, ...): every
+    collection of inventory.RESOURCE_COLLECTIONS, so one added to the Inventory later is counted too."""
     out: dict[str, int] = {}
-    for field in dataclasses.fields(inventory):
-        if field.name in _NOT_RESOURCES:
-            continue
-        value = getattr(inventory, field.name)
+    for name in RESOURCE_COLLECTIONS:
+        value = getattr(inventory, name)
         if isinstance(value, tuple):
-            out[field.name] = len(value)
+            out[name] = len(value)
     return out
 
 
