@@ -17,6 +17,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from functools import cached_property
+from sys import intern
 from typing import Any, Callable, ClassVar, Iterable, TextIO
 
 from . import ids
@@ -321,12 +322,15 @@ class JobError:
 
 @dataclass(frozen=True, slots=True)
 class BackupJob:
-    """A Backup job. The most numerous item (a week of jobs is 7 per backed-up VM), so it keeps no
-    `name` of its own: the job's GUID is the last segment of its id. The saved inventory still
-    carries it, in the same place as before (SAVED_AS). `id` stays a field: the indexes and the
-    readiness map key on it, and a derived one would be a new string at every use."""
+    """A Backup job. The most numerous item (a week of jobs is 7 per backed-up VM), so it keeps its
+    display id in parts: `where`, the text before the job's own segment (the vault's id as the list
+    returned it and "/backupJobs/", one string for all the jobs of a vault), and the rest only when
+    it is not `id`'s rest (another casing): `display_id` is derived where read (findings, evidence,
+    the saved file), and `name` is its last segment. The saved inventory carries them as before
+    (SAVED_AS), so build one with `BackupJob.of(id, display_id, ...)`. `id` stays a field: the
+    indexes and the readiness map key on it, and a derived one would be a new string at every use."""
     id: str
-    display_id: str
+    where: str
     subscription_id: str
     vault_id: str
     operation: str = ""  # Backup | Restore | ConfigureBackup | ...
@@ -338,10 +342,26 @@ class BackupJob:
     backup_management_type: str = ""
     is_user_triggered: bool | None = None
     errors: tuple[JobError, ...] = ()
+    display_rest: str | None = None  # display_id after `where`, when it is not id's (None: id's)
 
     SAVED_AS: ClassVar[tuple[str, ...]] = (
         "id", "display_id", "name", "subscription_id", "vault_id", "operation", "status", "start_time", "end_time",
         "entity_friendly_name", "container_name", "backup_management_type", "is_user_triggered", "errors")
+    # Saved keys that are not fields, and their types: the loader reads them and builds the job with `of`.
+    BUILT_FROM: ClassVar[dict[str, Any]] = {"display_id": str}
+
+    @classmethod
+    def of(cls, id: str, display_id: str, **fields: Any) -> "BackupJob":
+        """The job whose ids are `id` and `display_id` (the other fields as named)."""
+        cut = display_id.rstrip("/").rfind("/") + 1
+        where = intern(display_id[:cut])
+        rest = None if id[cut:] == display_id[cut:] else display_id[cut:]
+        return cls(id=id, where=where, display_rest=rest, **fields)
+
+    @property
+    def display_id(self) -> str:
+        cut = len(self.where)
+        return self.where + (self.id[cut:] if self.display_rest is None else self.display_rest)
 
     @property
     def name(self) -> str:
@@ -1073,11 +1093,17 @@ def _construct(tp: Any, value: dict[str, Any], where: str, pool: dict[str, str] 
     if hints is None:
         hints = _HINTS[tp] = typing.get_type_hints(tp)
     kwargs: dict[str, Any] = dict(ready or {})
+    built_from = getattr(tp, "BUILT_FROM", None)  # a model saved with keys that are not its fields
+    if built_from is not None:
+        for name in tp.SAVED_AS:
+            tp_of = built_from.get(name) or hints.get(name)
+            if tp_of is not None and name in value:
+                kwargs[name] = _from_plain(tp_of, value[name], f"{where}.{name}", pool)
     for f in dataclasses.fields(tp):
-        if f.name in value:
+        if built_from is None and f.name in value:
             kwargs[f.name] = _from_plain(hints[f.name], value[f.name], f"{where}.{f.name}", pool)
     try:
-        return tp(**kwargs)
+        return tp.of(**kwargs) if built_from is not None else tp(**kwargs)
     except TypeError as exc:
         raise InventoryFormatError(f"{where}: {exc}") from None
 

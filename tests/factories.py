@@ -132,7 +132,7 @@ def job(v: m.Vault | None = None, name: str = "00000000-0000-0000-0000-000000000
                 entity_friendly_name=target.name if target else "",
                 container_name=f"iaasvmcontainerv2;{target.resource_group};{target.name}".lower() if target else "")
     base.update(kw)
-    return m.BackupJob(**base)
+    return m.BackupJob.of(**base)
 
 
 def replication_item(name: str = "rpi1", v: m.Vault | None = None, source: m.VirtualMachine | None = None, **kw: Any) -> m.ReplicationItem:

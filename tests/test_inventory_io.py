@@ -18,6 +18,7 @@ import pytest
 import report_scenarios as rs
 
 from benchmarks.synthetic import synthetic
+from scanner import ids
 from scanner import inventory as m
 from scanner.api import evaluate_inventory
 from scanner.collectors import compute as cmp
@@ -160,16 +161,51 @@ def test_models_have_no_instance_dict(synthetic_200):
 
 def test_backup_jobs_derive_their_name_and_save_as_before(synthetic_200):
     job = synthetic_200.backup_jobs[0]
-    assert "name" not in {f.name for f in dataclasses.fields(m.BackupJob)}
+    fields = {f.name for f in dataclasses.fields(m.BackupJob)}
+    assert not {"name", "display_id"} & fields
     assert job.display_id.endswith("/" + job.name) and job.name == job.display_id.rsplit("/", 1)[1]
     saved = json.loads(synthetic_200.to_json())["backup_jobs"][0]
     # The keys (and their order) of the file the previous versions wrote and read.
     assert list(saved) == ["id", "display_id", "name", "subscription_id", "vault_id", "operation", "status",
                            "start_time", "end_time", "entity_friendly_name", "container_name",
                            "backup_management_type", "is_user_triggered", "errors"]
-    assert (saved["id"], saved["name"]) == (job.id, job.name)
-    assert set(m.BackupJob.SAVED_AS) == {f.name for f in dataclasses.fields(m.BackupJob)} | {"name"}
+    assert (saved["id"], saved["display_id"], saved["name"]) == (job.id, job.display_id, job.name)
+    assert set(m.BackupJob.SAVED_AS) == fields - {"where", "display_rest"} | {"display_id", "name"}
     assert m.Inventory.from_json(synthetic_200.to_json()).backup_jobs == synthetic_200.backup_jobs
+    with io.StringIO(synthetic_200.to_json()) as fh:
+        assert m.Inventory.read_json(fh).backup_jobs == synthetic_200.backup_jobs
+
+
+def test_backup_jobs_keep_one_display_prefix_per_vault_and_any_display_id_exactly(synthetic_200):
+    jobs = synthetic_200.backup_jobs
+    by_vault = {j.vault_id: j.where for j in jobs}
+    assert by_vault and all(j.where is by_vault[j.vault_id] for j in jobs)  # one string per vault
+    assert all(j.display_rest is None and j.display_id.lower() == j.id for j in jobs)  # the rest is id's
+    vault = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.RecoveryServices/vaults/V"
+    for display, rid in ((f"{vault}/backupJobs/ABC-Def", None),  # the name in another casing than the id's
+                         (f"{vault}/backupJobs/abc/", None),  # a trailing slash (the id has none)
+                         (f"{vault}/backupJobs/abc", "/hand/edited"),  # an id that is not the display id's
+                         ("/İx/backupJobs/İ", None),  # lower() that changes the length
+                         ("abc", None), ("", "")):
+        rid = ids.norm(display) if rid is None else rid
+        job = m.BackupJob.of(rid, display, subscription_id="s", vault_id="v")
+        assert (job.id, job.display_id, job.name) == (rid, display, ids.name_of(display))
+        inv = m.Inventory(collected_at="2026-11-22T06:00:00Z", backup_jobs=(job,))
+        text = inv.to_json()
+        assert json.loads(text)["backup_jobs"][0]["display_id"] == display
+        with io.StringIO(text) as fh:
+            assert m.Inventory.read_json(fh).backup_jobs == (job,)
+        assert m.Inventory.from_json(text).backup_jobs == (job,)
+
+
+def test_a_saved_backup_job_with_a_bad_display_id_is_refused_with_its_place():
+    text = json.dumps({"schema_version": m.SCHEMA_VERSION, "collected_at": "2026-11-22T06:00:00Z",
+                       "backup_jobs": [{"id": "/a", "display_id": 7, "subscription_id": "s", "vault_id": "v"}]})
+    with pytest.raises(m.InventoryFormatError, match=r"inventory\.backup_jobs\[0\]\.display_id: expected a string"):
+        m.Inventory.from_json(text)
+    missing = text.replace('"display_id": 7, ', "")
+    with pytest.raises(m.InventoryFormatError, match=r"inventory\.backup_jobs\[0\]: .*display_id"):
+        m.Inventory.from_json(missing)
 
 
 def test_affected_vms_index_keeps_tuples_and_no_entry_per_one_vm_resource(synthetic_200):

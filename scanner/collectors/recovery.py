@@ -171,8 +171,8 @@ def map_backup_job(raw: dict[str, Any]) -> m.BackupJob:
     """A job reduced to what the rules read: its name is its id's last segment (BackupJob.name)."""
     rid, display = require_id(raw)
     props = dct(raw.get("properties"))
-    return m.BackupJob(
-        id=rid, display_id=display, subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
+    return m.BackupJob.of(
+        rid, display, subscription_id=ids.subscription_of(display), vault_id=vault_of(display),
         operation=word(props.get("operation")), status=word(props.get("status")),
         start_time=time_or_none(props.get("startTime")), end_time=time_or_none(props.get("endTime")),
         entity_friendly_name=word(props.get("entityFriendlyName")), container_name=word(s(props.get("containerName")).lower()),
