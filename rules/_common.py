@@ -16,8 +16,10 @@ def per_inventory(fn: Callable[..., T]) -> Callable[..., T]:
     derived set (the protected VMs, their instance views) and would otherwise each rebuild it. The
     result is shared between those rules, so it must be immutable (tuples), or a cache the rules
     fill for that inventory (see `remembered`). One slot per thread; an engine view
-    (scanner.engine.view) is a new inventory and gets its own, like readiness's index."""
+    (scanner.engine.view) is a new inventory and gets its own, like readiness's index. The engine
+    empties the slots (`forget`) when its evaluation of the inventory ends."""
     local = threading.local()
+    _SLOTS.append(local)
 
     @functools.wraps(fn)
     def memoised(inv: m.Inventory, **options: Any) -> T:
@@ -29,6 +31,17 @@ def per_inventory(fn: Callable[..., T]) -> Callable[..., T]:
             slot[1][key] = fn(inv, **options)
         return slot[1][key]
     return memoised
+
+
+_SLOTS: list[threading.local] = []  # every per_inventory memo's slots
+
+
+def forget() -> None:
+    """Empty this thread's per_inventory slots: what the rules derived from the inventory just
+    evaluated (or from one of the engine's views of it), and the inventory itself, are no longer kept
+    alive by the memos once its evaluation is over."""
+    for local in _SLOTS:
+        local.slot = None
 
 
 def remembered(memo: dict[Any, Any], owner: Any, compute: Callable[[], T], key: Any = None) -> T:

@@ -17,17 +17,19 @@ from functools import cached_property
 from typing import Any, Iterable, Iterator, Mapping
 
 from rules import REGISTRY, Rule, load_all
+from rules._common import forget as forget_memos
 
 from . import inventory as m
 from .inventory import Inventory
 from .model import RuleDescriptor
 from .readiness import affected_vms
+from .readiness import forget as forget_lookups
 from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_assessed, not_assessed_subscription, own_passes, shared_passes
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
     rule_name: str
@@ -92,7 +94,23 @@ def gc_paused() -> Iterator[None]:
 def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
              only: Iterable[str] | None = None) -> Evaluation:
     with gc_paused():
-        return _evaluate(inv, settings, only)
+        try:
+            return _evaluate(inv, settings, only)
+        finally:
+            forget(inv)
+
+
+def forget(inv: Inventory) -> None:
+    """Drop everything the evaluation derived from `inv`: the rules' memos (rules._common, this
+    thread's: they hold `inv` or a view of it), the
+    affected-VMs lookups (scanner.readiness) and the Inventory's own indexes (its cached_property
+    maps, rebuilt on next use). At 10,000 VMs they are about 20 MiB, held until now only because the
+    last evaluated inventory stayed in the one-slot memos; the report is built after this, in the
+    memory they leave."""
+    forget_memos()
+    forget_lookups(inv)
+    for name in _INDEXES:
+        inv.__dict__.pop(name, None)
 
 
 def _evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None, only: Iterable[str] | None) -> Evaluation:
@@ -101,7 +119,7 @@ def _evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None, only:
     wanted = set(only) if only else None
     findings: list[Finding] = []
     passed: dict[str, int] = {}
-    passed_ids: dict[str, list[str]] = {}
+    passed_ids: dict[str, tuple[str, ...]] = {}
     run: list[str] = []
     descriptors: list[RuleDescriptor] = []
     errors: list[str] = []
@@ -132,7 +150,7 @@ def _evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None, only:
                 continue
             errors.extend(refused)
             seen: set[str] = set()
-            mine = [res.resource_id for res in results if res.status == PASS]
+            mine = tuple([res.resource_id for res in results if res.status == PASS])
             if mine:
                 passed[code] = len(mine)
                 passed_ids[code] = mine
@@ -145,8 +163,7 @@ def _evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None, only:
                 seen.add(f.fingerprint)
                 findings.append(f)
     findings.sort(key=lambda f: (f.status != FAIL, -_rank(f.severity), f.rule_id, f.resource_id.lower()))
-    return Evaluation(tuple(findings), passed, tuple(run), tuple(errors), tuple(descriptors),
-                      {code: tuple(v) for code, v in passed_ids.items()})
+    return Evaluation(tuple(findings), passed, tuple(run), tuple(errors), tuple(descriptors), passed_ids)
 
 
 def _rank(severity: str) -> int:

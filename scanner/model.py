@@ -149,7 +149,7 @@ class RuleDescriptor:
                    references=_strs(d, "references", where), params=dict(params))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One FAIL, NOT_ASSESSED or SUPPRESSED (a FAIL a --suppressions entry accepted) result for one
     resource. Strings that came from Azure (ids, names, messages, evidence) are untrusted: writers

@@ -79,13 +79,13 @@ PINNED: dict[tuple[str, str], str] = {
 DECIDES_APPLICABILITY = frozenset({"BCDR801", "BCDR803", "BCDR805"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     verdict: str
     rules: tuple[str, ...] = ()  # the rule codes whose findings decided it (at the deciding level)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmReadiness:
     vm_id: str  # as Azure returned it
     name: str
@@ -323,6 +323,16 @@ def _index(inv: m.Inventory) -> _Index:
     built = _Index(inv)
     _cache = (inv, built)
     return built
+
+
+def forget(inv: m.Inventory) -> None:
+    """Drop the affected-VMs lookups of `inv` (the engine calls it when its evaluation ends)."""
+    global _cache, _rg_cache
+    cached, by_rg = _cache, _rg_cache
+    if cached is not None and cached[0] is inv:
+        _cache = None
+    if by_rg is not None and by_rg[0] is inv:
+        _rg_cache = None
 
 
 def _under(inv: m.Inventory, scope: str) -> tuple[str, ...]:

@@ -57,7 +57,7 @@ def build_report(evaluation: "engine.Evaluation", inventory: "Inventory", starte
 def _finding(f: "engine.Finding") -> Finding:
     return Finding(rule_id=f.rule_id, status=f.status, severity=f.severity, subscription_id=f.subscription_id,
                    resource_id=f.resource_id, resource_type=f.resource_type, resource_group=f.resource_group,
-                   message=f.message, evidence=_plain(dict(f.evidence)), fingerprint=f.fingerprint,
+                   message=f.message, evidence=_plain(f.evidence), fingerprint=f.fingerprint,
                    affected_vms=tuple(f.affected_vms))
 
 
@@ -75,12 +75,22 @@ def resources_by_type(inventory: "Inventory") -> dict[str, int]:
 def _plain(value: Any) -> Any:
     """Evidence as JSON types only. Rules put tuples, sets and the odd model object in evidence;
     the report must serialise the same way whichever writer reads it. NaN and infinities are not
-    JSON (most parsers reject them), so they become strings."""
+    JSON (most parsers reject them), so they become strings. A dict or list that is already plain
+    is returned as it is, not copied: the report's finding shares the engine finding's evidence
+    (both are frozen), so the evidence is not held twice while the report is built."""
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:  # most evidence: as it is
         return value
     if kind is dict:
-        return {str(k): _plain(v) for k, v in value.items()}
+        for k, v in value.items():
+            if type(k) is not str or _plain(v) is not v:
+                return {str(k): _plain(v) for k, v in value.items()}
+        return value
+    if kind is list:
+        for v in value:
+            if _plain(v) is not v:
+                return [_plain(v) for v in value]
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _plain(dataclasses.asdict(value))
     if isinstance(value, Mapping):

@@ -55,7 +55,7 @@ RESOURCE_TYPES: dict[type, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """What a rule yields for one resource."""
     status: str
@@ -107,13 +107,15 @@ def fail(resource: Any, message: str, *, severity: str | None = None, key: str =
 
 
 def passed(resource: Any, message: str = "", *, key: str = "") -> Result:
-    memo = _PASSES.get()
-    if memo is None:
+    shared = _PASSES.get()
+    if shared is None:
         return _passed(resource, message, key)
-    hit = memo.get(id(resource))
-    if hit is None or hit[0] is not resource:
-        hit = memo[id(resource)] = (resource, _passed(resource, "", ""))
-    return hit[1]
+    hit = shared.results.get(id(resource))
+    if hit is None:
+        rid, rtype, sub, rg = _where(resource)
+        hit = shared.results[id(resource)] = Result(PASS, rid, rtype, sub, rg, "", _NO_EVIDENCE)
+        shared.keep.append(resource)
+    return hit
 
 
 def _passed(resource: Any, message: str, key: str) -> Result:
@@ -122,18 +124,30 @@ def _passed(resource: Any, message: str, key: str) -> Result:
 
 
 # While the engine evaluates a rule whose inputs were all read, a PASS is only counted and its
-# resource id listed: its message and key are never read. So a PASS for a resource is then the same
-# Result whichever rule says it, whatever message or key the rule gives: it is built once per
-# resource and shared (Results are frozen). Where the engine's coverage gate may turn a PASS into a
-# NOT_ASSESSED finding (whose fingerprint takes the key), the engine runs the rule with `own_passes`,
-# where every PASS is its own Result with its message and key. The memo holds each resource it saw
-# (so an id() is never reused within it) and is dropped when the evaluation ends.
-_PASSES: ContextVar[dict[int, tuple[Any, Result]] | None] = ContextVar("passes", default=None)
+# resource id listed: its message, key, evidence and scopes are never read (the coverage gate has
+# nothing to refuse). So a PASS for a resource is then the same Result whichever rule says it,
+# whatever message or key the rule gives: it is built once per resource and shared (Results are
+# frozen), with no message, key, evidence or scopes (at 10,000 VMs, 25,000 shared PASSes instead of
+# 206,000, at about 120 bytes each: the scopes alone were a lower-cased copy of every id). Where the
+# engine's coverage gate may turn a PASS into a NOT_ASSESSED finding (whose fingerprint takes the
+# key), the engine runs the rule with `own_passes`, where every PASS is its own Result with its
+# message, key and scopes. The memo keeps each resource it saw alive (so an id() is never reused
+# within it) and is dropped when the evaluation ends.
+class _SharedPasses:
+    __slots__ = ("results", "keep")
+
+    def __init__(self) -> None:
+        self.results: dict[int, Result] = {}  # id(resource) -> its PASS
+        self.keep: list[Any] = []  # the resources of `results`, alive while their ids are keys
+
+
+_NO_EVIDENCE: dict[str, Any] = {}  # the shared PASSes' evidence: never read, never copied into a finding
+_PASSES: ContextVar[_SharedPasses | None] = ContextVar("passes", default=None)
 
 
 @contextlib.contextmanager
 def shared_passes() -> Iterator[None]:
-    token = _PASSES.set({})
+    token = _PASSES.set(_SharedPasses())
     try:
         yield
     finally:
