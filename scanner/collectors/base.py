@@ -11,6 +11,7 @@ collector records in coverage.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -177,7 +178,40 @@ def dct(value: Any) -> dict[str, Any]:
 
 
 def tags(value: Any) -> dict[str, str]:
-    return {str(k): v for k, v in dct(value).items() if isinstance(v, str)}
+    """A resource's tags. Equal tags (in the same order) are one dict: a fleet's VMs carry a few
+    sets of them, most often none (the dict is never mutated: the models are frozen)."""
+    if not value or not isinstance(value, dict):
+        return _NO_TAGS
+    items = tuple((intern(str(k)), intern(v)) for k, v in value.items() if isinstance(v, str))
+    hit = _TAGS.get(items)
+    if hit is None:
+        if len(_TAGS) >= _SHARED_MAX:
+            _TAGS.clear()
+            _TAGS[()] = _NO_TAGS
+        hit = _TAGS.setdefault(items, dict(items))
+    return hit
+
+
+# Equal small immutable values recur across thousands of VMs: a status without a time (the power
+# state, an extension handler's "Ready"), a tuple of them, an extension as the VM list describes it,
+# a VM's status codes, its tags. `shared` hands back the first of equal values, so a 10,000-VM
+# inventory holds each once (benchmarks/heap.py). A value with a time of its own (a status that
+# says when) is never equal to another and is not looked up. The tables are bounded (cleared when
+# full: the values stay in the models that hold them) and never shared between unequal types.
+_SHARED_MAX = 1 << 14
+_SHARED: dict[Any, Any] = {}
+_NO_TAGS: dict[str, str] = {}
+_TAGS: dict[tuple[tuple[str, str], ...], dict[str, str]] = {(): _NO_TAGS}
+
+
+def shared(value: T) -> T:
+    """The first value seen equal to `value` (a frozen model or a tuple of strings or models)."""
+    hit = _SHARED.get(value)
+    if hit is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        hit = _SHARED.setdefault(value, value)
+    return hit
 
 
 def require_id(raw: dict[str, Any]) -> tuple[str, str]:
@@ -189,13 +223,25 @@ def require_id(raw: dict[str, Any]) -> tuple[str, str]:
 
 
 def statuses(value: Any) -> tuple[m.Status, ...]:
+    """An instance-view `statuses[]` list; a status without a time, and a list of only such, shared."""
     out = []
+    timeless = True
     for st in lst(value):
         if isinstance(st, dict):
-            out.append(m.Status(code=word(st.get("code")), level=word(st.get("level")),
-                                display_status=word(st.get("displayStatus")), message=word(s(st.get("message"))[:500]),
-                                time=time_or_none(st.get("time"))))
-    return tuple(out)
+            code, level = word(st.get("code")), word(st.get("level"))
+            display, message = word(st.get("displayStatus")), word(s(st.get("message"))[:500])
+            when = time_or_none(st.get("time"))
+            if when is None:
+                out.append(_timeless_status(code, level, display, message))
+            else:
+                timeless = False
+                out.append(m.Status(code=code, level=level, display_status=display, message=message, time=when))
+    return shared(tuple(out)) if out and timeless else tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _timeless_status(code: str, level: str, display_status: str, message: str) -> m.Status:
+    return m.Status(code=code, level=level, display_status=display_status, message=message, time=None)
 
 
 # --------------------------------------------------------------------------- coverage

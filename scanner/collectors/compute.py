@@ -8,7 +8,7 @@ from typing import Any
 from .. import ids
 from .. import inventory as m
 from ..timeutil import parse as parse_time
-from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, ref, require_id, s, s_or_none, statuses, tags, word
+from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, ref, require_id, s, s_or_none, shared, statuses, tags, word
 
 
 def _extension_from_model(raw: Any) -> m.Extension | None:
@@ -19,9 +19,9 @@ def _extension_from_model(raw: Any) -> m.Extension | None:
     props = dct(raw.get("properties"))
     publisher, short_type = s(props.get("publisher")), s(props.get("type"))
     full_type = f"{publisher}.{short_type}" if publisher and short_type else short_type
-    return m.Extension(name=word(s(raw.get("name")) or ids.name_of(s(raw.get("id")))), type=word(full_type),
-                       publisher=word(publisher), type_handler_version=word(props.get("typeHandlerVersion")),
-                       provisioning_state=word(props.get("provisioningState")))
+    return shared(m.Extension(name=word(s(raw.get("name")) or ids.name_of(s(raw.get("id")))), type=word(full_type),
+                              publisher=word(publisher), type_handler_version=word(props.get("typeHandlerVersion")),
+                              provisioning_state=word(props.get("provisioningState"))))
 
 
 def _disk_refs(storage: dict[str, Any]) -> tuple[m.VmDisk, ...]:
@@ -65,7 +65,8 @@ def map_vm(raw: dict[str, Any]) -> m.VirtualMachine:
     provision_agent = b_or_none(win.get("provisionVMAgent")) if win else b_or_none(lin.get("provisionVMAgent")) if lin else None
     if not os_type:
         os_type = "Windows" if win else "Linux" if lin else ""
-    extensions = tuple(e for e in (_extension_from_model(r) for r in lst(raw.get("resources"))) if e)
+    resources = lst(raw.get("resources"))
+    extensions = shared(tuple(e for e in map(_extension_from_model, resources) if e)) if resources else ()
     dual_pass = dct(get(storage, "osDisk", "encryptionSettings"))
     dual_pass_on = b_or_none(dual_pass.get("enabled")) is True
     # The VM's id, display id and name are interned: protected items, jobs, disks, NICs, restore
@@ -106,7 +107,7 @@ def map_vm_status(raw: dict[str, Any]) -> tuple[str, tuple[str, ...], dict[str, 
     """An item of the status-only list (`list_all(status_only="true")`): (normalised id, status codes,
     a minimal VM body for a VM the full list did not carry)."""
     vid, display = require_id(raw)
-    codes = tuple(st.code for st in statuses(get(raw, "properties", "instanceView", "statuses")) if st.code)
+    codes = shared(tuple(st.code for st in statuses(get(raw, "properties", "instanceView", "statuses")) if st.code))
     return vid, codes, raw
 
 
@@ -114,6 +115,14 @@ def with_status(vm: m.VirtualMachine, codes: tuple[str, ...]) -> m.VirtualMachin
     from dataclasses import replace
     power, prov, error = parse_status_codes(list(codes))
     return replace(vm, status_codes=codes, power_state=power, provisioning_status=prov, provisioning_error=error)
+
+
+def _timeless(ext: m.Extension) -> m.Extension:
+    """An instance view's extension, shared with equal ones when none of its statuses says when
+    (an extension handler's "Ready" and nothing else): one with a time is its VM's alone."""
+    if ext.handler_status is not None and ext.handler_status.time is not None:
+        return ext
+    return shared(ext) if all(st.time is None for st in ext.statuses) else ext
 
 
 def map_instance_view(raw: dict[str, Any]) -> m.InstanceView:
@@ -130,15 +139,15 @@ def map_instance_view(raw: dict[str, Any]) -> m.InstanceView:
         if not isinstance(e, dict):
             continue
         etype = s(e.get("type"))
-        exts.append(m.Extension(name=word(e.get("name")), type=word(etype),
-                                publisher=word(etype.rsplit(".", 1)[0] if "." in etype else ""),
-                                type_handler_version=word(e.get("typeHandlerVersion")),
-                                statuses=statuses(e.get("statuses")) + statuses(e.get("substatuses")),
-                                handler_status=handlers.get(etype.lower(), ("", None))[1]))
+        exts.append(_timeless(m.Extension(name=word(e.get("name")), type=word(etype),
+                                          publisher=word(etype.rsplit(".", 1)[0] if "." in etype else ""),
+                                          type_handler_version=word(e.get("typeHandlerVersion")),
+                                          statuses=statuses(e.get("statuses")) + statuses(e.get("substatuses")),
+                                          handler_status=handlers.get(etype.lower(), ("", None))[1])))
     named = {x.type.lower() for x in exts}
     for key, (htype, st) in handlers.items():  # a handler with no extension entry still tells its state
         if key not in named:
-            exts.append(m.Extension(name="", type=word(htype), handler_status=st))
+            exts.append(_timeless(m.Extension(name="", type=word(htype), handler_status=st)))
     return m.InstanceView(agent_present=isinstance(agent, dict),
                           agent_version=s_or_none(word(get(agent, "vmAgentVersion"))),
                           agent_statuses=statuses(get(agent, "statuses")), extensions=tuple(exts),
