@@ -57,7 +57,7 @@ def disk(name: str = "vm1-os", rg: str = "rg-app", sub: str = SUB, size_gb: int 
     base = dict(**_ids(display), name=name, subscription_id=sub, resource_group=rg, location="westeurope",
                 size_gb=size_gb, managed_by=ids.norm(managed_by), sse_type="EncryptionAtRestWithPlatformKey")
     base.update(kw)
-    return m.Disk(**base)
+    return m.Disk.of(**base)
 
 
 def resource_group(name: str, sub: str = SUB, location: str = "westeurope") -> m.ResourceGroup:
@@ -276,7 +276,7 @@ def nic(target: m.VirtualMachine, subnet_id: str, nsg_: m.NetworkSecurityGroup |
                 location=target.location, vm_id=target.id, nsg_id=nsg_.id if nsg_ else "", primary=True,
                 ip_configurations=(m.NicIpConfig(name="ipconfig1", subnet_id=ids.norm(subnet_id), private_ip=ip, primary=True),))
     base.update(kw)
-    return m.NetworkInterface(**base)
+    return m.NetworkInterface.of(**base)
 
 
 def key_vault(name: str = "kv1", rg: str = "rg-sec", sub: str = SUB, **kw: Any) -> m.KeyVault:

@@ -208,6 +208,65 @@ def test_a_saved_backup_job_with_a_bad_display_id_is_refused_with_its_place():
         m.Inventory.from_json(missing)
 
 
+# The disks and network interfaces keep their display id as one prefix per resource group plus, only
+# when it is not their name, their own last segment (the keys and order of the file the previous
+# versions wrote and read are those below).
+SAVED_KEYS = {
+    "disks": (m.Disk, ["id", "display_id", "name", "subscription_id", "resource_group", "location", "size_gb",
+                       "managed_by", "disk_state", "ade_enabled", "ade_has_bek", "ade_has_kek", "sse_type", "sku",
+                       "ade_secret_vault_ids", "ade_key_vault_ids", "max_shares", "data_access_auth_mode",
+                       "security_type"]),
+    "network_interfaces": (m.NetworkInterface, ["id", "display_id", "name", "subscription_id", "resource_group",
+                                                "location", "vm_id", "nsg_id", "primary", "ip_configurations"]),
+}
+
+
+@pytest.mark.parametrize("collection", sorted(SAVED_KEYS))
+def test_disks_and_nics_derive_their_display_id_and_save_as_before(synthetic_200, collection):
+    tp, keys = SAVED_KEYS[collection]
+    items = getattr(synthetic_200, collection)
+    fields = {x.name for x in dataclasses.fields(tp)}
+    assert "display_id" not in fields and list(tp.SAVED_AS) == keys
+    assert set(keys) == fields - {"where", "display_rest"} | {"display_id"}
+    saved = json.loads(synthetic_200.to_json())[collection]
+    assert [list(x) for x in saved] == [keys] * len(items)
+    assert [x["display_id"] for x in saved] == [x.display_id for x in items]
+    assert all(x.display_rest is None and x.display_id == x.where + x.name for x in items)
+    by_group = {x.resource_group: x.where for x in items}
+    assert len(by_group) > 1 and all(x.where is by_group[x.resource_group] for x in items)  # one string per group
+    assert m.Inventory.from_json(synthetic_200.to_json()) == synthetic_200
+    with io.StringIO(synthetic_200.to_json()) as fh:
+        assert getattr(m.Inventory.read_json(fh), collection) == items
+
+
+@pytest.mark.parametrize("tp", [m.Disk, m.NetworkInterface])
+def test_disks_and_nics_keep_any_display_id_exactly(tp):
+    rg = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/disks/"
+    for display, name in ((rg + "Disk-1", "Disk-1"),
+                          (rg + "Disk-1", "disk-1"),  # a name in another casing than the id's segment
+                          (rg + "Disk-1/", "Disk-1"),  # a trailing slash
+                          (rg + "other", "Disk-1"),  # a name that is not the id's (hand-edited file)
+                          ("/İx/İ", "İ"), ("abc", "abc"), ("", "")):
+        item = tp.of(id=ids.norm(display), display_id=display, name=name, subscription_id="s", resource_group="RG")
+        assert (item.id, item.display_id, item.name) == (ids.norm(display), display, name)
+        inv = m.Inventory(collected_at="2026-11-22T06:00:00Z",
+                          **{"disks" if tp is m.Disk else "network_interfaces": (item,)})
+        text = inv.to_json()
+        assert m.Inventory.from_json(text) == inv
+        with io.StringIO(text) as fh:
+            assert m.Inventory.read_json(fh) == inv
+
+
+def test_a_saved_disk_without_a_display_id_is_refused_with_its_place():
+    disk = {"id": "/a", "name": "a", "subscription_id": "s", "resource_group": "rg"}
+    text = json.dumps({"schema_version": m.SCHEMA_VERSION, "collected_at": "2026-11-22T06:00:00Z", "disks": [disk]})
+    with pytest.raises(m.InventoryFormatError, match=r"inventory\.disks\[0\]: .*display_id"):
+        m.Inventory.from_json(text)
+    bad = text.replace('"id": "/a", ', '"id": "/a", "display_id": 7, ')
+    with pytest.raises(m.InventoryFormatError, match=r"inventory\.disks\[0\]\.display_id: expected a string"):
+        m.Inventory.from_json(bad)
+
+
 def test_affected_vms_index_keeps_tuples_and_no_entry_per_one_vm_resource(synthetic_200):
     from scanner import readiness
     index = readiness._index(synthetic_200)

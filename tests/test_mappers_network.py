@@ -153,7 +153,7 @@ def test_dual_pass_ade_key_vaults_from_the_vm_model():
 
 def test_referenced_vaults_only_for_backed_up_vms():
     vault = "/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv"
-    disk = m.Disk(id="/d1", display_id="/d1", name="d1", subscription_id="s", resource_group="rg", managed_by="/vm1",
+    disk = m.Disk.of(id="/d1", display_id="/d1", name="d1", subscription_id="s", resource_group="rg", managed_by="/vm1",
                   ade_enabled=True, ade_secret_vault_ids=(vault,))
     assert kvc.referenced_vaults([disk], [], {"/vm1"}) == [vault]
     assert kvc.referenced_vaults([disk], [], {"/vm2"}) == []

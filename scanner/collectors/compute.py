@@ -160,7 +160,7 @@ def map_disk(raw: dict[str, Any]) -> m.Disk:
     esc = dct(props.get("encryptionSettingsCollection"))
     settings = [x for x in lst(esc.get("encryptionSettings")) if isinstance(x, dict)]
     ade = b_or_none(esc.get("enabled")) is True
-    return m.Disk(
+    return m.Disk.of(
         id=intern(did), display_id=display, name=word(s(raw.get("name")) or ids.name_of(display)),
         subscription_id=ids.subscription_of(display), resource_group=ids.resource_group_of(display),
         location=word(s(raw.get("location")).lower()), size_gb=i_or_none(props.get("diskSizeGB")),

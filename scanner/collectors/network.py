@@ -47,9 +47,9 @@ def map_network_interface(raw: dict[str, Any]) -> m.NetworkInterface:
         configs.append(m.NicIpConfig(name=word(ipc.get("name")), subnet_id=_ref(p.get("subnet")),
                                      private_ip=s(p.get("privateIPAddress")), primary=b_or_none(p.get("primary")),
                                      asg_ids=_refs(p.get("applicationSecurityGroups"))))
-    return m.NetworkInterface(**_where(raw), vm_id=_ref(props.get("virtualMachine")),
-                              nsg_id=_ref(props.get("networkSecurityGroup")), primary=b_or_none(props.get("primary")),
-                              ip_configurations=tuple(configs))
+    return m.NetworkInterface.of(**_where(raw), vm_id=_ref(props.get("virtualMachine")),
+                                 nsg_id=_ref(props.get("networkSecurityGroup")), primary=b_or_none(props.get("primary")),
+                                 ip_configurations=tuple(configs))
 
 
 def _merged(props: dict[str, Any], single: str, plural: str) -> tuple[str, ...]:
