@@ -519,8 +519,9 @@ class _VaultLists:
             rec, m.BACKUP_JOBS,
             lambda: backup.backup_jobs.list(name, rg, filter=f"status eq 'Cancelling' and {AZURE_IAAS_VM}"),
             rsv.map_backup_job, scope=v.id)
-        detailed = {j.id: j for j in _results(f_details)}
-        got["backup_jobs"] = [detailed.get(j.id, j) for j in in_progress + cancelling + recent]
+        detailed = {j.id_parts: j for j in _results(f_details)}  # a job derives its id: matched by its parts
+        got["backup_jobs"] = [detailed.get(j.id_parts, j) for j in in_progress + cancelling + recent] if detailed \
+            else in_progress + cancelling + recent
         got["replication_jobs"] = read_list(
             rec, m.REPLICATION_JOBS, lambda: asr.replication_jobs.list(rg, name),
             rsv.map_replication_job, scope=v.id)

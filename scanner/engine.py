@@ -189,6 +189,7 @@ class Gate:
     scopes: dict[str, dict[str, str]]
     notes: dict[str, str]
     unread: dict[str, Any]
+    unread_jobs: frozenset[tuple[str, str]] = frozenset()  # `unread`'s ids as BackupJob.id_parts
 
     @classmethod
     def of(cls, rule: Rule, inv: Inventory) -> "Gate":
@@ -215,12 +216,17 @@ class Gate:
                 notes[sub] = "; ".join(reasons)
         unread: dict[str, Any] = {}
         if scopes:
-            own = {x.id: x for c in {c for r in scopes.values() for c in r} & set(_COLLECTIONS) for x in getattr(inv, c)}
+            # A scope that is no vault may be an item of a list the rule needs; backup jobs derive their
+            # ids (m.BackupJob), so items are matched by id_parts: no id is built per job.
+            wanted = {parts: scope for scope in scopes if scope not in inv.vault_by_id
+                      for parts in (("", scope), m.split_last(scope))}
+            own = {wanted[parts]: x for c in ({c for r in scopes.values() for c in r} & set(_COLLECTIONS) if wanted else ())
+                   for x in getattr(inv, c) if (parts := m.id_parts(x)) in wanted}
             for scope in sorted(scopes):
                 resource = inv.vault_by_id.get(scope) or own.get(scope)
                 if resource is not None and resource.subscription_id.lower() not in blind:
                     unread[scope] = resource
-        return cls(blind, scopes, notes, unread)
+        return cls(blind, scopes, notes, unread, frozenset(m.split_last(scope) for scope in unread))
 
     def reason(self, scope: str) -> str:
         return "; ".join(self.scopes[scope].values())
@@ -235,7 +241,10 @@ class Gate:
         resource of a blind subscription, what the engine speaks for (`unread`), and the items a
         partial list read from a failed vault (that list's own items only: a vault's jobs failing
         does not hide the vault's backup items)."""
-        if str(getattr(item, "subscription_id", "")).lower() in self.blind or getattr(item, "id", "") in self.unread:
+        if str(getattr(item, "subscription_id", "")).lower() in self.blind:
+            return True
+        if self.unread and (item.id_parts in self.unread_jobs if type(item) is m.BackupJob
+                            else getattr(item, "id", "") in self.unread):
             return True
         vault = getattr(item, "vault_id", "")
         return bool(vault) and collection in self.scopes.get(vault, ())

@@ -75,11 +75,18 @@ KNOWN_PROTECTION_STATES = BACKED_UP_STATES | frozenset(
 
 
 # --------------------------------------------------------------------------- models
+def split_last(resource_id: str) -> tuple[str, str]:
+    """`resource_id` cut before its own last segment: (up to and with the last "/" a segment
+    follows, the rest). A function of the id: two ids are equal exactly when their splits are."""
+    cut = resource_id.rstrip("/").rfind("/") + 1
+    return resource_id[:cut], resource_id[cut:]
+
+
 def split_display(display_id: str) -> tuple[str, str]:
-    """(`display_id` up to its own last segment, interned: one string for every resource of a
-    resource group or vault; that segment). The models that keep their display id so (`where`)."""
-    cut = display_id.rstrip("/").rfind("/") + 1
-    return intern(display_id[:cut]), display_id[cut:]
+    """split_last, the first part interned: one string for every resource of a resource group or
+    vault. The models that keep their display id so (`where`; BackupJob its id too)."""
+    where, rest = split_last(display_id)
+    return intern(where), rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,15 +367,18 @@ class JobError:
 
 @dataclass(frozen=True, slots=True)
 class BackupJob:
-    """A Backup job. The most numerous item (a week of jobs is 7 per backed-up VM), so it keeps its
-    display id in parts: `where`, the text before the job's own segment (the vault's id as the list
-    returned it and "/backupJobs/", one string for all the jobs of a vault), and the rest only when
-    it is not `id`'s rest (another casing): `display_id` is derived where read (findings, evidence,
-    the saved file), and `name` is its last segment. The saved inventory carries them as before
-    (SAVED_AS), so build one with `BackupJob.of(id, display_id, ...)`. `id` stays a field: the
-    indexes and the readiness map key on it, and a derived one would be a new string at every use."""
-    id: str
-    where: str
+    """A Backup job. The most numerous item (a week of jobs is 7 per backed-up VM: 49,000 at 10,000
+    VMs), so it keeps its two ids in parts, each split before its last segment (`split_last`): the
+    prefix, the vault's id and "/backupJobs/" (as the list returned it for `display_id`, lower-cased
+    for `id`), is one string for all the jobs of a vault; the job's own segment (its GUID) is kept
+    once for both ids unless they differ in it (capitals in the GUID). `id`, `display_id` and `name`
+    are derived where read; the indexes that hold every job key on `id_parts` instead (no new
+    string per job: `id_parts`, `inventory.id_parts`). The saved inventory carries the three as
+    before (SAVED_AS). Build one with `BackupJob.of(id, display_id, ...)`: the parts are then always
+    `split_last` of the two ids (dataclasses.replace keeps them)."""
+    where: str  # display_id up to its last segment (interned: the vault's jobs share it)
+    rest: str  # display_id after `where`: the job's name
+    id_where: str  # id up to its last segment (interned)
     subscription_id: str
     vault_id: str
     operation: str = ""  # Backup | Restore | ConfigureBackup | ...
@@ -380,28 +390,43 @@ class BackupJob:
     backup_management_type: str = ""
     is_user_triggered: bool | None = None
     errors: tuple[JobError, ...] = ()
-    display_rest: str | None = None  # display_id after `where`, when it is not id's (None: id's)
+    id_rest: str | None = None  # id after `id_where`, when it is not `rest` (None: it is)
 
     SAVED_AS: ClassVar[tuple[str, ...]] = (
         "id", "display_id", "name", "subscription_id", "vault_id", "operation", "status", "start_time", "end_time",
         "entity_friendly_name", "container_name", "backup_management_type", "is_user_triggered", "errors")
     # Saved keys that are not fields, and their types: the loader reads them and builds the job with `of`.
-    BUILT_FROM: ClassVar[dict[str, Any]] = {"display_id": str}
+    BUILT_FROM: ClassVar[dict[str, Any]] = {"id": str, "display_id": str}
 
     @classmethod
     def of(cls, id: str, display_id: str, **fields: Any) -> "BackupJob":
         """The job whose ids are `id` and `display_id` (the other fields as named)."""
         where, rest = split_display(display_id)
-        return cls(id=id, where=where, display_rest=None if id[len(where):] == rest else rest, **fields)
+        id_where, id_rest = split_display(id)
+        return cls(where=where, rest=rest, id_where=id_where, id_rest=None if id_rest == rest else id_rest, **fields)
+
+    @property
+    def id(self) -> str:
+        return self.id_where + (self.rest if self.id_rest is None else self.id_rest)
+
+    @property
+    def id_parts(self) -> tuple[str, str]:
+        """`split_last(id)`, from the stored parts: equal for two jobs exactly when their ids are."""
+        return self.id_where, (self.rest if self.id_rest is None else self.id_rest)
 
     @property
     def display_id(self) -> str:
-        cut = len(self.where)
-        return self.where + (self.id[cut:] if self.display_rest is None else self.display_rest)
+        return self.where + self.rest
 
     @property
     def name(self) -> str:
         return ids.name_of(self.display_id)
+
+
+def id_parts(item: Any) -> tuple[str, str]:
+    """A pair that is equal for two models exactly when their ids are, without building an id a
+    model derives (BackupJob.id_parts): ("", id) for the others."""
+    return item.id_parts if type(item) is BackupJob else ("", item.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -783,22 +808,20 @@ class Inventory:
         return {(p.vault_id, key): p for p in self.protected_items if (key := container_key(p.container_name))}
 
     @cached_property
-    def backup_job_vms(self) -> dict[str, tuple[BackupJob, str]]:
-        """job id -> (the job, the VM it is about): vm_id_for_job resolved once per job of the list,
-        and once per vault, container and name the jobs share (a VM's jobs all name its container)."""
-        seen: dict[tuple[str, str, str], str] = {}
-        out: dict[str, tuple[BackupJob, str]] = {}
+    def backup_job_vms(self) -> dict[tuple[str, str, str], str]:
+        """(vault, container, entity name) of the backup jobs -> the VM they are about: the job to VM
+        join resolved once per vault, container and name the jobs share (a VM's jobs all name its
+        container), not once per job; it reads nothing else of a job."""
+        out: dict[tuple[str, str, str], str] = {}
         for job in self.backup_jobs:
-            key = (job.vault_id, job.container_name, job.entity_friendly_name)  # all _resolve_job_vm reads
-            vm = seen.get(key)
-            if vm is None:
-                vm = seen[key] = self._resolve_job_vm(job)
-            out[job.id] = (job, vm)
+            key = (job.vault_id, job.container_name, job.entity_friendly_name)
+            if key not in out:
+                out[key] = self._resolve_job_vm(job)
         return out
 
     def vm_id_for_job(self, job: BackupJob) -> str:
-        hit = self.backup_job_vms.get(job.id)
-        return hit[1] if hit is not None and hit[0] is job else self._resolve_job_vm(job)
+        vm = self.backup_job_vms.get((job.vault_id, job.container_name, job.entity_friendly_name))
+        return self._resolve_job_vm(job) if vm is None else vm
 
     def _resolve_job_vm(self, job: BackupJob) -> str:
         """The VM a backup job is about. Jobs carry no ARM id: join on the container name
@@ -1140,8 +1163,8 @@ def _construct(tp: Any, value: dict[str, Any], where: str, pool: dict[str, str] 
     if built_from is not None:
         for name in tp.SAVED_AS:
             tp_of = built_from.get(name) or hints.get(name)
-            if tp_of is not None and name in value:
-                kwargs[name] = _from_plain(tp_of, value[name], f"{where}.{name}", pool)
+            if tp_of is not None and name in value:  # the keys `of` splits are not shared: not pooled
+                kwargs[name] = _from_plain(tp_of, value[name], f"{where}.{name}", None if name in built_from else pool)
     for f in dataclasses.fields(tp):
         if built_from is None and f.name in value:
             kwargs[f.name] = _from_plain(hints[f.name], value[f.name], f"{where}.{f.name}", pool)
@@ -1159,8 +1182,13 @@ def build_inventory(collected_at: str, subscriptions: Iterable[str], **parts: It
         if name in ("coverage",):
             clean[name] = tuple(items)
             continue
-        seen: dict[str, Any] = {}
+        seen: dict[str, dict[str, Any]] = {}  # id, split (id_parts) -> the first item with it
+        kept = []
         for item in items:
-            seen.setdefault(item.id, item)
-        clean[name] = tuple(seen.values())
+            where, rest = id_parts(item)
+            firsts = seen.setdefault(where, {})
+            if rest not in firsts:
+                firsts[rest] = item
+                kept.append(item)
+        clean[name] = tuple(kept)
     return Inventory(collected_at=collected_at, subscriptions=tuple(subscriptions), **clean)

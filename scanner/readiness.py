@@ -231,10 +231,17 @@ class _Index:
             {r.id: r.source_id for r in inv.restore_point_collections},
             {p.id: p.source_resource_id for p in inv.protected_items},
         ]
-        jobs = inv.backup_job_vms  # job id -> (the job, its VM), built for the rules anyway
+        # Backup jobs derive their ids (m.BackupJob): keyed by the id's two stored parts, no new string per job.
+        jobs: dict[str, dict[str, str]] = {}
+        twice = False
+        for bjob in inv.backup_jobs:
+            where, rest = bjob.id_parts
+            mine = jobs.setdefault(where, {})
+            twice = twice or rest in mine
+            mine[rest] = inv.vm_id_for_job(bjob)
         listed = (len(inv.virtual_machines) + len(inv.disks) + len(inv.restore_point_collections)
-                  + len(inv.protected_items) + len(inv.backup_jobs))
-        if len(set(jobs).union(*singles)) == listed:  # no id twice: each resource is its own entry
+                  + len(inv.protected_items))
+        if not twice and len(set().union(*singles)) == listed:  # no id twice: each resource is its own entry
             self._singles, self._jobs = singles, jobs
         else:  # an id twice (in one list, or in two): gathered, with the VMs of every resource that has it
             self._singles, self._jobs = [], {}
@@ -301,12 +308,19 @@ class _Index:
     def get(self, rid: str) -> Iterable[str] | None:
         """The VMs of the resource (in no order), or None when it is none of the inventory's."""
         found = self._gathered.get(rid)
-        one = self._jobs.get(rid)
-        vm = one[1] if one is not None else next((v for single in self._singles if (v := single.get(rid)) is not None), None)
-        if vm is None:
+        vm = next((v for single in self._singles if (v := single.get(rid)) is not None), None)
+        job_vm = None
+        if self._jobs:  # a job's id may also be another resource's: both count
+            where, rest = m.split_last(rid)
+            job_vm = self._jobs.get(where, _NONE).get(rest)
+        if vm is None and job_vm is None:
             return found
-        mine = (vm,) if vm else ()  # the per-id maps share no id: at most one of them has it
+        # The per-id maps of one-VM resources share no id, but a backup job's id may be one of theirs.
+        mine = tuple({v: None for v in (vm, job_vm) if v})
         return mine if found is None else set(found).union(mine)
+
+
+_NONE: Mapping[str, str] = {}
 
 
 _cache: tuple[m.Inventory, _Index] | None = None

@@ -162,7 +162,7 @@ def test_models_have_no_instance_dict(synthetic_200):
 def test_backup_jobs_derive_their_name_and_save_as_before(synthetic_200):
     job = synthetic_200.backup_jobs[0]
     fields = {f.name for f in dataclasses.fields(m.BackupJob)}
-    assert not {"name", "display_id"} & fields
+    assert not {"name", "display_id", "id"} & fields
     assert job.display_id.endswith("/" + job.name) and job.name == job.display_id.rsplit("/", 1)[1]
     saved = json.loads(synthetic_200.to_json())["backup_jobs"][0]
     # The keys (and their order) of the file the previous versions wrote and read.
@@ -170,17 +170,20 @@ def test_backup_jobs_derive_their_name_and_save_as_before(synthetic_200):
                            "start_time", "end_time", "entity_friendly_name", "container_name",
                            "backup_management_type", "is_user_triggered", "errors"]
     assert (saved["id"], saved["display_id"], saved["name"]) == (job.id, job.display_id, job.name)
-    assert set(m.BackupJob.SAVED_AS) == fields - {"where", "display_rest"} | {"display_id", "name"}
+    assert set(m.BackupJob.SAVED_AS) == fields - {"where", "rest", "id_where", "id_rest"} | {"id", "display_id", "name"}
     assert m.Inventory.from_json(synthetic_200.to_json()).backup_jobs == synthetic_200.backup_jobs
     with io.StringIO(synthetic_200.to_json()) as fh:
         assert m.Inventory.read_json(fh).backup_jobs == synthetic_200.backup_jobs
 
 
-def test_backup_jobs_keep_one_display_prefix_per_vault_and_any_display_id_exactly(synthetic_200):
+def test_backup_jobs_keep_one_prefix_per_vault_their_name_once_and_any_id_exactly(synthetic_200):
     jobs = synthetic_200.backup_jobs
-    by_vault = {j.vault_id: j.where for j in jobs}
-    assert by_vault and all(j.where is by_vault[j.vault_id] for j in jobs)  # one string per vault
-    assert all(j.display_rest is None and j.display_id.lower() == j.id for j in jobs)  # the rest is id's
+    by_vault = {j.vault_id: (j.where, j.id_where) for j in jobs}
+    # One string per vault for each prefix, and the GUID kept once for both ids.
+    assert by_vault and all((j.where, j.id_where) == by_vault[j.vault_id] and j.where is by_vault[j.vault_id][0]
+                            and j.id_where is by_vault[j.vault_id][1] for j in jobs)
+    assert all(j.id_rest is None and j.display_id.lower() == j.id and j.id_parts == m.split_last(j.id)
+               for j in jobs)
     vault = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.RecoveryServices/vaults/V"
     for display, rid in ((f"{vault}/backupJobs/ABC-Def", None),  # the name in another casing than the id's
                          (f"{vault}/backupJobs/abc/", None),  # a trailing slash (the id has none)
@@ -190,12 +193,26 @@ def test_backup_jobs_keep_one_display_prefix_per_vault_and_any_display_id_exactl
         rid = ids.norm(display) if rid is None else rid
         job = m.BackupJob.of(rid, display, subscription_id="s", vault_id="v")
         assert (job.id, job.display_id, job.name) == (rid, display, ids.name_of(display))
+        assert job.id_parts == m.split_last(rid) == m.id_parts(job)
         inv = m.Inventory(collected_at="2026-11-22T06:00:00Z", backup_jobs=(job,))
         text = inv.to_json()
         assert json.loads(text)["backup_jobs"][0]["display_id"] == display
+        assert json.loads(text)["backup_jobs"][0]["id"] == rid
         with io.StringIO(text) as fh:
             assert m.Inventory.read_json(fh).backup_jobs == (job,)
         assert m.Inventory.from_json(text).backup_jobs == (job,)
+
+
+def test_build_inventory_drops_a_backup_job_listed_twice_by_its_id_whatever_the_display_casing():
+    vault = f.vault()
+    first = f.job(vault, name="j1")
+    again = m.BackupJob.of(first.id, first.display_id.upper(), subscription_id=first.subscription_id,
+                           vault_id=first.vault_id)
+    other = f.job(vault, name="j2")
+    inv = m.build_inventory("2026-11-22T06:00:00Z", [vault.subscription_id], backup_jobs=[first, again, other],
+                            virtual_machines=[f.vm("a"), f.vm("a")])
+    assert inv.backup_jobs == (first, other)
+    assert len(inv.virtual_machines) == 1
 
 
 def test_a_saved_backup_job_with_a_bad_display_id_is_refused_with_its_place():
