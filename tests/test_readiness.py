@@ -237,3 +237,21 @@ def test_an_id_listed_twice_concerns_the_vms_of_both_resources():
     collection = f.with_(f.rpc(b, 3), id=disk.id)
     inv = f.inventory(virtual_machines=[a, b], disks=[disk], restore_point_collections=[collection])
     assert r.affected_vms(inv, "", disk.display_id) == both
+
+
+def test_a_backup_job_whose_id_is_another_resources_names_the_vms_of_both():
+    """Jobs are looked up by their id's two stored parts (m.BackupJob derives its id); a job id that
+    is also a disk's (a hand-made inventory) still names the VMs of both, as one entry would."""
+    a, b = f.vm("a"), f.vm("b")
+    v = f.vault()
+    disk = f.disk("d", managed_by=a.id)
+    job = f.job(v, target=b)
+    clash = m.BackupJob.of(disk.id, disk.display_id, subscription_id=job.subscription_id, vault_id=job.vault_id,
+                           container_name=job.container_name, entity_friendly_name=job.entity_friendly_name)
+    items = [f.protected_item(a, v), f.protected_item(b, v)]
+    inv = f.inventory(virtual_machines=[a, b], vaults=[v], disks=[disk], protected_items=items, backup_jobs=[job, clash])
+    assert r._index(inv)._singles  # still the per-id maps
+    assert r.affected_vms(inv, "", disk.display_id) == tuple(sorted((a.id, b.id)))
+    assert r.affected_vms(inv, "", job.display_id) == (b.id,)
+    assert r.affected_vms(inv, "", job.display_id.upper()) == (b.id,)  # looked up as normalised
+    assert r.affected_vms(inv, "", job.display_id + "x") == ()

@@ -225,3 +225,22 @@ def test_a_refused_keyed_pass_keeps_its_key_while_passes_are_shared():
     blind = [r for r in results if r.subscription_id == SUB and r.resource_type.endswith("virtualMachines")]
     assert blind and all(r.status == NOT_ASSESSED for r in blind) and len(refused) == len(blind)
     assert sorted(r.key for r in blind) == sorted("ab" * (len(blind) // 2))
+
+
+def test_a_backup_job_a_needed_list_names_as_unreadable_is_not_assessed_and_left_out_of_the_view():
+    """The gate finds the items a partial list names and hides them by their id's parts (a backup job
+    derives its id): the engine says NOT_ASSESSED for the job, the rule never sees it."""
+    inv = healthy()
+    job = next(j for j in inv.backup_jobs if j.subscription_id == SUB)
+    cov = f.partial(m.BACKUP_JOBS, (job.id,), SUB, code=PARTIAL_CODE)
+    inv = replace(inv, coverage=tuple(cov if (c.subscription_id, c.collector) == (SUB, m.BACKUP_JOBS) else c
+                                      for c in inv.coverage))
+    meta = RuleMeta(code="BCDR998", slug="every-job", severity="low", title="t", predicts=(), source="s",
+                    remediation="r", references=("https://example.invalid",), needs=(m.BACKUP_JOBS,))
+    seen: list[m.BackupJob] = []
+    every_job = Rule(meta=meta, fn=lambda inv, params: (passed(j) for j in inv.backup_jobs if not seen.append(j)))
+    results, refused = run_rule(every_job, inv, {})
+    assert [r.status for r in results if r.resource_id == job.display_id] == [NOT_ASSESSED]
+    assert PARTIAL_CODE in next(r.message for r in results if r.resource_id == job.display_id)
+    assert job not in seen and len(seen) == len(inv.backup_jobs) - 1 and not refused
+    assert sum(r.status == PASS for r in results) == len(seen)
