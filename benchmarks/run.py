@@ -174,8 +174,8 @@ def _scan(endpoint: str, ca: str, subs: list[str], scale: float, save: bool, pro
           processes: int | None, conn: Any) -> None:
     import resource
 
-    from scanner.malloc import limit_malloc_arenas
-    limit_malloc_arenas()  # what the az-bcdr-scan command does first (cli.console_main)
+    from scanner.malloc import tune_malloc
+    tune_malloc()  # what the az-bcdr-scan command does first (cli.console_main)
     memory = RssTimeline()
     from scanner import inventory as m
     from scanner.api import evaluate_inventory

@@ -492,8 +492,8 @@ def console_main() -> None:
     """The `az-bcdr-scan` command. After an interrupted scan (its report is written by then) the
     process ends at once: the interpreter's teardown of the Azure SDK modules takes up to a second
     or two on a busy machine, and Ctrl-C is meant to act within two."""
-    from .malloc import limit_malloc_arenas
-    limit_malloc_arenas()  # before any thread starts (scanner.malloc: freed response buffers per thread)
+    from .malloc import tune_malloc
+    tune_malloc()  # before any thread starts (scanner.malloc: arenas per thread, glibc's rising mmap threshold)
     code = main()
     if _INTERRUPTED.is_set():
         with contextlib.suppress(Exception):
