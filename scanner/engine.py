@@ -150,18 +150,20 @@ def _evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None, only:
                 continue
             errors.extend(refused)
             seen: set[str] = set()
-            mine = tuple([res.resource_id for res in results if res.status == PASS])
-            if mine:
-                passed[code] = len(mine)
-                passed_ids[code] = mine
+            mine: list[str] = []
             for res in results:
                 if res.status == PASS:
+                    mine.append(res.resource_id)
                     continue
                 f = _finding(rule, cfg, res, inv)
                 if f.fingerprint in seen:
                     continue
                 seen.add(f.fingerprint)
                 findings.append(f)
+            del results
+            if mine:
+                passed[code] = len(mine)
+                passed_ids[code] = tuple(mine)
     findings.sort(key=lambda f: (f.status != FAIL, -_rank(f.severity), f.rule_id, f.resource_id.lower()))
     return Evaluation(tuple(findings), passed, tuple(run), tuple(errors), tuple(descriptors), passed_ids)
 

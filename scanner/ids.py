@@ -25,7 +25,12 @@ def _segments(resource_id: str) -> list[str]:
 
 
 def subscription_of(resource_id: str | None) -> str:
-    parts = _segments(resource_id or "")
+    rid = resource_id or ""
+    if rid.startswith("/subscriptions/") or rid[:15].lower() == "/subscriptions/":
+        sub, slash, _ = rid[15:].partition("/")  # the usual id: no need to split all of it
+        if sub and slash:
+            return intern(sub.lower())
+    parts = _segments(rid)
     for i, part in enumerate(parts[:-1]):
         if part.lower() == "subscriptions":
             return intern(parts[i + 1].lower())  # one copy for every item of the subscription
@@ -34,7 +39,14 @@ def subscription_of(resource_id: str | None) -> str:
 
 def resource_group_of(resource_id: str | None) -> str:
     """The resource group name as written in the id (display casing)."""
-    parts = _segments(resource_id or "")
+    rid = resource_id or ""
+    parts = rid.split("/", 5)
+    # The usual id, /subscriptions/<s>/resourceGroups/<rg>/...: the same answer as the walk below
+    # without splitting all of it.
+    if (len(parts) == 6 and not parts[0] and parts[1].lower() == "subscriptions" and parts[2]
+            and parts[2].lower() != "resourcegroups" and parts[3].lower() == "resourcegroups" and parts[4]):
+        return intern(parts[4])
+    parts = _segments(rid)
     for i, part in enumerate(parts[:-1]):
         if part.lower() == "resourcegroups":
             return intern(parts[i + 1])

@@ -173,13 +173,13 @@ def _blind(inv: m.Inventory, subscription_id: str) -> tuple[bool, bool]:
 
 def _applicable(inv: m.Inventory, vm: m.VirtualMachine, backup_blind: bool, asr_blind: bool) -> dict[str, bool | None]:
     items = inv.protected_items_by_vm.get(vm.id, ())
+    return {BACKUP: _known(any(p.is_backed_up for p in items), backup_blind),
+            RESTORE: _known(bool(items), backup_blind),
+            FAILOVER: _known(inv.is_replicated(vm.id), asr_blind)}
 
-    def known(found: bool, blind: bool) -> bool | None:
-        return True if found else (None if blind else False)
 
-    return {BACKUP: known(any(p.is_backed_up for p in items), backup_blind),
-            RESTORE: known(bool(items), backup_blind),
-            FAILOVER: known(inv.is_replicated(vm.id), asr_blind)}
+def _known(found: bool, blind: bool) -> bool | None:
+    return True if found else (None if blind else False)
 
 
 # --------------------------------------------------------------------------- affected VMs
