@@ -31,6 +31,7 @@ from .collectors import recovery as rsv
 from .collectors import resources as res
 from .collectors import site_recovery as asrc
 from .collectors.base import Recorder, breaker_scope, fetch, raw_json, read_list, wire
+from .malloc import survivors_frozen
 from .timeutil import iso, utcnow
 from .timeutil import parse as parse_time
 
@@ -90,16 +91,17 @@ def collect(factory: ClientFactory, subscriptions: list[str], options: CollectOp
     options = options or CollectOptions()
     now = now or utcnow()
     subs = [s.lower() for s in subscriptions]
-    parts, requests = _in_processes(factory, subs, options, now)
-    if parts is None:
-        with ThreadPoolExecutor(max_workers=max(1, min(options.subscription_workers, len(subs) or 1))) as pool:
-            futures = [pool.submit(_isolated, factory, sub, options, now) for sub in subs]
-            parts = [result_interruptibly(f) for f in futures]
-    merged: dict[str, list[Any]] = {}
-    for p in parts:
-        for name, items in vars(p).items():
-            merged.setdefault(name, []).extend(items)
-    inv = m.build_inventory(iso(now), subs, **merged)
+    with survivors_frozen():  # the garbage collector's full collections walk the Inventory once (scanner.malloc)
+        parts, requests = _in_processes(factory, subs, options, now)
+        if parts is None:
+            with ThreadPoolExecutor(max_workers=max(1, min(options.subscription_workers, len(subs) or 1))) as pool:
+                futures = [pool.submit(_isolated, factory, sub, options, now) for sub in subs]
+                parts = [result_interruptibly(f) for f in futures]
+        merged: dict[str, list[Any]] = {}
+        for p in parts:
+            for name, items in vars(p).items():
+                merged.setdefault(name, []).extend(items)
+        inv = m.build_inventory(iso(now), subs, **merged)
     return replace(inv, arm_requests=factory.ledger.count + requests)
 
 
@@ -194,7 +196,9 @@ class _Work:
             return fn(item)
         with self._slots:
             while self._busy >= self._in_flight():
-                self._slots.wait(0.05)
+                # A GET that ends wakes one waiter; the timeout only catches a limit that grew with
+                # the latency while none ended (polling every 50 ms cost CPU for each waiting thread).
+                self._slots.wait(0.25)
             self._busy += 1
         try:
             return fn(item)

@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Iterator
 
 from .arm import ArmSettings, ClientFactory, Deadline, StaticTokenCredential
+from .malloc import survivors_frozen
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ def _worker(spec: WorkerSpec, conn: Connection) -> None:
         threading.Thread(target=listen, name="az-bcdr-scan-worker-interrupt", daemon=True).start()
         threading.Thread(target=report, name="az-bcdr-scan-worker-progress", daemon=True).start()
         subs = list(spec.subscriptions)
-        with ThreadPoolExecutor(max_workers=max(1, min(spec.options.subscription_workers, len(subs)))) as pool:
+        with survivors_frozen(), ThreadPoolExecutor(max_workers=max(1, min(spec.options.subscription_workers,
+                                                                           len(subs)))) as pool:
             parts = list(pool.map(lambda sub: _isolated(factory, sub, spec.options, spec.now), subs))
         finished.set()
         send(("done", dict(zip(subs, parts)), factory.ledger.count))
