@@ -174,7 +174,7 @@ class Gate:
     scopes: dict[str, dict[str, str]]
     notes: dict[str, str]
     unread: dict[str, Any]
-    unread_jobs: frozenset[tuple[str, str]] = frozenset()  # `unread`'s ids as BackupJob.id_parts
+    unread_jobs: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)  # `unread`, split_last
 
     @classmethod
     def of(cls, rule: Rule, inv: Inventory) -> "Gate":
@@ -211,7 +211,11 @@ class Gate:
                 resource = inv.vault_by_id.get(scope) or own.get(scope)
                 if resource is not None and resource.subscription_id.lower() not in blind:
                     unread[scope] = resource
-        return cls(blind, scopes, notes, unread, frozenset(m.split_last(scope) for scope in unread))
+        split: dict[str, set[str]] = {}
+        for scope in unread:
+            where, rest = m.split_last(scope)
+            split.setdefault(where, set()).add(rest)
+        return cls(blind, scopes, notes, unread, {where: frozenset(rests) for where, rests in split.items()})
 
     def reason(self, scope: str) -> str:
         return "; ".join(self.scopes[scope].values())
@@ -228,9 +232,13 @@ class Gate:
         does not hide the vault's backup items)."""
         if str(getattr(item, "subscription_id", "")).lower() in self.blind:
             return True
-        if self.unread and (item.id_parts in self.unread_jobs if type(item) is m.BackupJob
-                            else getattr(item, "id", "") in self.unread):
-            return True
+        if self.unread:
+            if type(item) is m.BackupJob:  # it derives its id: matched by its parts, the shared one first
+                rests = self.unread_jobs.get(item.id_where)
+                if rests is not None and item.id_parts[1] in rests:
+                    return True
+            elif getattr(item, "id", "") in self.unread:
+                return True
         vault = getattr(item, "vault_id", "")
         return bool(vault) and collection in self.scopes.get(vault, ())
 
