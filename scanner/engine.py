@@ -23,6 +23,7 @@ from .malloc import gc_paused
 from .model import RuleDescriptor
 from .readiness import affected_vms
 from .readiness import forget as forget_lookups
+from .timeutil import forget as forget_times
 from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_assessed, not_assessed_subscription, own_passes, shared_passes
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,14 @@ def evaluate(inv: Inventory, settings: Mapping[str, RuleSettings] | None = None,
 
 def forget(inv: Inventory) -> None:
     """Drop everything the evaluation derived from `inv`: the rules' memos (rules._common, this
-    thread's: they hold `inv` or a view of it), the
-    affected-VMs lookups (scanner.readiness) and the Inventory's own indexes (its cached_property
-    maps, rebuilt on next use). At 10,000 VMs they are about 20 MiB, held until now only because the
-    last evaluated inventory stayed in the one-slot memos; the report is built after this, in the
-    memory they leave."""
+    thread's: they hold `inv` or a view of it), the affected-VMs lookups (scanner.readiness), the
+    Inventory's own indexes (its cached_property maps, rebuilt on next use) and the parsed times
+    (scanner.timeutil). At 10,000 VMs they are about 20 MiB, held until now only because the last
+    evaluated inventory stayed in the one-slot memos; the report is built after this, in the memory
+    they leave."""
     forget_memos()
     forget_lookups(inv)
+    forget_times()
     for name in _INDEXES:
         inv.__dict__.pop(name, None)
 

@@ -70,3 +70,13 @@ def test_evidence_that_is_not_plain_is_still_converted():
     same = {"a": "b", "n": [1, {"x": True}]}
     assert _plain(same) is same
     assert _plain({1: "key not a string"}) == {"1": "key not a string"}
+
+
+def test_the_parsed_times_are_dropped_when_the_evaluation_ends(demo_text, monkeypatch):
+    from scanner import engine, timeutil
+    inv = m.Inventory.from_json(demo_text)
+    evaluate(inv)
+    assert timeutil._parse.cache_info().currsize == 0
+    monkeypatch.setattr(engine, "forget_times", lambda: None)  # without it, the rules' parses stay
+    evaluate(inv)
+    assert timeutil._parse.cache_info().currsize > 10
