@@ -32,8 +32,7 @@ from .collectors import resources as res
 from .collectors import site_recovery as asrc
 from .collectors.base import Recorder, breaker_scope, fetch, raw_json, read_list, wire
 from .malloc import survivors_frozen
-from .timeutil import iso, utcnow
-from .timeutil import parse as parse_time
+from .timeutil import iso, parse_once, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -393,7 +392,7 @@ def _streak_without_details(jobs: list[m.BackupJob], per_item: int) -> list[m.Ba
     success, at most `per_item`) and whose list item carried no errorDetails."""
     by_container: dict[str, list[tuple[datetime, m.BackupJob]]] = {}
     for job in jobs:
-        started = parse_time(job.start_time)
+        started = parse_once(job.start_time)
         if (job.operation.lower() in ("", "backup", "configurebackup") and job.container_name and started is not None
                 and job.status.lower() in ("failed", "completed", "completedwithwarnings")):
             by_container.setdefault(job.container_name, []).append((started, job))

@@ -366,6 +366,20 @@ def test_backup_jobs_list_and_detail():
     assert listed.subscription_id == "00000000-0000-0000-0000-000000000000"
 
 
+def test_mapping_a_job_leaves_the_rules_time_cache_alone():
+    # Collect reads each time once; real jobs' times are nearly all distinct (timeutil.parse_once).
+    from scanner import timeutil
+    timeutil.forget()
+    raw = body("recoveryservicesbackup/GetJobDetails.json")
+    raw["properties"].update(status="Completed", endTime="2017-08-03T06:00:00.1234567Z")
+    job = rsv.map_backup_job(raw)
+    assert (job.start_time, job.end_time) == ("2017-08-03T05:31:07.014604Z", "2017-08-03T06:00:00.1234567Z")
+    assert timeutil._parse.cache_info().currsize == 0
+    raw["properties"]["endTime"] = "0001-01-01T00:00:00Z"  # the "never" sentinel is still read as none
+    assert rsv.map_backup_job(raw).end_time is None
+    assert timeutil.parse_once("2017-08-03T06:00:00.1234567Z") == timeutil.parse("2017-08-03T06:00:00.1234567Z")
+
+
 def test_backup_job_error_details():
     raw = body("recoveryservicesbackup/GetJobDetails.json")
     raw["properties"].update(status="Failed", endTime="2017-08-03T06:00:00Z", errorDetails=[

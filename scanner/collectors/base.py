@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 from .. import ids
 from .. import inventory as m
 from ..arm import ListLimits, PageLimitExceeded, RepeatedNextLink, call_scope, classify, is_persistent_failure
-from ..timeutil import parse as parse_time
+from ..timeutil import parse_once
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,7 +141,7 @@ def time_or_none(value: Any) -> str | None:
     text = s_or_none(value)
     if text is None:
         return None
-    when = parse_time(text)
+    when = parse_once(text)
     return None if when is not None and when < NEVER_BEFORE else text
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import ids
 from .. import inventory as m
-from ..timeutil import parse as parse_time
+from ..timeutil import parse_once
 from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, ref, require_id, s, s_or_none, shared, statuses, tags, word
 
 
@@ -182,7 +182,7 @@ def _vaults(settings: list[dict[str, Any]], key: str) -> tuple[str, ...]:
 
 def _instant(text: str):
     try:
-        return parse_time(text)
+        return parse_once(text)
     except OverflowError:  # e.g. '9999-12-31T23:59:59-01:00' is past datetime.max in UTC
         return None
 

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 from .. import ids
 from .. import inventory as m
-from ..timeutil import parse as parse_time
+from ..timeutil import parse_once
 from .base import MalformedItem, b_or_none, dct, get, i_or_none, lst, ref, require_id, s, s_or_none, tags, time_or_none, word
 
 _VAULT_MARK = "/providers/microsoft.recoveryservices/vaults/"
@@ -265,7 +265,7 @@ def map_replication_item(raw: dict[str, Any]) -> m.ReplicationItem:
         # recovery points it holds in consistencyPoints ({name: time}) and dates its RPO.
         points = psd.get("consistencyPoints")
         dated = [(when, t) for t in (time_or_none(v) for v in points.values()) if t
-                 and (when := parse_time(t)) is not None] if isinstance(points, dict) else []
+                 and (when := parse_once(t)) is not None] if isinstance(points, dict) else []
         if dated:
             has_rp, last_rp = True, max(dated)[1]
         elif rpo is not None or time_or_none(psd.get("lastRpoCalculatedTime")):
