@@ -33,7 +33,11 @@ print(json.dumps({"after_factory": after_factory, "inside": inside, "after_block
 
 
 def _run(code: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    return _run_args(code)
+
+
+def _run_args(code: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -63,3 +67,91 @@ def test_drop_overloads_leaves_stubs_registered_before_and_other_packages():
     finally:
         for name in names:
             registry.pop(name, None)
+
+
+# Two demo scans by the command in one process, then one through the library with release_sdk=False.
+# azure.mgmt.keyvault is imported before (the embedding program's own): it stays, the same module.
+# A spy on enable_raw_json (it sees each client class the factory builds) keeps weak references to
+# the client classes and one model class of each package the first scan imported.
+_RELEASE = r"""
+import gc, importlib, json, os, sys, weakref
+import azure.mgmt.keyvault as own_keyvault
+import scanner.collectors.base as base
+from scanner.cli import main
+seen = []
+real = base.enable_raw_json
+def spy(cls):
+    models = importlib.import_module(cls.__module__.rsplit("._", 1)[0] + ".models")
+    model = next(v for v in vars(models).values() if isinstance(v, type) and v.__module__.startswith(models.__name__))
+    seen.append((cls.__module__.split(".")[2], weakref.ref(cls), weakref.ref(model)))
+    return real(cls)
+base.enable_raw_json = spy
+out = sys.argv[1]
+codes = [main(["--demo", "--format", "json", "--quiet", "--output", os.path.join(out, "first.json")])]
+gc.collect()
+loaded = sorted(m for m in sys.modules if m.startswith("azure.mgmt."))
+alive = sorted({pkg for pkg, *refs in seen if any(r() is not None for r in refs)})
+built = len(seen)
+codes.append(main(["--demo", "--format", "json", "--quiet", "--output", os.path.join(out, "second.json")]))
+again = len(seen) - built
+from scanner.api import ScanOptions, demo_options, scan
+with demo_options(ScanOptions(release_sdk=False)) as options:
+    kept = scan(options)
+still = sorted({m.split(".")[2] for m in sys.modules if m.startswith("azure.mgmt.")})
+print(json.dumps({"codes": codes, "loaded": loaded, "alive": alive, "built": built, "again": again,
+                  "own_keyvault": sys.modules.get("azure.mgmt.keyvault") is own_keyvault, "kept": still,
+                  "kept_findings": [f.to_dict() for f in kept.findings]}))
+"""
+
+
+_SAME = ("rule_id", "status", "severity", "resource_id", "fingerprint", "affected_vms")  # the demo's times move with the clock
+
+
+def _same(findings: list[dict]) -> list[tuple]:
+    return [tuple(str(f[k]) for k in _SAME) for f in findings]
+
+
+def _findings(path) -> list[tuple]:
+    return _same(json.loads(path.read_text())["findings"])
+
+
+def test_a_scan_releases_the_sdk_packages_it_imported(tmp_path):
+    out = _run_args(_RELEASE, str(tmp_path))
+    assert out["codes"][0] == out["codes"][1]
+    assert out["built"] >= 7  # compute, resources, locks, vaults, backup, site recovery, network (keyvault's is the program's)
+    assert all(m == "azure.mgmt.keyvault" or m.startswith(("azure.mgmt.keyvault.", "azure.mgmt.core"))
+               for m in out["loaded"]), out["loaded"][:10]
+    assert out["alive"] == ["keyvault"]  # nothing holds a client or model class of a released package
+    assert out["own_keyvault"]  # imported before the scan: not the scan's to release
+    assert out["again"] == out["built"]  # the second scan imported them again and built every client
+    first, second = _findings(tmp_path / "first.json"), _findings(tmp_path / "second.json")
+    assert first and first == second == _same(out["kept_findings"])  # the same report, released or not
+    assert "compute" in out["kept"]  # release_sdk=False: the packages stay
+
+
+def test_nothing_is_released_while_another_scan_in_the_process_still_collects(tmp_path, monkeypatch):
+    import weakref
+
+    from scanner.malloc import sdk_in_use
+
+    package = tmp_path / "azure" / "mgmt" / "bcdrtestpkg"  # a package of azure.mgmt's namespace, as the SDKs are
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from typing import overload\nclass Model:\n    pass\n")
+    (package / "models.py").write_text("from . import Model\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = "azure.mgmt.bcdrtestpkg"
+    with sdk_in_use():  # one scan collects ...
+        with sdk_in_use():  # ... while another one does
+            import azure.mgmt.bcdrtestpkg.models as models
+            model = weakref.ref(models.Model)
+            del models
+        assert name + ".models" in sys.modules  # the first scan still uses it
+    assert name not in sys.modules and name + ".models" not in sys.modules
+    import azure.mgmt
+    assert not hasattr(azure.mgmt, "bcdrtestpkg")
+    assert model() is None
+    with sdk_in_use(release=False):
+        import azure.mgmt.bcdrtestpkg  # noqa: F401 - imported again, and kept
+    assert name in sys.modules
+    sys.modules.pop(name)
+    delattr(azure.mgmt, "bcdrtestpkg")
