@@ -1,5 +1,7 @@
 """Process memory settings for the `az-bcdr-scan` command (glibc only; elsewhere nothing is done),
-and the cyclic garbage collector while collect builds the Inventory (gc_paused, survivors_frozen).
+and the cyclic garbage collector while collect builds the Inventory (gc_paused, survivors_frozen),
+and the SDK packages' memory (importing drops their `@overload` stubs, sdk_in_use releases the
+packages a scan imported once its collect is done).
 
 Two settings, made by `tune_malloc()` before any thread starts:
 
@@ -247,16 +249,13 @@ def release_packages(loaded_before: frozenset[str] = frozenset()) -> list[str]:
     The eight packages a scan builds clients from are ~64 MiB of RSS (network 26, compute 17, site
     recovery 9, backup 7 ...: code objects, classes, stubs) that nothing needs once collect is done:
     the Inventory holds plain dataclasses and the raw JSON's values, never SDK models. At 10,000
-    VMs: RSS after collect 202-204 -> 167-172 MiB (README, Performance). A later scan in the
-    process imports them again (a good part of a second of CPU)."""
+    VMs (the command against the benchmark simulator): RSS at the end of collect 202-203 MiB, 168
+    after this (0.3 s of CPU, nearly all of it the collection freeing the modules' objects). A
+    later scan in the process imports them again (a good part of a second of CPU)."""
     names = [name for name in _sdk_modules() if name not in loaded_before and not _under(name, KEPT)]
     if not names:
         return []
-    released = set(names)
-    registry = _overload_registry()
-    if registry is not None:
-        for name in [n for n in list(registry) if n in released]:
-            registry.pop(name, None)
+    drop_overloads(tuple(names))  # (importing() dropped them already; a module imported outside it too)
     for clear in list(getattr(typing, "_cleanups", ())):  # typing's lru caches (Optional[Model], List[Model] ...)
         clear()
     for name in sorted(names, reverse=True):  # submodules first
