@@ -155,3 +155,14 @@ def test_nothing_is_released_while_another_scan_in_the_process_still_collects(tm
     assert name in sys.modules
     sys.modules.pop(name)
     delattr(azure.mgmt, "bcdrtestpkg")
+
+
+def test_a_python_with_another_overload_registry_drops_nothing_and_imports_as_before(monkeypatch):
+    import typing
+
+    from scanner.malloc import drop_overloads, importing
+
+    monkeypatch.delattr(typing, "_overload_registry")
+    with importing("json"):
+        import json as again  # noqa: F401
+    assert drop_overloads(("json",)) == 0
