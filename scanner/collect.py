@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -176,6 +176,8 @@ class _Work:
         self.lists: Executor
         self.gets: Executor
         self._in_flight = in_flight
+        self._width = max(1, options.workers)  # tasks of one batch on the GET pool (its size)
+        self.cancelled = False
         self._busy = 0
         self._slots = threading.Condition()
         if options.workers <= 1 and options.list_workers <= 1:
@@ -185,8 +187,11 @@ class _Work:
             self.lists = ThreadPoolExecutor(max_workers=max(1, options.list_workers), thread_name_prefix="az-bcdr-list")
             self.gets = ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="az-bcdr-get")
 
-    def each(self, items: list[Any], fn: Callable[[Any], Any]) -> list[Future[Any]]:
-        return [self.gets.submit(self._limited, fn, item) for item in items]
+    def each(self, items: list[Any], fn: Callable[[Any], Any]) -> _Batch:
+        """`fn` over every item on the GET pool, at most `workers` tasks for the whole batch: one
+        task (a Future, its Condition and work item, ~700 bytes) per item held ~17 MiB through the
+        GET phase at 10,000 VMs, submitted at once as the status list came in."""
+        return _Batch(self, items, fn)
 
     def _limited(self, fn: Callable[[Any], Any], item: Any) -> Any:
         """`fn(item)` once fewer than `in_flight()` GETs are running: the ones waiting beyond what
@@ -207,6 +212,8 @@ class _Work:
                 self._slots.notify()
 
     def close(self, cancel: bool = False) -> None:
+        if cancel:
+            self.cancelled = True  # a batch's running tasks take no further item
         self.lists.shutdown(wait=True, cancel_futures=cancel)
         self.gets.shutdown(wait=True, cancel_futures=cancel)
 
@@ -223,7 +230,49 @@ class _Inline(Executor):
         return future
 
 
-def _results(futures: list[Future[Any]]) -> list[Any]:
+_NOT_RUN = object()
+
+
+class _Batch:
+    """`fn(item)` for each item, run by at most `work`'s width of tasks on its GET pool, each taking
+    the next item not yet taken: the same order and concurrency as one task per item (a pool runs
+    its tasks first in, first out; `_limited` bounds the requests in flight), with memory for the
+    results only. `results()` is `[fn(item) for item in items]`, raising the first item's exception
+    as a list of futures would, after every item ran."""
+
+    def __init__(self, work: _Work, items: list[Any], fn: Callable[[Any], Any]) -> None:
+        self._work, self._fn = work, fn
+        self._todo = iter(enumerate(items))
+        self._lock = threading.Lock()
+        self._out: list[Any] = [_NOT_RUN] * len(items)
+        self._errors: dict[int, BaseException] = {}
+        self._tasks = [work.gets.submit(self._drain) for _ in range(min(work._width, len(items)))]
+
+    def _drain(self) -> None:
+        while not self._work.cancelled:
+            with self._lock:
+                taken = next(self._todo, None)
+            if taken is None:
+                return
+            index, item = taken
+            try:
+                self._out[index] = self._work._limited(self._fn, item)
+            except BaseException as exc:  # noqa: BLE001 - handed to results(), as a future would
+                self._errors[index] = exc
+
+    def results(self) -> list[Any]:
+        for task in self._tasks:
+            task.result()
+        if self._errors:
+            raise self._errors[min(self._errors)]
+        if any(r is _NOT_RUN for r in self._out):  # cancelled (Work.close) before every item ran
+            raise CancelledError()
+        return self._out
+
+
+def _results(futures: list[Future[Any]] | _Batch) -> list[Any]:
+    if isinstance(futures, _Batch):
+        return futures.results()
     return [f.result() for f in futures]
 
 
