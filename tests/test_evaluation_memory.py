@@ -74,6 +74,8 @@ def test_evidence_that_is_not_plain_is_still_converted():
 
 def test_the_parsed_times_are_dropped_when_the_evaluation_ends(demo_text, monkeypatch):
     from scanner import engine, timeutil
+    # The demo's times all take the uncached path (timeutil._arm_utc); times in other shapes are cached.
+    monkeypatch.setattr(timeutil, "_arm_utc", lambda value: None)
     inv = m.Inventory.from_json(demo_text)
     evaluate(inv)
     assert timeutil._parse.cache_info().currsize == 0
