@@ -2,7 +2,7 @@
 its age, plus the last N days."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from scanner import ids
 from scanner import inventory as m
@@ -91,9 +91,13 @@ def _aged_jobs(inv: m.Inventory, status: str, operations: tuple[str, ...] = ()
     collection time, and why a job cannot be judged (empty when it can): no start time, or a status
     the scanner does not know."""
     now = collected_at(inv)
-    for job in inv.backup_jobs:
-        if operations and job.operation and job.operation.lower() not in operations:
-            continue
+
+    def wanted(operation: str, state: str) -> bool:
+        if operations and operation and operation.lower() not in operations:
+            return False
+        return state.lower() not in KNOWN_JOB_STATUSES or state.lower() == status
+
+    for job in jobs_in_state(inv, wanted):
         if job.status.lower() not in KNOWN_JOB_STATUSES:
             # No status, or one the SDK does not know: it may be the very state this rule looks for.
             yield job, 0.0, f"job status {job.status or '(none)'!r} is not one the scanner knows"
@@ -105,6 +109,26 @@ def _aged_jobs(inv: m.Inventory, status: str, operations: tuple[str, ...] = ()
             yield job, 0.0, "job has no start time"
             continue
         yield job, round(hours_between(started, now), 1), ""
+
+
+@per_inventory
+def _jobs_by_state(inv: m.Inventory) -> dict[tuple[str, str], tuple[m.BackupJob, ...]]:
+    """The backup jobs by (operation, status) as the service sent them, each group in inventory order."""
+    out: dict[tuple[str, str], list[m.BackupJob]] = {}
+    for job in inv.backup_jobs:
+        out.setdefault((job.operation, job.status), []).append(job)
+    return {key: tuple(jobs) for key, jobs in out.items()}
+
+
+def jobs_in_state(inv: m.Inventory, wanted: Callable[[str, str], bool]) -> Sequence[m.BackupJob]:
+    """The backup jobs whose (operation, status) `wanted` accepts, in inventory order. The rules that
+    look for a few states (InProgress, Cancelling) among every job (49,000 at 10,000 VMs, nearly all
+    Completed) decide once per (operation, status) pair the jobs carry, not once per job."""
+    groups = [jobs for (operation, status), jobs in _jobs_by_state(inv).items() if wanted(operation, status)]
+    if len(groups) <= 1:
+        return groups[0] if groups else ()
+    chosen = {id(job) for jobs in groups for job in jobs}  # several groups: back in inventory order
+    return [job for job in inv.backup_jobs if id(job) in chosen]
 
 
 def _job_evidence(inv: m.Inventory, job: m.BackupJob) -> dict[str, Any]:
@@ -126,6 +150,10 @@ _CONTAINER = "iaasvmcontainerv2;"
 
 def _is_backup_job(job: m.BackupJob) -> bool:
     return not job.operation or job.operation.lower() in BACKUP_OPERATIONS
+
+
+def _in_progress_backup(operation: str, status: str) -> bool:
+    return status.lower() == "inprogress" and (not operation or operation.lower() in BACKUP_OPERATIONS)
 
 
 def _iaas(job_or_item: m.BackupJob | m.ProtectedItem) -> bool:
@@ -202,9 +230,8 @@ def _backed_up_items(inv: m.Inventory) -> Iterator[m.ProtectedItem]:
 )
 def job_in_previous_vault(inv: m.Inventory, params: Mapping[str, Any]) -> Iterator[Result]:
     now = collected_at(inv)
-    for job in inv.backup_jobs:
-        if (job.status.lower() != "inprogress"
-                or not _is_backup_job(job) or not _iaas(job)):
+    for job in jobs_in_state(inv, _in_progress_backup):
+        if not _iaas(job):
             continue
         vm = job_vm_id(inv, job)
         if not vm:
