@@ -16,10 +16,10 @@ def test_quick_benchmark_paces_to_the_bucket_and_loses_nothing():
     # The minimum is the composition's, and the scan delivered every resource of it.
     assert scan["views"] == result["wanted"]["views"] > 0
     assert scan["rps"] == result["wanted"]["rps"] > 0
-    # The scanner process does what the command does after collect (the rules, then the JSON report
-    # file), and says at the end of which phase its peak RSS was reached.
+    # The scanner process does what the command does after collect (the SDK packages released, the
+    # rules, then the JSON report file), and says at the end of which phase its peak RSS was reached.
     phases = [p[0] for p in scan["memory"]["phases"]]
-    assert phases == ["imports", "collect", "evaluate", "write report"]
+    assert phases == ["imports", "collect", "release SDK", "evaluate", "write report"]
     peaks = [p[3] for p in scan["memory"]["phases"]]
     assert peaks == sorted(peaks) and peaks[-1] <= scan["rss_mib"] + 1
     assert scan["memory"]["samples"]
