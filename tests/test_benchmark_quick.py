@@ -4,7 +4,7 @@ composition needs, is rarely answered 429, and loses nothing. Timing is the full
 business (not asserted here)."""
 from __future__ import annotations
 
-from benchmarks.run import Case, memory_timeline, run_case
+from benchmarks.run import Case, memory_timeline, run_case, table
 
 
 def test_quick_benchmark_paces_to_the_bucket_and_loses_nothing():
@@ -24,3 +24,9 @@ def test_quick_benchmark_paces_to_the_bucket_and_loses_nothing():
     assert peaks == sorted(peaks) and peaks[-1] <= scan["rss_mib"] + 1
     assert scan["memory"]["samples"]
     assert "write report" in memory_timeline(result)
+    # The rules column: wall seconds around evaluate_inventory, and beside it the same span's CPU
+    # seconds (process time); one thread does the rules, so the CPU cannot exceed the wall.
+    assert 0 < scan["rules_cpu"] <= scan["rules"] + 0.01
+    head, row = table([result]).splitlines()[:2]
+    assert head.split()[-5:] == ["rules", "s", "rules", "CPU", "K"]
+    assert row.split()[-3:] == [f"{scan['rules']:.2f}", f"{scan['rules_cpu']:.2f}", "20"]
