@@ -231,14 +231,17 @@ class _Index:
             {r.id: r.source_id for r in inv.restore_point_collections},
             {p.id: p.source_resource_id for p in inv.protected_items},
         ]
-        # Backup jobs derive their ids (m.BackupJob): keyed by the id's two stored parts, no new string per job.
-        jobs: dict[str, dict[str, str]] = {}
+        # Backup jobs derive their ids (m.BackupJob): keyed by the id's two stored parts, no new string
+        # per job. The job itself is kept, and its VM resolved (inv.vm_id_for_job) only when a finding
+        # names it: about one job in ten.
+        self._inv = inv
+        jobs: dict[str, dict[str, m.BackupJob]] = {}
         twice = False
         for bjob in inv.backup_jobs:
             where, rest = bjob.id_parts
             mine = jobs.setdefault(where, {})
             twice = twice or rest in mine
-            mine[rest] = inv.vm_id_for_job(bjob)
+            mine[rest] = bjob
         listed = (len(inv.virtual_machines) + len(inv.disks) + len(inv.restore_point_collections)
                   + len(inv.protected_items))
         if not twice and len(set().union(*singles)) == listed:  # no id twice: each resource is its own entry
@@ -312,7 +315,8 @@ class _Index:
         job_vm = None
         if self._jobs:  # a job's id may also be another resource's: both count
             where, rest = m.split_last(rid)
-            job_vm = self._jobs.get(where, _NONE).get(rest)
+            job = self._jobs.get(where, _NONE).get(rest)
+            job_vm = None if job is None else self._inv.vm_id_for_job(job)  # '' (unresolved) is not None
         if vm is None and job_vm is None:
             return found
         # The per-id maps of one-VM resources share no id, but a backup job's id may be one of theirs.
@@ -320,7 +324,7 @@ class _Index:
         return mine if found is None else set(found).union(mine)
 
 
-_NONE: Mapping[str, str] = {}
+_NONE: Mapping[str, m.BackupJob] = {}
 
 
 _cache: tuple[m.Inventory, _Index] | None = None
