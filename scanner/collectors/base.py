@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from sys import intern
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from azure.core.paging import PageIterator
+
 from .. import ids
 from .. import inventory as m
 from ..arm import ListLimits, PageLimitExceeded, RepeatedNextLink, call_scope, classify, is_persistent_failure
@@ -332,6 +334,19 @@ def _pages(paged: Any) -> tuple[Iterable[Iterable[Any]], Callable[[], str | None
     return pages, lambda: getattr(pages, "continuation_token", None)
 
 
+def _let_go(pages: Any) -> None:
+    """Let the pager drop the page it has just handed out. azure-core's PageIterator keeps the
+    page's response (the body bytes, the decoded text, the decoded JSON tree) and the page until the
+    next page's response is in: while a page's items are mapped its body and text stay, and while
+    the next page is fetched the whole previous page does. At 10,000 VMs eight lists page at once,
+    pages of 1,000 items. The page iterator read_list holds keeps the items until they are mapped;
+    nothing reads the response again (the continuation token, which the next page needs, is its own
+    attribute). tests/test_page_release.py fails should azure-core rename them."""
+    if isinstance(pages, PageIterator):
+        pages._response = None
+        pages._current_page = None
+
+
 def read_list(rec: Recorder, collector: str, pager: Callable[[], Iterable[Any]],
               mapper: Callable[[dict[str, Any]], T], *, scope: str = "") -> list[T]:
     """Page through a list and map every item.
@@ -354,6 +369,7 @@ def read_list(rec: Recorder, collector: str, pager: Callable[[], Iterable[Any]],
             seen: set[str] = set()
             count = 0
             for page in pages:
+                _let_go(pages)  # `page` keeps the items; the rest of the response goes before they are mapped
                 count += 1
                 for obj in page:
                     raw: Any = None
