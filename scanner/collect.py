@@ -327,8 +327,14 @@ def _collect_subscription(factory: ClientFactory, sub: str, rec: Recorder, work:
                     and (vid in backed_up or vid in replicated or not pi_ok or not ri_ok)}
     rec.ok(m.INSTANCE_VIEWS)
     f_views = work.each(list(wanted_views.items()), lambda vm: _instance_view(compute, rec, *vm))
-    # The lists that select nothing come after the ones that do: building their clients (importing
-    # their SDK modules, a good part of a second) stays off the path to the first per-resource GET.
+    vms = {vm.id: vm for vm in f_vms.result()}
+    del f_vms
+    _merge_status(vms, status)
+    del status  # no raw body outlives the merge (the lists ran at once, so they were kept until now)
+    # The lists that select nothing come after the ones that do, and after the VM lists are merged:
+    # building their clients (importing their SDK modules, a good part of a second) stays off the
+    # path to the first per-resource GET, and the modules take memory the VM lists' pages freed
+    # rather than adding to it while those pages are read (the collect-phase peak).
     f_rgs = lists.submit(read_list, rec, m.RESOURCE_GROUPS, lambda: factory.resources(sub).resource_groups.list(),
                          res.map_resource_group)
     f_locks = lists.submit(read_list, rec, m.LOCKS, lambda: factory.locks(sub).management_locks.list_at_subscription_level(),
@@ -336,10 +342,6 @@ def _collect_subscription(factory: ClientFactory, sub: str, rec: Recorder, work:
     f_net = {key: lists.submit(read_list, rec, collector, pager, mapper)
              for key, collector, pager, mapper in netc.lists(factory, sub)}
 
-    vms = {vm.id: vm for vm in f_vms.result()}
-    del f_vms
-    _merge_status(vms, status)
-    del status  # no raw body outlives the merge (the lists ran at once, so they were kept until now)
     # Key vaults of ADE disks: one GET each, only those that disks of backed-up VMs name.
     out.disks = f_disks.result()
     f_kv = lists.submit(kvc.collect, factory, rec,
