@@ -566,27 +566,28 @@ class GuardedTransport(RequestsTransport):
             self._ledger.block(method, f"{parts.scheme}://{parts.netloc}{parts.path}")
             raise ForeignHostError(request.url, self._allowed)
         left = self._deadline.check()
-        paced = self._pacer.key(parts.path) if self._pacer is not None else None
-        if paced is not None:
-            wait = self._pacer.reserve(paced)
+        pacer = self._pacer
+        paced = pacer.key(parts.path) if pacer is not None else None
+        if pacer is not None and paced is not None:
+            wait = pacer.reserve(paced)
             if wait > 0:
                 if wait >= left:  # the bucket refills too late for this list or scan
-                    self._pacer.cancel(paced)
+                    pacer.cancel(paced)
                     raise self._deadline.expired(self._deadline.call_remaining()[1])
                 if self._deadline.wait(wait):  # an interrupt (Ctrl-C) ends the pacing wait at once
-                    self._pacer.cancel(paced)
+                    pacer.cancel(paced)
                     raise self._deadline.expired(False)
                 left = self._deadline.check()
         sent = time.monotonic()
         try:
             response = self._send(request, method, parts.path, left, **kwargs)
         except BaseException:
-            if paced is not None:
-                self._pacer.answered(paced, None, None)
+            if pacer is not None and paced is not None:
+                pacer.answered(paced, None, None)
             raise
-        if paced is not None:
-            self._pacer.answered(paced, response.status_code, response.headers.get(REMAINING_READS),
-                                 time.monotonic() - sent)
+        if pacer is not None and paced is not None:
+            pacer.answered(paced, response.status_code, response.headers.get(REMAINING_READS),
+                           time.monotonic() - sent)
         return response
 
     def _send(self, request: Any, method: str, path: str, left: float, **kwargs: Any) -> Any:
