@@ -3,8 +3,9 @@
 azure-core's pager (PageIterator) keeps the last page's response (its body bytes, the decoded text
 and the decoded JSON tree) until the next page's response is in: while a page is fetched, the one
 before it is alive too. At 10,000 VMs eight lists page at once with pages of 1,000 items, so that
-was a page per list in flight on top of the one being read. read_list lets go of a page once its
-items are mapped. Real SDK clients against the loopback simulator, pages of two VMs.
+was a page per list in flight on top of the one being read. read_list lets the pager drop a page's
+response as soon as the page is handed out (its items stay until they are mapped). Real SDK clients
+against the loopback simulator, pages of two VMs.
 """
 from __future__ import annotations
 
