@@ -41,10 +41,10 @@ def parse_once(value: str | None) -> datetime | None:
     """`parse` without the cache, for a time read once (the collectors: each job's start and end,
     a restore point's creation). Real times are nearly all distinct: through the cache they would
     fill it during collect, 65,536 datetimes at 10,000 VMs held until the evaluation ends, and push
-    out what the rules parse again and again."""
+    out what the rules parse again and again. The times ARM sends take `_arm_utc`, as in `parse`."""
     if not value or not isinstance(value, str):
         return None
-    return _parse.__wrapped__(value)
+    return _arm_utc(value) or _parse.__wrapped__(value)
 
 
 def forget() -> None:

@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scanner import timeutil
-from scanner.timeutil import _arm_utc, parse
+from scanner.timeutil import _arm_utc, parse, parse_once
 
 general = timeutil._parse.__wrapped__  # the cached path, without its cache
 
@@ -29,6 +29,7 @@ def test_the_times_arm_sends_take_the_uncached_path_with_the_same_answer(value):
     assert fast is not None and fast.tzinfo is timezone.utc
     assert same(fast, general(value))
     assert same(parse(value), general(value))
+    assert same(parse_once(value), general(value))
 
 
 @pytest.mark.parametrize("value", [
@@ -40,6 +41,7 @@ def test_the_times_arm_sends_take_the_uncached_path_with_the_same_answer(value):
 def test_other_strings_are_left_to_the_general_path(value):
     assert _arm_utc(value) is None
     assert same(parse(value), general(value))
+    assert same(parse_once(value), general(value))
 
 
 _TEMPLATE = "2026-12-01T11:47:20.0180234Z"
@@ -67,6 +69,19 @@ def test_any_near_arm_time_parses_as_the_general_path_parses_it(edits, suffix):
     if fast is not None:
         assert same(fast, general(value)), value
     assert same(parse(value), general(value)), value
+    assert same(parse_once(value), general(value)), value
+
+
+def test_the_collectors_read_the_times_arm_sends_on_the_uncached_fast_path(monkeypatch):
+    # parse_once (collect: each job's start and end) takes _arm_utc as parse does, not the general path.
+    timeutil.forget()
+    general_calls = []
+    monkeypatch.setattr(timeutil._parse, "__wrapped__", lambda value: general_calls.append(value) or general(value))
+    assert same(parse_once("2026-12-01T11:47:20.0180234Z"), general("2026-12-01T11:47:20.0180234Z"))
+    assert general_calls == []
+    assert same(parse_once("2026-12-01T11:47:20.018023+01:00"), general("2026-12-01T11:47:20.018023+01:00"))
+    assert general_calls == ["2026-12-01T11:47:20.018023+01:00"]
+    assert timeutil._parse.cache_info().currsize == 0
 
 
 def test_the_times_arm_sends_are_not_cached():
