@@ -35,35 +35,65 @@ _SAS_SIG = re.compile(r"(?i)((?:^|[?&;\s\"'])sig=)[^&\s\"'<>]+")
 # key=value secrets inside connection strings and similar blobs (Azure storage, Service Bus, SQL).
 _KEYED = re.compile(r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|"
                     r"client_secret|access_token|refresh_token)(\s*[=:]\s*)(\"?)[^;&\s\"'<>]+")
+_KEYED_WORDS = ("accountkey", "sharedaccesskey", "sharedaccesssignature", "password", "pwd", "clientsecret",
+                "client_secret", "access_token", "refresh_token")  # _KEYED's words, lower-cased
 # A storage account key on its own: 64 random bytes, base64 (86 characters and "==").
 _ACCOUNT_KEY = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==")
+# Each pattern with the literals one of which its every match holds (lower-cased for the
+# case-insensitive ones), in the order they run, and its replacement.
+_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, ...], bool, Any], ...] = (
+    (_BEARER, ("bearer",), True, lambda mt: f"{mt.group(1)} {REDACTED}"),
+    (_JWT, ("eyJ",), False, REDACTED),
+    (_SAS_SIG, ("sig=",), True, lambda mt: mt.group(1) + REDACTED),
+    (_KEYED, _KEYED_WORDS, True, lambda mt: mt.group(1) + mt.group(2) + mt.group(3) + REDACTED),
+    (_ACCOUNT_KEY, ("==",), False, REDACTED),
+)
 
 _known: set[str] = set()
+_known_longest_first: tuple[str, ...] = ()  # _known in the order redact replaces them (a new tuple per change)
 _known_lock = threading.Lock()
 _MIN_SECRET = 8  # shorter values would redact ordinary words
 
 
 def register_secret(value: str | None) -> None:
     """Redact this exact value wherever it appears (the access token in use, a client secret)."""
+    global _known_longest_first
     if value and len(value.strip()) >= _MIN_SECRET:
         with _known_lock:
             _known.add(value.strip())
+            _known_longest_first = tuple(sorted(_known, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """`text` with every secret replaced by `<redacted>`."""
     if not text:
         return text
-    with _known_lock:
-        known = sorted(_known, key=len, reverse=True)
-    for secret in known:
+    for secret in _known_longest_first:  # sorted once per register_secret, not once per string
         if secret in text:
             text = text.replace(secret, REDACTED)
-    text = _BEARER.sub(lambda mt: f"{mt.group(1)} {REDACTED}", text)
-    text = _JWT.sub(REDACTED, text)
-    text = _SAS_SIG.sub(lambda mt: mt.group(1) + REDACTED, text)
-    text = _KEYED.sub(lambda mt: mt.group(1) + mt.group(2) + mt.group(3) + REDACTED, text)
-    return _ACCOUNT_KEY.sub(REDACTED, text)
+    # Each pattern runs only on a text holding the literal every one of its matches holds: the same
+    # result as running them all (a pattern that cannot match changes nothing), without scanning
+    # every string of a report or inventory five times over (the account-key pattern tries 86
+    # characters at each position: nearly a third of a 1,000-VM scan's instructions went to this). Each
+    # test reads the text as the pattern before it left it. The case-insensitive patterns' words
+    # are looked for in the lower-cased text only when it is ASCII: under IGNORECASE, re also
+    # matches some other letters to ASCII ones (the Kelvin sign to k, the long s to s), so
+    # any other text takes those patterns as before.
+    plain = text.isascii()
+    low = text.lower() if plain else ""
+    for pattern, needles, insensitive, repl in _PATTERNS:
+        hit = insensitive and not plain
+        if not hit:
+            where = low if insensitive else text
+            for needle in needles:
+                if needle in where:
+                    hit = True
+                    break
+        if hit:
+            done = pattern.sub(repl, text)
+            if done != text:
+                text, low = done, done.lower() if plain else ""
+    return text
 
 
 def scrub(value: Any) -> Any:

@@ -8,6 +8,8 @@ import logging
 import os
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from scanner import redact
 from scanner.cli import EXIT_USAGE
@@ -47,6 +49,40 @@ def test_redact_keeps_the_useful_rest():
         "VMSnapshot failed: UserErrorGuestAgentStatusUnavailable"
     rid = "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/x/y"
     assert redact.redact(rid) == rid
+
+
+def _every_pattern(text: str) -> str:
+    """What redact did before it looked for each pattern's literals first: every pattern, in order."""
+    for pattern, _, _, repl in redact._PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+# Pieces of what the patterns look for, in both cases, with the letters IGNORECASE also matches to
+# ASCII ones (Kelvin sign, long s, dotted and dotless i) and base64 runs one short of a key.
+_PIECES = ["bearer", "BEARER", "Bearer", " ", "%20", "+", "=", "==", ":", ";", "&", "?", "\"", "'", "sig=", "SIG=",
+           "\u017fig=", "eyJ", "eyj", "abcde", ".", "AccountKey", "accountkey", "ACCOUNT\u212aEY", "Pwd", "pwd",
+           "Password", "pa\u017f\u017fword", "client_secret", "ClientSecret", "access_token", "refresh_token",
+           "SharedAccessKey", "SharedAccessSignature", "\u0130", "\u0131", "\u00e9", "A" * 85, "b/+9" * 21, "x"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+@example(["bearer", " ", "eyJ", "abcde", ".", "abcde", ".", "x"])
+@example(["b/+9" * 21, "AA", "=="])
+@example(["\u212aey", "x"])
+@example(["\u017fig=", "x"])
+@example(["be", "\u0131", "arer"])
+def test_redact_gives_what_every_pattern_in_turn_gives(pieces):
+    text = "".join(pieces)
+    assert redact.redact(text) == _every_pattern(text)
+    assert redact.redact(text.lower()) == _every_pattern(text.lower())
+
+
+def test_the_case_insensitive_patterns_still_see_letters_re_folds_to_ascii():
+    # re's IGNORECASE matches the long s to s and the Kelvin sign to k; str.lower() does not.
+    assert REDACTED in redact.redact("\u017fig=SECRETSECRET") and "SECRETSECRET" not in redact.redact("\u017fig=SECRETSECRET")
+    assert "hunter2hunter2" not in redact.redact("ACCOUNT\u212aEY=hunter2hunter2")
 
 
 def test_registered_secret_is_redacted_whatever_its_shape():
