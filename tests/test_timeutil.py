@@ -1,5 +1,6 @@
 """scanner.timeutil.parse: the uncached path for the times ARM sends (`_arm_utc`) gives exactly what
-the general, cached path (`_parse`) gives for every string it accepts, and leaves the rest to it."""
+the general, cached path (`_parse`) gives for every string it accepts (whatever fromisoformat reads
+as UTC), and leaves the rest to it."""
 from __future__ import annotations
 
 from datetime import timezone
@@ -33,10 +34,19 @@ def test_the_times_arm_sends_take_the_uncached_path_with_the_same_answer(value):
 
 
 @pytest.mark.parametrize("value", [
-    "2026-12-01T11:47:20.018023+01:00", "2026-12-01T11:47:20-00:00", " 2026-12-01T11:47:20Z", "2026-12-01T11:47:20Z ",
-    "2026-12-01 11:47:20Z", "2026-12-01T24:00:00Z", "2026-02-30T00:00:00Z",
+    "2026-12-01T11:47:20-00:00", "2026-12-01T11:47Z", "2026-12-01T114720Z",
+])
+def test_other_shapes_fromisoformat_reads_as_utc_take_the_uncached_path_with_the_same_answer(value):
+    fast = _arm_utc(value)
+    assert fast is not None and fast.tzinfo is timezone.utc
+    assert same(fast, general(value))
+
+
+@pytest.mark.parametrize("value", [
+    "2026-12-01T11:47:20.018023+01:00", " 2026-12-01T11:47:20Z", "2026-12-01T11:47:20Z ",
+    "2026-12-01T24:00:00Z", "2026-12-01.11:47:20.0180234Z", "2026-12-01 11:47:20Z", "20261201T114720Z", "2026-02-30T00:00:00Z",
     "2026-12-01T11:47:2\u0663Z", "2026-12-01T11:47:20.01802\uff13Z", "2026-12-01T11:47:20.018023z", "2026-12-01",
-    "9999-12-31T23:59:59-01:00", "not a time at all, really",
+    "9999-12-31T23:59:59-01:00", "not a time at all, really", "\udcff",
 ])
 def test_other_strings_are_left_to_the_general_path(value):
     assert _arm_utc(value) is None
