@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter, itemgetter
 from typing import Any, Iterator, Mapping
 
 from scanner import ids
@@ -195,23 +196,36 @@ def rp_collection_near_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
 
 def _window_jobs(inv: m.Inventory, item: m.ProtectedItem, start: datetime, now: datetime) -> list[tuple[datetime, m.BackupJob]]:
     """Backup jobs of the item's VM (any vault) that started in [start, now] and may have left a
-    restore point: failed and cancelled jobs did not."""
+    restore point: failed and cancelled jobs did not. The spellings the service sends ('Backup',
+    'Completed', 'InProgress', ...) are recognised before anything is lower-cased: at 10,000 VMs this
+    reads 49,000 jobs for each rule that calls it."""
     out = []
     for job in inv.backup_jobs_by_vm.get(item.source_resource_id, ()):
-        if job.operation.lower() != "backup" or job.status.lower() in ("failed", "cancelled", "cancelling"):
+        operation, status = job.operation, job.status
+        if operation != "Backup" and operation.lower() != "backup":
+            continue
+        if status not in _LEFT_A_POINT and status.lower() in _NO_POINT:
             continue
         started = parse(job.start_time)
         if started is not None and start <= started <= now:
             out.append((started, job))
-    return sorted(out, key=lambda x: x[0])
+    out.sort(key=_started)
+    return out
+
+
+_NO_POINT = frozenset({"failed", "cancelled", "cancelling"})  # jobs that left no restore point (lower-cased)
+_LEFT_A_POINT = frozenset({"Completed", "CompletedWithWarnings", "InProgress"})  # as sent: none of _NO_POINT
+_started = itemgetter(0)
+_item_id = attrgetter("id")
 
 
 def _on_demand(jobs: list[tuple[datetime, m.BackupJob]], scheduled_per_day: float = 1.0) -> tuple[int, str]:
     """(on-demand backups, how they were told apart). isUserTriggered (AzureIaaSVMJob) says it when
     the service sends it; otherwise every backup of a UTC day beyond the policy's scheduled ones
     (one a day on a Standard policy) was on demand."""
-    if all(j.is_user_triggered is not None for _t, j in jobs):
-        return sum(1 for _t, j in jobs if j.is_user_triggered), "isUserTriggered"
+    triggered = [j.is_user_triggered for _t, j in jobs]
+    if None not in triggered:  # bools only
+        return triggered.count(True), "isUserTriggered"
     per_day = Counter(t.date() for t, _j in jobs)
     allowed = max(1, math.ceil(scheduled_per_day))
     return sum(max(0, n - allowed) for n in per_day.values()), f"backups beyond {allowed} per UTC day"
@@ -240,8 +254,9 @@ def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
     history = params["history_days"]
     limit = params["limit"]
     lag = params["cleanup_lag_days"]
+    start = now - timedelta(days=history)
     seen: set[str] = set()
-    for item in sorted(inv.protected_items, key=lambda p: p.id):
+    for item in sorted(inv.protected_items, key=_item_id):
         if not item.is_backed_up or item.source_resource_id in seen:
             continue
         seen.add(item.source_resource_id)
@@ -259,7 +274,7 @@ def rp_projection_over_limit(inv: m.Inventory, params: Mapping[str, Any]) -> Ite
         if reason:
             yield not_assessed(resource, reason)
             continue
-        jobs = _window_jobs(inv, item, now - timedelta(days=history), now)
+        jobs = _window_jobs(inv, item, start, now)
         on_demand, method = _on_demand(jobs)
         # Days actually observed: from the VM's first backup in the window (a VM protected two days ago,
         # or a collector that read fewer days, must not have its rate diluted over the full window).
