@@ -24,11 +24,11 @@ allowed or denied by guess.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from scanner import inventory as m
+from scanner.quickinit import frozen_dataclass
 
 from ._common import remembered
 
@@ -51,7 +51,7 @@ DEFAULT_OUTBOUND = (
 Match = bool | None
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(frozen=True, slots=True)
 class Flow:
     service: str  # the service tag: Storage | AzureBackup | AzureSiteRecovery
     region: str  # the VM's location, lower-case (westeurope)
@@ -65,7 +65,7 @@ class Flow:
         return f"{self.protocol} {self.port} to {self.service}.{self.region}"
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(frozen=True, slots=True)
 class Verdict:
     allowed: bool | None  # None: undetermined
     rule: m.SecurityRule | None  # the rule that decided (or could not be decided)

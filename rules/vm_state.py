@@ -6,10 +6,10 @@ can be trusted. One place, so every VM rule draws the same line between FAIL and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from scanner import inventory as m
+from scanner.quickinit import frozen_dataclass
 
 from ._common import per_inventory
 from ._extension_health import FAILED, extensions_of, health, label
@@ -64,7 +64,7 @@ def provisioning(vm: m.VirtualMachine) -> tuple[str | None, str]:
     return None, ""
 
 
-@dataclass(frozen=True)
+@frozen_dataclass(frozen=True, slots=True)
 class ProtectedVm:
     vm: m.VirtualMachine
     backed_up: bool

@@ -21,6 +21,7 @@ from . import inventory as m
 from .inventory import Inventory
 from .malloc import gc_paused
 from .model import RuleDescriptor
+from .quickinit import frozen_dataclass
 from .readiness import affected_vms
 from .readiness import forget as forget_lookups
 from .timeutil import forget as forget_times
@@ -29,7 +30,7 @@ from .vocabulary import FAIL, NOT_ASSESSED, PASS, SEVERITY_RANK, Result, not_ass
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
     rule_name: str

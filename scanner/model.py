@@ -41,6 +41,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from .inventory import FAILED, OK, PARTIAL, Coverage
+from .quickinit import frozen_dataclass
 from .readiness import OPERATIONS, VERDICTS, Verdict, VmReadiness
 from .readiness import summary as readiness_summary
 from .scope import SCOPE_KINDS
@@ -149,7 +150,7 @@ class RuleDescriptor:
                    references=_strs(d, "references", where), params=dict(params))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(frozen=True, slots=True)
 class Finding:
     """One FAIL, NOT_ASSESSED or SUPPRESSED (a FAIL a --suppressions entry accepted) result for one
     resource. Strings that came from Azure (ids, names, messages, evidence) are untrusted: writers

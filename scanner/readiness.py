@@ -20,11 +20,11 @@ make the failover of a VM that is not replicated fail), except for the rules in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from . import ids
 from . import inventory as m
+from .quickinit import frozen_dataclass
 
 BACKUP, RESTORE, FAILOVER = "backup", "restore", "failover"
 OPERATIONS = (BACKUP, RESTORE, FAILOVER)
@@ -79,13 +79,13 @@ PINNED: dict[tuple[str, str], str] = {
 DECIDES_APPLICABILITY = frozenset({"BCDR801", "BCDR803", "BCDR805"})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(frozen=True, slots=True)
 class Verdict:
     verdict: str
     rules: tuple[str, ...] = ()  # the rule codes whose findings decided it (at the deciding level)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(frozen=True, slots=True)
 class VmReadiness:
     vm_id: str  # as Azure returned it
     name: str

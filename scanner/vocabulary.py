@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterator
 
 from . import ids
 from . import inventory as m
+from .quickinit import frozen_dataclass
 
 PASS, FAIL, NOT_ASSESSED = "PASS", "FAIL", "NOT_ASSESSED"
 STATUSES = (PASS, FAIL, NOT_ASSESSED)  # what a rule yields
@@ -55,7 +56,7 @@ RESOURCE_TYPES: dict[type, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass(frozen=True, slots=True)
 class Result:
     """What a rule yields for one resource."""
     status: str
