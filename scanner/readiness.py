@@ -20,6 +20,7 @@ make the failover of a VM that is not replicated fail), except for the rules in
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Iterable, Mapping
 
 from . import ids
@@ -120,28 +121,33 @@ def readiness(inv: m.Inventory, findings: Iterable[Any]) -> tuple[VmReadiness, .
                 target.setdefault(vm, {}).setdefault(op, {}).setdefault(level, set()).add(f.rule_id)
     out = []
     blind: dict[str, tuple[bool, bool]] = {}  # subscription -> (backup blind, Site Recovery blind)
-    nothing: dict[str, dict[str, set[str]]] = {}
-    for vm in sorted(inv.virtual_machines, key=lambda v: v.id):
+    for vm in sorted(inv.virtual_machines, key=_vm_id):
         if vm.subscription_id not in blind:
             blind[vm.subscription_id] = _blind(inv, vm.subscription_id)
         applies = _applicable(inv, vm, *blind[vm.subscription_id])
-        decided, judged = overriding.get(vm.id, nothing), levels.get(vm.id, nothing)
+        decided, judged = overriding.get(vm.id), levels.get(vm.id)
+        if decided is None and judged is None:  # no finding concerns the VM (most of them)
+            out.append(VmReadiness(vm.display_id, vm.name, vm.subscription_id, vm.resource_group,
+                                   _unjudged(applies[BACKUP]), _unjudged(applies[RESTORE]), _unjudged(applies[FAILOVER])))
+            continue
         verdicts = {}
-        for op in OPERATIONS if decided or judged else ():
+        for op in OPERATIONS:
             seen: dict[str, set[str]] = {}
             for source in (decided, judged) if applies[op] is not False else (decided,):
-                for level, codes in source.get(op, {}).items():
+                for level, codes in source.get(op, _NO_LEVELS).items() if source else ():
                     seen.setdefault(level, set()).update(codes)
             worst = max(seen, key=_RANK.__getitem__, default=None)
             if worst is not None and worst != READY:
                 verdicts[op] = Verdict(worst, tuple(sorted(seen[worst])))
             else:
                 verdicts[op] = _unjudged(applies[op])
-        if not verdicts:  # no finding concerns the VM
-            verdicts = {op: _unjudged(applies[op]) for op in OPERATIONS}
-        out.append(VmReadiness(vm_id=vm.display_id, name=vm.name, subscription_id=vm.subscription_id,
-                               resource_group=vm.resource_group, **verdicts))
+        out.append(VmReadiness(vm.display_id, vm.name, vm.subscription_id, vm.resource_group,
+                               verdicts[BACKUP], verdicts[RESTORE], verdicts[FAILOVER]))
     return tuple(out)
+
+
+_vm_id = attrgetter("id")
+_NO_LEVELS: dict[str, set[str]] = {}
 
 
 def _unjudged(applies: bool | None) -> Verdict:
@@ -173,8 +179,12 @@ def _blind(inv: m.Inventory, subscription_id: str) -> tuple[bool, bool]:
 
 def _applicable(inv: m.Inventory, vm: m.VirtualMachine, backup_blind: bool, asr_blind: bool) -> dict[str, bool | None]:
     items = inv.protected_items_by_vm.get(vm.id, ())
-    return {BACKUP: _known(any(p.is_backed_up for p in items), backup_blind),
-            RESTORE: _known(bool(items), backup_blind),
+    backed_up = False
+    for p in items:
+        if p.is_backed_up:
+            backed_up = True
+            break
+    return {BACKUP: _known(backed_up, backup_blind), RESTORE: _known(bool(items), backup_blind),
             FAILOVER: _known(inv.is_replicated(vm.id), asr_blind)}
 
 
@@ -218,19 +228,23 @@ class _Index:
         self._gathered: Mapping[str, Iterable[str]] = index  # complete once built
 
         def add(rid: str, vms: Iterable[str]) -> None:
-            index.setdefault(rid, set()).update(v for v in vms if v)
+            found = index.get(rid)
+            if found is None:
+                found = index[rid] = set()
+            found.update(v for v in vms if v)
 
         def add1(rid: str, vm: str) -> None:  # add(rid, (vm,)) for the many one-VM resources
-            found = index.setdefault(rid, set())
+            found = index.get(rid)
+            if found is None:
+                found = index[rid] = set()
             if vm:
                 found.add(vm)
 
-        singles: list[dict[str, str]] = [
-            {vm.id: vm.id for vm in inv.virtual_machines},
-            {d.id: d.managed_by for d in inv.disks},
-            {r.id: r.source_id for r in inv.restore_point_collections},
-            {p.id: p.source_resource_id for p in inv.protected_items},
-        ]
+        # One map for the four lists: when no id is in two places it holds every resource of them.
+        single: dict[str, str] = {vm.id: vm.id for vm in inv.virtual_machines}
+        single.update({d.id: d.managed_by for d in inv.disks})
+        single.update({r.id: r.source_id for r in inv.restore_point_collections})
+        single.update({p.id: p.source_resource_id for p in inv.protected_items})
         # Backup jobs derive their ids (m.BackupJob): keyed by the id's two stored parts, no new string
         # per job. The job itself is kept, and its VM resolved (inv.vm_id_for_job) only when a finding
         # names it: about one job in ten.
@@ -244,10 +258,11 @@ class _Index:
             mine[rest] = bjob
         listed = (len(inv.virtual_machines) + len(inv.disks) + len(inv.restore_point_collections)
                   + len(inv.protected_items))
-        if not twice and len(set().union(*singles)) == listed:  # no id twice: each resource is its own entry
-            self._singles, self._jobs = singles, jobs
+        if not twice and len(single) == listed:  # no id twice: each resource is its own entry
+            self._single, self._jobs = single, jobs
         else:  # an id twice (in one list, or in two): gathered, with the VMs of every resource that has it
-            self._singles, self._jobs = [], {}
+            self._single, self._jobs = {}, {}
+            del single
             for vm in inv.virtual_machines:
                 add1(vm.id, vm.id)
             for d in inv.disks:
@@ -311,7 +326,7 @@ class _Index:
     def get(self, rid: str) -> Iterable[str] | None:
         """The VMs of the resource (in no order), or None when it is none of the inventory's."""
         found = self._gathered.get(rid)
-        vm = next((v for single in self._singles if (v := single.get(rid)) is not None), None)
+        vm = self._single.get(rid)
         job_vm = None
         if self._jobs:  # a job's id may also be another resource's: both count
             where, rest = m.split_last(rid)

@@ -227,7 +227,7 @@ def test_an_id_listed_twice_concerns_the_vms_of_both_resources():
     plain = f.inventory(virtual_machines=[a, b], vaults=[v], disks=[disk], protected_items=items, backup_jobs=[job_a])
     assert r.affected_vms(plain, "", disk.display_id) == (a.id,)
     assert r.affected_vms(plain, "", job_a.display_id) == (a.id,)
-    assert r._index(plain)._singles  # the per-id maps, not entries
+    assert r._index(plain)._single  # the per-id map, not entries
     both = tuple(sorted((a.id, b.id)))
     inv = f.inventory(virtual_machines=[a, b], vaults=[v], disks=[disk, twice], protected_items=items, backup_jobs=[job_a])
     assert r.affected_vms(inv, "", disk.display_id) == both
@@ -250,7 +250,7 @@ def test_a_backup_job_whose_id_is_another_resources_names_the_vms_of_both():
                            container_name=job.container_name, entity_friendly_name=job.entity_friendly_name)
     items = [f.protected_item(a, v), f.protected_item(b, v)]
     inv = f.inventory(virtual_machines=[a, b], vaults=[v], disks=[disk], protected_items=items, backup_jobs=[job, clash])
-    assert r._index(inv)._singles  # still the per-id maps
+    assert r._index(inv)._single  # still the per-id map
     assert r.affected_vms(inv, "", disk.display_id) == tuple(sorted((a.id, b.id)))
     assert r.affected_vms(inv, "", job.display_id) == (b.id,)
     assert r.affected_vms(inv, "", job.display_id.upper()) == (b.id,)  # looked up as normalised
