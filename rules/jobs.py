@@ -2,6 +2,7 @@
 its age, plus the last N days."""
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from scanner import ids
@@ -145,6 +146,8 @@ FAILED = frozenset({"failed"})
 ITEM_FAILED = frozenset({"failed", "unhealthy"})  # lastBackupStatus ("Healthy/Unhealthy" in older api-versions)
 ITEM_SUCCEEDED = SUCCEEDED | {"healthy"}
 FINISHED = SUCCEEDED | FAILED
+_FINISHED_AS_SENT = frozenset({"Completed", "CompletedWithWarnings", "Failed"})  # FINISHED as the service spells them
+_started = itemgetter(0)
 _CONTAINER = "iaasvmcontainerv2;"
 
 
@@ -183,10 +186,13 @@ def _finished_backups(inv: m.Inventory, item: m.ProtectedItem) -> tuple[m.Backup
     Cancelled jobs say nothing about whether a backup can succeed and are left out. Sorted once per
     item for the rules that read them (BCDR703, BCDR705)."""
     def newest_first() -> tuple[m.BackupJob, ...]:
+        vault = item.vault_id
         dated = [(started, j) for j in inv.backup_jobs_by_vm.get(item.source_resource_id, ())
-                 if j.vault_id == item.vault_id and _is_backup_job(j) and (started := parse(j.start_time)) is not None
-                 and j.status.lower() in FINISHED]
-        return tuple(j for _, j in sorted(dated, key=lambda pair: pair[0], reverse=True))
+                 if j.vault_id == vault and (j.operation == "Backup" or _is_backup_job(j))
+                 and ((status := j.status) in _FINISHED_AS_SENT or status.lower() in FINISHED)
+                 and (started := parse(j.start_time)) is not None]
+        dated.sort(key=_started, reverse=True)
+        return tuple([j for _, j in dated])
     return remembered(_finished_memo(inv), item, newest_first)
 
 

@@ -844,10 +844,17 @@ class Inventory:
     @cached_property
     def backup_jobs_by_vm(self) -> dict[str, tuple[BackupJob, ...]]:
         out: dict[str, list[BackupJob]] = {}
-        for job in self.backup_jobs:
-            vm = self.vm_id_for_job(job)
+        resolved = self.backup_job_vms
+        for job in self.backup_jobs:  # vm_id_for_job, without a call per job (49,000 at 10,000 VMs)
+            vm = resolved.get((job.vault_id, job.container_name, job.entity_friendly_name))
+            if vm is None:
+                vm = self._resolve_job_vm(job)
             if vm:
-                out.setdefault(vm, []).append(job)
+                mine = out.get(vm)
+                if mine is None:
+                    out[vm] = [job]
+                else:
+                    mine.append(job)
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
