@@ -310,10 +310,9 @@ def _finding(rule: Rule, cfg: RuleSettings, res: Result, inv: Inventory) -> Find
     meta = rule.meta
     severity = cfg.severity or res.severity or meta.severity
     vms = res.affected_vms or affected_vms(inv, res.resource_type, res.resource_id)
-    return Finding(
-        rule_id=meta.code, rule_name=meta.slug, status=res.status, severity=severity,
-        subscription_id=res.subscription_id, resource_id=res.resource_id, resource_type=res.resource_type,
-        resource_group=res.resource_group, message=res.message, evidence=dict(res.evidence),
-        predicted_errors=meta.predicts, remediation=meta.remediation, references=meta.references,
-        fingerprint=fingerprint(meta.code, res.resource_id, res.key), affected_vms=vms,
-    )
+    # Positional, in the fields' order (rule_id, rule_name, status, severity, subscription_id,
+    # resource_id, resource_type, resource_group, message, evidence, predicted_errors, remediation,
+    # references, fingerprint, affected_vms): fifteen keywords cost ~0.4 us per finding.
+    return Finding(meta.code, meta.slug, res.status, severity, res.subscription_id, res.resource_id,
+                   res.resource_type, res.resource_group, res.message, dict(res.evidence), meta.predicts,
+                   meta.remediation, meta.references, fingerprint(meta.code, res.resource_id, res.key), vms)

@@ -55,10 +55,11 @@ def build_report(evaluation: "engine.Evaluation", inventory: "Inventory", starte
 
 
 def _finding(f: "engine.Finding") -> Finding:
-    return Finding(rule_id=f.rule_id, status=f.status, severity=f.severity, subscription_id=f.subscription_id,
-                   resource_id=f.resource_id, resource_type=f.resource_type, resource_group=f.resource_group,
-                   message=f.message, evidence=_plain(f.evidence), fingerprint=f.fingerprint,
-                   affected_vms=tuple(f.affected_vms))
+    # Positional, in the fields' order (rule_id, status, severity, subscription_id, resource_id,
+    # resource_type, resource_group, message, evidence, fingerprint, affected_vms): keywords cost
+    # ~0.3 us per finding.
+    return Finding(f.rule_id, f.status, f.severity, f.subscription_id, f.resource_id, f.resource_type,
+                   f.resource_group, f.message, _plain(f.evidence), f.fingerprint, tuple(f.affected_vms))
 
 
 def resources_by_type(inventory: "Inventory") -> dict[str, int]:

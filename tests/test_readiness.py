@@ -255,3 +255,17 @@ def test_a_backup_job_whose_id_is_another_resources_names_the_vms_of_both():
     assert r.affected_vms(inv, "", job.display_id) == (b.id,)
     assert r.affected_vms(inv, "", job.display_id.upper()) == (b.id,)  # looked up as normalised
     assert r.affected_vms(inv, "", job.display_id + "x") == ()
+
+
+@pytest.mark.parametrize("vm_id", [
+    "/subscriptions/s1/resourcegroups/rg-1/providers/microsoft.compute/virtualmachines/a",
+    "/Subscriptions/S1/resourceGroups/RG-1/providers/Microsoft.Compute/virtualMachines/a",
+    "/subscriptions/s1/resourcegroups/rg-1", "/subscriptions/s1/providers/x/y/z/w",
+    "/subscriptions/resourcegroups/resourcegroups/rg/a/b", "/subscriptions//resourcegroups/rg/a/b",
+    "subscriptions/s1/resourcegroups/rg/a/b/c", "/providers/x/subscriptions/s1/resourcegroups/rg/y",
+])
+def test_vms_by_resource_group_reads_each_id_as_the_id_helpers_do(vm_id):
+    from scanner import ids
+    inv = f.inventory(virtual_machines=[f.with_(f.vm("a"), id=vm_id)])
+    assert r._vms_by_rg(inv) == {(ids.subscription_of(vm_id), ids.resource_group_of(vm_id).lower()): (vm_id,)}
+    r.forget(inv)
