@@ -53,6 +53,13 @@ _known: set[str] = set()
 _known_longest_first: tuple[str, ...] = ()  # _known in the order redact replaces them (a new tuple per change)
 _known_lock = threading.Lock()
 _MIN_SECRET = 8  # shorter values would redact ordinary words
+# A report or an inventory repeats its strings (a 1,000-VM report: 69,413 strings, 6,638 distinct; its
+# inventory 361,704 and 43,428): the answers for short ones are kept in a small table, emptied when
+# full and whenever a secret is registered (under the lock: no answer made without that secret is
+# kept after it).
+_SEEN_MAX = 4096
+_SEEN_LONGEST = 128  # characters
+_seen: dict[str, str] = {}
 
 
 def register_secret(value: str | None) -> None:
@@ -62,13 +69,31 @@ def register_secret(value: str | None) -> None:
         with _known_lock:
             _known.add(value.strip())
             _known_longest_first = tuple(sorted(_known, key=len, reverse=True))
+            _seen.clear()
 
 
 def redact(text: str) -> str:
     """`text` with every secret replaced by `<redacted>`."""
     if not text:
         return text
-    for secret in _known_longest_first:  # sorted once per register_secret, not once per string
+    short = len(text) <= _SEEN_LONGEST
+    if short:
+        seen = _seen.get(text)
+        if seen is not None:
+            return seen
+    known = _known_longest_first
+    done = _redacted(text, known)
+    if short:
+        with _known_lock:
+            if known is _known_longest_first:  # no secret registered meanwhile
+                if len(_seen) >= _SEEN_MAX:
+                    _seen.clear()
+                _seen[text] = done
+    return done
+
+
+def _redacted(text: str, known: tuple[str, ...]) -> str:
+    for secret in known:  # sorted once per register_secret, not once per string
         if secret in text:
             text = text.replace(secret, REDACTED)
     # Each pattern runs only on a text holding the literal every one of its matches holds: the same

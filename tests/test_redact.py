@@ -85,6 +85,22 @@ def test_the_case_insensitive_patterns_still_see_letters_re_folds_to_ascii():
     assert "hunter2hunter2" not in redact.redact("ACCOUNT\u212aEY=hunter2hunter2")
 
 
+def test_a_secret_registered_after_a_text_was_redacted_is_redacted_in_it_next_time():
+    text = "echo: late-secret-5b2e8d0 ok"
+    assert redact.redact(text) == text  # kept in the table of answers
+    redact.register_secret("late-secret-5b2e8d0")
+    assert redact.redact(text) == f"echo: {REDACTED} ok"
+
+
+def test_a_full_table_of_answers_is_emptied_not_grown():
+    for n in range(redact._SEEN_MAX + 10):
+        redact.redact(f"name-{n}")
+    assert len(redact._seen) <= redact._SEEN_MAX
+    long_text = "x" * (redact._SEEN_LONGEST + 1)
+    redact.redact(long_text)
+    assert long_text not in redact._seen  # long texts are not kept
+
+
 def test_registered_secret_is_redacted_whatever_its_shape():
     redact.register_secret("plain-secret-7f3a9c1")
     assert "plain-secret-7f3a9c1" not in redact.redact("echo: plain-secret-7f3a9c1!")
