@@ -37,20 +37,37 @@ def subscription_of(resource_id: str | None) -> str:
     return ""
 
 
+def _usual(rid: str) -> list[str] | None:
+    """The first segments of the usual id, /subscriptions/<s>/resourceGroups/<rg>/..., split once
+    (subscription_of and resource_group_of give the same answer from them as from the whole id);
+    None for any other shape."""
+    parts = rid.split("/", 5)
+    if (len(parts) == 6 and not parts[0] and parts[1].lower() == "subscriptions" and parts[2]
+            and parts[2].lower() != "resourcegroups" and parts[3].lower() == "resourcegroups" and parts[4]):
+        return parts
+    return None
+
+
 def resource_group_of(resource_id: str | None) -> str:
     """The resource group name as written in the id (display casing)."""
     rid = resource_id or ""
-    parts = rid.split("/", 5)
-    # The usual id, /subscriptions/<s>/resourceGroups/<rg>/...: the same answer as the walk below
-    # without splitting all of it.
-    if (len(parts) == 6 and not parts[0] and parts[1].lower() == "subscriptions" and parts[2]
-            and parts[2].lower() != "resourcegroups" and parts[3].lower() == "resourcegroups" and parts[4]):
-        return intern(parts[4])
+    usual = _usual(rid)
+    if usual is not None:  # without splitting all of it
+        return intern(usual[4])
     parts = _segments(rid)
     for i, part in enumerate(parts[:-1]):
         if part.lower() == "resourcegroups":
             return intern(parts[i + 1])
     return ""
+
+
+def subscription_and_group(resource_id: str | None) -> tuple[str, str]:
+    """(subscription_of, resource_group_of) of the id, with one split of the usual id for both."""
+    rid = resource_id or ""
+    usual = _usual(rid)
+    if usual is not None:
+        return intern(usual[2].lower()), intern(usual[4])
+    return subscription_of(rid), resource_group_of(rid)
 
 
 def name_of(resource_id: str | None) -> str:

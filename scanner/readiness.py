@@ -388,14 +388,8 @@ def _vms_by_rg(inv: m.Inventory) -> dict[tuple[str, str], tuple[str, ...]]:
         return cached[1]
     out: dict[tuple[str, str], list[str]] = {}
     for vm in inv.virtual_machines:
-        parts = vm.id.split("/", 5)
-        # /subscriptions/<s>/resourceGroups/<rg>/...: what subscription_of and resource_group_of read
-        # from the usual id, with one split for both
-        if (len(parts) == 6 and not parts[0] and parts[1].lower() == "subscriptions" and parts[2]
-                and parts[2].lower() != "resourcegroups" and parts[3].lower() == "resourcegroups" and parts[4]):
-            key = (parts[2].lower(), parts[4].lower())
-        else:
-            key = (ids.subscription_of(vm.id), ids.resource_group_of(vm.id).lower())
+        sub, rg = ids.subscription_and_group(vm.id)  # one split of the usual id for both
+        key = (sub, rg.lower())
         mine = out.get(key)
         if mine is None:
             out[key] = [vm.id]
